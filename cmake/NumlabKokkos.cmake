@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: MIT
+# Finds Kokkos and Kokkos Kernels and exposes them as the one target
+# numlab::kokkos. Two layouts are accepted:
+#  1. a real install (find_package(Kokkos) / find_package(KokkosKernels) with
+#     the Kokkos::kokkos and Kokkos::kokkoskernels targets), e.g. a CUDA build
+#     given by -DKokkos_ROOT=... -DKokkosKernels_ROOT=...;
+#  2. Debian's Trilinos packages (libtrilinos-kokkos*-dev, Kokkos 3.4), whose
+#     KokkosConfig.cmake points at a missing /usr/lib/include: there we use the
+#     TriBITS variables of KokkosKernelsConfig.cmake instead.
+
+add_library(numlab_kokkos INTERFACE)
+add_library(numlab::kokkos ALIAS numlab_kokkos)
+
+set(_numlab_kokkos_found FALSE)
+find_package(Kokkos CONFIG QUIET)
+if(Kokkos_FOUND AND TARGET Kokkos::kokkos)
+  get_target_property(_kk_inc Kokkos::kokkos INTERFACE_INCLUDE_DIRECTORIES)
+  set(_kk_ok TRUE)
+  foreach(_d IN LISTS _kk_inc)
+    if(NOT _d MATCHES "\\$<" AND NOT EXISTS "${_d}")
+      set(_kk_ok FALSE)   # Debian's broken config: include dir does not exist
+    endif()
+  endforeach()
+  if(_kk_ok)
+    find_package(KokkosKernels CONFIG REQUIRED)
+    target_link_libraries(numlab_kokkos INTERFACE Kokkos::kokkos Kokkos::kokkoskernels)
+    set(NUMLAB_KOKKOS_LAYOUT "install")
+    set(_numlab_kokkos_found TRUE)
+  endif()
+endif()
+
+if(NOT _numlab_kokkos_found)
+  # Debian/TriBITS layout.
+  find_package(KokkosKernels CONFIG REQUIRED NAMES KokkosKernels)
+  if(NOT KokkosKernels_INCLUDE_DIRS)
+    message(FATAL_ERROR "KokkosKernels found but it gives no KokkosKernels_INCLUDE_DIRS; "
+                        "pass -DKokkos_ROOT=... for a real Kokkos install")
+  endif()
+  set(_kk_libs "")
+  foreach(_lib IN LISTS KokkosKernels_LIBRARIES)
+    find_library(_kk_lib_${_lib} NAMES ${_lib} HINTS ${KokkosKernels_LIBRARY_DIRS} REQUIRED)
+    list(APPEND _kk_libs ${_kk_lib_${_lib}})
+  endforeach()
+  target_include_directories(numlab_kokkos SYSTEM INTERFACE ${KokkosKernels_INCLUDE_DIRS})
+  target_link_libraries(numlab_kokkos INTERFACE ${_kk_libs} ${KokkosKernels_TPL_LIBRARIES})
+  set(Kokkos_VERSION "from-headers")
+  set(NUMLAB_KOKKOS_LAYOUT "debian-tribits")
+endif()
+message(STATUS "numlab: Kokkos layout: ${NUMLAB_KOKKOS_LAYOUT}")
