@@ -1,3 +1,69 @@
 // SPDX-License-Identifier: MIT
+// numlab CONFIG.yaml [options]: the command-line front end of the driver.
+#include "app/driver.hpp"
+#include "numlab_config.hpp"
+
+#include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
-int main(int argc, char** argv) { Kokkos::ScopeGuard g(argc, argv); return 0; }
+#include <fmt/format.h>
+
+#include <regex>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+  using namespace numlab;
+  CLI::App app{"numlab: numerical-methods experiments (linear systems, attention) from YAML configs"};
+  app.set_version_flag("--version", std::string("numlab ") + NUMLAB_VERSION);
+  DriverOptions opts;
+  bool list = false;
+  std::string shard;
+  app.add_option("config", opts.config_path, "YAML config of the experiment")->check(CLI::ExistingFile);
+  app.add_option("-o,--output", opts.output, "HDF5 output path (default: the config's `output`)");
+  app.add_flag("--dry-run", opts.dry_run, "validate the config and print the expanded points");
+  app.add_flag("--list", list, "list experiment kinds, methods, options and backends of this build");
+  app.add_option("--shard", shard, "run shard i of n (0 <= i < n): the points with index % n == i")
+      ->check([](std::string const& s) {
+        std::smatch m;
+        if (!std::regex_match(s, m, std::regex(R"((\d+)/(\d+))"))) return std::string("expected i/n, e.g. 0/4");
+        long i = std::stol(m[1]), n = std::stol(m[2]);
+        if (n < 1 || i < 0 || i >= n) return std::string("expected 0 <= i < n");
+        return std::string();
+      });
+  app.add_flag("--resume", opts.resume, "continue an existing output file, skipping finished points");
+  app.add_flag("--retry-failed", opts.retry_failed, "with --resume: run the points recorded as failed again");
+  app.add_flag("--overwrite", opts.overwrite, "replace an existing output file");
+  app.add_flag("-q,--quiet", opts.quiet, "no progress and no summary");
+  app.allow_extras();  // --kokkos-* flags go to Kokkos
+  try {
+    app.parse(argc, argv);
+  } catch (CLI::ParseError const& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+  for (auto const& x : app.remaining())
+    if (x.rfind("--kokkos", 0) != 0) {
+      fmt::print(stderr, "numlab: unknown argument '{}' (see numlab --help)\n", x);
+      return kExitUsage;
+    }
+  if (list) {
+    Kokkos::ScopeGuard kokkos(argc, argv);
+    print_list();
+    return kExitOk;
+  }
+  if (opts.config_path.empty()) {
+    fmt::print(stderr, "numlab: a config file is required (see numlab --help)\n");
+    return kExitUsage;
+  }
+  if (!shard.empty()) {
+    auto slash = shard.find('/');
+    opts.shard_index = std::stoi(shard.substr(0, slash));
+    opts.shard_count = std::stoi(shard.substr(slash + 1));
+  }
+  if (opts.resume && opts.overwrite) {
+    fmt::print(stderr, "numlab: --resume and --overwrite exclude each other\n");
+    return kExitUsage;
+  }
+  opts.progress_tty = ::isatty(STDERR_FILENO) != 0;
+  std::string cmd;
+  for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
+  return run_driver(opts, argc, argv, cmd);
+}

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+#include "app/driver.hpp"
+
+#include "core/config.hpp"
+#include "core/interrupt.hpp"
+#include "core/provenance.hpp"
+#include "core/results_file.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+
+namespace numlab {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string hms(double s) {
+  if (!(s >= 0)) return "--:--";
+  auto t = static_cast<long>(s + 0.5);
+  if (t >= 3600) return fmt::format("{}:{:02d}:{:02d}", t / 3600, t / 60 % 60, t % 60);
+  return fmt::format("{}:{:02d}", t / 60, t % 60);
+}
+
+// "N=500 density=0.05 gauss_seidel variant=sequential": axes and options that tell points apart.
+std::string describe(PointSpec const& p, std::vector<std::string> const& axes) {
+  std::string s;
+  for (auto const& a : axes)
+    if (p.problem.count(a)) s += fmt::format("{}={} ", a, to_string(p.problem.at(a)));
+  s += p.method;
+  for (auto const& [k, v] : p.options)
+    if (k == "variant") s += "/" + to_string(v);
+  for (auto const& a : axes)
+    if (p.options.count(a)) s += fmt::format(" {}={}", a, to_string(p.options.at(a)));
+  return s;
+}
+
+std::string fmt_metric(ParamValue const& v) {
+  if (auto d = std::get_if<double>(&v)) return fmt::format("{:.3g}", *d);
+  return to_string(v);
+}
+
+void print_summary(std::string const& path, std::vector<std::string> const& axes,
+                   std::vector<std::string> const& metrics) {
+  auto points = results::read_points(path);
+  std::vector<std::string> header = {"#"};
+  for (auto const& a : axes) header.push_back(a);
+  header.insert(header.end(), {"method", "variant", "status"});
+  for (auto const& m : metrics) header.push_back(m);
+  std::vector<std::vector<std::string>> rows;
+  for (auto const& p : points) {
+    auto get = [&](std::string const& k) {
+      auto it = p.attributes.find(k);
+      return it == p.attributes.end() ? std::string("-") : fmt_metric(it->second);
+    };
+    std::vector<std::string> r = {get("point_index")};
+    for (auto const& a : axes) r.push_back(get(a));
+    r.insert(r.end(), {get("method"), get("variant"), get("status")});
+    for (auto const& m : metrics) r.push_back(get(m));
+    rows.push_back(std::move(r));
+  }
+  std::vector<std::size_t> w(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) {
+    w[c] = header[c].size();
+    for (auto const& r : rows) w[c] = std::max(w[c], r[c].size());
+  }
+  auto line = [&](std::vector<std::string> const& r) {
+    std::string s;
+    for (std::size_t c = 0; c < r.size(); ++c) s += fmt::format("{:<{}}  ", r[c], w[c]);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    fmt::print("{}\n", s);
+  };
+  fmt::print("\nSummary ({} points in {}):\n", rows.size(), path);
+  line(header);
+  std::size_t total = 0;
+  for (auto x : w) total += x + 2;
+  fmt::print("{}\n", std::string(total > 2 ? total - 2 : 0, '-'));
+  for (auto const& r : rows) line(r);
+}
+
+}  // namespace
+
+std::string shard_output_path(std::string const& output, int index, int count) {
+  fs::path p(output);
+  std::string stem = p.stem().string();
+  std::string ext = p.has_extension() ? p.extension().string() : ".h5";
+  return (p.parent_path() / fmt::format("{}.shard{}of{}{}", stem, index, count, ext)).string();
+}
+
+void print_list() {
+  fmt::print("numlab experiment kinds, methods and options\n");
+  for (auto* e : experiments()) {
+    fmt::print("\nkind: {} -- {}\n  backends in this build: {}\n  problem keys:\n", e->kind(), e->doc(),
+               fmt::join(e->backends(), ", "));
+    for (auto const& p : e->problem_schema().params)
+      fmt::print("    {:<18} {}{}: {}{}\n", p.key, p.section.empty() ? "" : "[" + p.section + "] ", p.expected(),
+                 p.doc, p.default_value ? fmt::format(" (default {})", to_string(*p.default_value)) : "");
+    fmt::print("  methods:\n");
+    for (auto const& m : e->methods()) {
+      fmt::print("    {:<18} {}\n", m.name, m.doc);
+      for (auto const& o : m.options.params)
+        fmt::print("      {:<16} {}: {}{}\n", o.key, o.expected(), o.doc,
+                   o.default_value ? fmt::format(" (default {})", to_string(*o.default_value)) : "");
+    }
+  }
+  fmt::print("\nKokkos {}.{}.{}, default execution space: {}\n", KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100,
+             KOKKOS_VERSION % 100, Kokkos::DefaultExecutionSpace::name());
+}
+
+int run_driver(DriverOptions const& opts, int argc, char** argv, std::string const& command_line) {
+  RunConfig cfg;
+  try {
+    cfg = load_config(opts.config_path);
+  } catch (ConfigError const& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return kExitUsage;
+  }
+  std::string output = opts.output.empty() ? cfg.output : opts.output;
+  if (opts.shard_count > 1 && opts.output.empty()) output = shard_output_path(output, opts.shard_index, opts.shard_count);
+
+  std::vector<PointSpec const*> mine;
+  for (auto const& p : cfg.points)
+    if (p.index % std::size_t(opts.shard_count) == std::size_t(opts.shard_index)) mine.push_back(&p);
+
+  if (opts.dry_run) {
+    fmt::print("{}: kind {}, {} points{}, output {}\n", cfg.path, cfg.kind, cfg.points.size(),
+               opts.shard_count > 1 ? fmt::format(" ({} in shard {}/{})", mine.size(), opts.shard_index,
+                                                  opts.shard_count)
+                                    : "",
+               output);
+    for (auto const* p : mine) {
+      std::string opts_s;
+      for (auto const& [k, v] : p->options) opts_s += fmt::format(" {}={}", k, to_string(v));
+      std::string prob;
+      for (auto const& [k, v] : p->problem) prob += fmt::format(" {}={}", k, to_string(v));
+      fmt::print("  [{:>4}] {}{} |{}\n", p->index, p->method, opts_s, prob);
+    }
+    return kExitOk;
+  }
+
+  // The output: never clobber results unless asked.
+  bool exists = fs::exists(output);
+  std::set<std::string> done;
+  if (exists && !opts.resume && !opts.overwrite) {
+    fmt::print(stderr,
+               "{}: error: output '{}' already exists; pass --resume to continue it, --overwrite to replace it, or "
+               "-o to write elsewhere\n",
+               cfg.path, output);
+    return kExitUsage;
+  }
+  if (exists && opts.resume) {
+    try {
+      ParamMap root = results::read_root(output);
+      if (!root.count("kind") || to_string(root.at("kind")) != cfg.kind) {
+        fmt::print(stderr, "{}: error: cannot resume '{}': it holds a '{}' run, the config is '{}'\n", cfg.path, output,
+                   root.count("kind") ? to_string(root.at("kind")) : "?", cfg.kind);
+        return kExitUsage;
+      }
+      for (auto const& sp : results::read_points(output)) {
+        auto st = sp.attributes.find("status");
+        if (opts.retry_failed && st != sp.attributes.end() && to_string(st->second) == "failed") continue;
+        auto k = sp.attributes.find("point_key");
+        if (k != sp.attributes.end()) done.insert(to_string(k->second));
+      }
+    } catch (std::exception const& e) {
+      fmt::print(stderr, "{}: error: cannot resume from '{}': {}\n", cfg.path, output, e.what());
+      return kExitUsage;
+    }
+  }
+
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  install_interrupt_handlers();
+  try {
+    if (!exists || !opts.resume) results::create(output, collect_provenance(cfg, command_line));
+  } catch (std::exception const& e) {
+    fmt::print(stderr, "error: cannot write '{}': {}\n", output, e.what());
+    return kExitError;
+  }
+
+  std::vector<PointSpec const*> todo;
+  for (auto const* p : mine)
+    if (!done.count(p->key())) todo.push_back(p);
+  if (!opts.quiet)
+    fmt::print(stderr, "numlab: {} '{}': {} points{}, {} to run -> {}\n", cfg.kind, cfg.name, mine.size(),
+               opts.shard_count > 1 ? fmt::format(" in shard {}/{}", opts.shard_index, opts.shard_count) : "",
+               todo.size(), output);
+
+  Experiment& exp = *cfg.experiment;
+  std::unique_ptr<ProblemInstance> problem;
+  std::string problem_key;
+  std::string problem_error;
+  int failed = 0;
+  auto t_start = std::chrono::steady_clock::now();
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    PointSpec const& pt = *todo[k];
+    std::string what = describe(pt, cfg.sweep_axes);
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    double eta = k > 0 ? elapsed / double(k) * double(todo.size() - k) : -1;
+    if (opts.progress_tty && !opts.quiet)
+      fmt::print(stderr, "\r\033[K[{}/{}] {}  elapsed {}  ETA {}", k + 1, todo.size(), what, hms(elapsed), hms(eta));
+
+    PointResult result;
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+      std::string pk = canonical_key(pt.problem);
+      if (pk != problem_key) {
+        problem.reset();
+        problem_error.clear();
+        problem_key = pk;
+        try {
+          problem = exp.make_problem(pt.problem, cfg.settings);
+        } catch (Interrupted const&) {
+          throw;
+        } catch (std::exception const& e) {
+          problem_error = e.what();
+        }
+      }
+      if (!problem) throw std::runtime_error("building the problem failed: " + problem_error);
+      result = exp.run(*problem, pt, cfg.settings);
+    } catch (Interrupted const&) {
+      if (opts.progress_tty && !opts.quiet) fmt::print(stderr, "\n");
+      fmt::print(stderr,
+                 "numlab: interrupted during point {} ({}); {} finished points are in '{}'; rerun with --resume to "
+                 "continue\n",
+                 pt.index, what, k, output);
+      return kExitInterrupted;
+    } catch (std::exception const& e) {
+      result = PointResult{};
+      result.status = "failed";
+      result.reason = e.what();
+    }
+    if (result.status == "failed") ++failed;
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    result.metrics["wall_seconds"] = secs;
+    try {
+      results::append_point(output, pt, result);
+    } catch (std::exception const& e) {
+      fmt::print(stderr, "\nerror: cannot write point {} to '{}': {}\n", pt.index, output, e.what());
+      return kExitError;
+    }
+    if (!opts.quiet && !opts.progress_tty)
+      fmt::print(stderr, "[{}/{}] {}: {}{} ({:.3g} s)\n", k + 1, todo.size(), what, result.status,
+                 result.reason.empty() || result.status != "failed" ? "" : " -- " + result.reason, secs);
+    if (!opts.quiet && opts.progress_tty && result.status == "failed")
+      fmt::print(stderr, "\r\033[Kpoint {} ({}) failed: {}\n", pt.index, what, result.reason);
+  }
+  if (opts.progress_tty && !opts.quiet) fmt::print(stderr, "\r\033[K");
+  if (!opts.quiet) print_summary(output, cfg.sweep_axes, exp.summary_metrics());
+  if (failed > 0) {
+    fmt::print(stderr, "numlab: {} point(s) failed; their reasons are recorded in '{}'\n", failed, output);
+    return kExitPointsFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace numlab

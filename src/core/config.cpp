@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: MIT
+#include "core/config.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace numlab {
+
+ConfigError::ConfigError(std::string f, int l, int c, std::string k, std::string const& message)
+    : std::runtime_error(fmt::format("{}{}: error: {}{}", f, l > 0 ? fmt::format(":{}:{}", l, c) : std::string(),
+                                     k.empty() ? std::string() : fmt::format("key '{}': ", k), message)),
+      file(std::move(f)),
+      line(l),
+      column(c),
+      key(std::move(k)) {}
+
+namespace {
+
+// Common top-level keys; experiment sections and keys are added per kind.
+const std::vector<std::string> kCommonKeys = {"name",   "kind",      "description", "output",  "warmup",
+                                              "repetitions", "save_outputs", "backend", "sweep", "methods"};
+
+class Parser {
+ public:
+  Parser(std::string text, std::string path) : text_(std::move(text)), path_(std::move(path)) {}
+
+  RunConfig parse();
+
+ private:
+  std::string text_, path_;
+  std::map<std::string, YAML::Mark> marks_;  // where each problem key / axis was given
+
+  [[noreturn]] void fail(YAML::Node const& n, std::string const& key, std::string const& msg) const {
+    auto m = n.Mark();
+    int line = m.line >= 0 ? m.line + 1 : 0;
+    throw ConfigError(path_, line, m.column + 1, key, msg);
+  }
+  [[noreturn]] void fail_at(YAML::Mark m, std::string const& key, std::string const& msg) const {
+    throw ConfigError(path_, m.line >= 0 ? m.line + 1 : 0, m.column + 1, key, msg);
+  }
+
+  static std::string show(YAML::Node const& n) {
+    if (n.IsScalar()) return "'" + n.Scalar() + "'";
+    if (n.IsSequence()) return "a list";
+    if (n.IsMap()) return "a mapping";
+    return "nothing (null)";
+  }
+
+  // Reads a scalar according to its spec; errors name the key and the expectation.
+  ParamValue read_value(YAML::Node const& n, ParamSpec const& spec, std::string const& key_path) const {
+    if (!n.IsScalar()) fail(n, key_path, fmt::format("expected {}, got {}", spec.expected(), show(n)));
+    std::string const& s = n.Scalar();
+    ParamValue v;
+    bool ok = true;
+    switch (spec.type) {
+      case ParamType::integer: {
+        std::int64_t x = 0;
+        ok = YAML::convert<std::int64_t>::decode(n, x);
+        if (!ok) {  // accept 1e6-style integers that are exact
+          double d = 0;
+          if (YAML::convert<double>::decode(n, d) && d == static_cast<double>(static_cast<std::int64_t>(d)) &&
+              s.find_first_of("eE") != std::string::npos) {
+            x = static_cast<std::int64_t>(d);
+            ok = true;
+          }
+        }
+        v = x;
+        break;
+      }
+      case ParamType::real: {
+        double x = 0;
+        ok = YAML::convert<double>::decode(n, x) && s != "nan" && s != ".nan";
+        v = x;
+        break;
+      }
+      case ParamType::boolean: {
+        bool x = false;
+        ok = YAML::convert<bool>::decode(n, x);
+        v = x;
+        break;
+      }
+      case ParamType::string:
+      case ParamType::choice: v = s; break;
+    }
+    if (!ok) fail(n, key_path, fmt::format("expected {}, got {}", spec.expected(), show(n)));
+    std::string why = spec.check(v);
+    if (!why.empty()) {
+      std::string hint;
+      if (spec.type == ParamType::choice) {
+        auto c = closest_key(s, spec.choices);
+        if (!c.empty()) hint = fmt::format(" (did you mean '{}'?)", c);
+      }
+      fail(n, key_path, fmt::format("expected {}, got {}{}", spec.expected(), show(n), hint));
+    }
+    return v;
+  }
+
+  [[noreturn]] void unknown_key(YAML::Node const& keynode, std::string const& where,
+                                std::vector<std::string> const& allowed) const {
+    std::string k = keynode.Scalar();
+    std::string hint;
+    auto c = closest_key(k, allowed);
+    if (!c.empty()) hint = fmt::format("did you mean '{}'? ", c);
+    fail(keynode, k, fmt::format("unknown key in {}; {}allowed: {}", where, hint, fmt::join(allowed, ", ")));
+  }
+
+  void expect_map(YAML::Node const& n, std::string const& key) const {
+    if (!n.IsMap()) fail(n, key, fmt::format("expected a mapping, got {}", show(n)));
+  }
+
+  struct Axis {
+    std::string key;
+    std::vector<ParamValue> values;
+  };
+  std::vector<Axis> read_axes(YAML::Node const& map, std::string const& block, Experiment const& exp,
+                              std::set<std::string>& seen);
+};
+
+RunConfig Parser::parse() {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text_);
+  } catch (YAML::Exception const& e) {
+    fail_at(e.mark, "", "invalid YAML: " + e.msg);
+  }
+  if (!root.IsMap()) fail(root, "", "the config must be a YAML mapping of keys such as name, kind, methods");
+
+  RunConfig cfg;
+  cfg.path = path_;
+  cfg.text = text_;
+
+  // kind first: it decides which other keys exist.
+  auto kind_node = root["kind"];
+  std::vector<std::string> kinds;
+  for (auto* e : experiments()) kinds.push_back(e->kind());
+  if (!kind_node) fail(root, "kind", fmt::format("missing; expected one of {}", fmt::join(kinds, ", ")));
+  {
+    ParamSpec spec = choice_param("kind", "", kinds, std::nullopt);
+    cfg.kind = std::get<std::string>(read_value(kind_node, spec, "kind"));
+  }
+  Experiment& exp = *find_experiment(cfg.kind);
+  cfg.experiment = &exp;
+  Schema const& pschema = exp.problem_schema();
+
+  // Allowed top-level keys: common ones, experiment sections, top-level problem keys.
+  std::vector<std::string> allowed = kCommonKeys;
+  std::set<std::string> sections;
+  for (auto const& p : pschema.params) {
+    if (p.section.empty())
+      allowed.push_back(p.key);
+    else if (sections.insert(p.section).second)
+      allowed.push_back(p.section);
+  }
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    std::string k = it->first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+      unknown_key(it->first, fmt::format("a '{}' config", cfg.kind), allowed);
+  }
+
+  // Common settings.
+  auto get = [&](std::string const& key, ParamSpec const& spec) -> ParamValue {
+    auto n = root[key];
+    if (!n || n.IsNull()) {
+      if (spec.default_value) return *spec.default_value;
+      fail(root, key, fmt::format("missing; expected {}", spec.expected()));
+    }
+    return read_value(n, spec, key);
+  };
+  cfg.name = std::get<std::string>(get("name", string_param("name", "", std::nullopt)));
+  if (cfg.name.empty() || cfg.name.find('/') != std::string::npos)
+    fail(root["name"], "name", "expected a non-empty name without '/'");
+  if (root["description"])
+    cfg.description = std::get<std::string>(get("description", string_param("description", "", "")));
+  cfg.output = std::get<std::string>(get("output", string_param("output", "", "results/" + cfg.name + ".h5")));
+  cfg.settings.warmup = int(std::get<std::int64_t>(get("warmup", int_param("warmup", "", 1, 0, 1000))));
+  cfg.settings.repetitions =
+      int(std::get<std::int64_t>(get("repetitions", int_param("repetitions", "", 5, 1, 100000))));
+  cfg.settings.save_outputs = std::get<bool>(get("save_outputs", bool_param("save_outputs", "", false)));
+  cfg.settings.backend =
+      std::get<std::string>(get("backend", choice_param("backend", "", exp.backends(), "default")));
+
+  // Problem keys given in sections / at top level.
+  ParamMap fixed;
+  for (auto const& section : sections) {
+    auto n = root[section];
+    if (!n || n.IsNull()) continue;
+    expect_map(n, section);
+    std::vector<std::string> keys;
+    for (auto const& p : pschema.params)
+      if (p.section == section) keys.push_back(p.key);
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      std::string k = it->first.as<std::string>();
+      auto const* spec = pschema.find(k);
+      if (!spec || spec->section != section) unknown_key(it->first, fmt::format("'{}'", section), keys);
+      if (it->second.IsNull() && spec->optional) continue;
+      fixed[k] = read_value(it->second, *spec, section + "." + k);
+      marks_[k] = it->first.Mark();
+    }
+  }
+  for (auto const& p : pschema.params) {
+    if (!p.section.empty()) continue;
+    auto n = root[p.key];
+    if (!n || (n.IsNull() && p.optional)) continue;
+    fixed[p.key] = read_value(n, p, p.key);
+    marks_[p.key] = root[p.key].Mark();
+  }
+
+  // Methods.
+  auto mnode = root["methods"];
+  std::vector<std::string> method_names;
+  for (auto const& m : exp.methods()) method_names.push_back(m.name);
+  if (!mnode) fail(root, "methods", fmt::format("missing; expected a list of methods from {}", fmt::join(method_names, ", ")));
+  if (!mnode.IsSequence() || mnode.size() == 0)
+    fail(mnode, "methods", fmt::format("expected a non-empty list of methods (from {}), got {}",
+                                       fmt::join(method_names, ", "), show(mnode)));
+  struct MethodEntry {
+    MethodDef const* def;
+    ParamMap given;
+    YAML::Mark mark;
+  };
+  std::vector<MethodEntry> entries;
+  ParamSpec method_spec = choice_param("name", "", method_names, std::nullopt);
+  for (std::size_t i = 0; i < mnode.size(); ++i) {
+    auto e = mnode[i];
+    std::string where = fmt::format("methods[{}]", i);
+    MethodEntry me{nullptr, {}, e.Mark()};
+    if (e.IsScalar()) {
+      me.def = exp.find_method(std::get<std::string>(read_value(e, method_spec, where)));
+    } else if (e.IsMap()) {
+      if (!e["name"]) fail(e, where + ".name", fmt::format("missing; expected one of {}", fmt::join(method_names, ", ")));
+      me.def = exp.find_method(std::get<std::string>(read_value(e["name"], method_spec, where + ".name")));
+      auto okeys = me.def->options.keys();
+      okeys.insert(okeys.begin(), "name");
+      for (auto it = e.begin(); it != e.end(); ++it) {
+        std::string k = it->first.as<std::string>();
+        if (k == "name") continue;
+        auto const* spec = me.def->options.find(k);
+        if (!spec) unknown_key(it->first, fmt::format("method '{}'", me.def->name), okeys);
+        me.given[k] = read_value(it->second, *spec, where + "." + k);
+      }
+    } else {
+      fail(e, where, fmt::format("expected a method name or a mapping with 'name', got {}", show(e)));
+    }
+    entries.push_back(std::move(me));
+  }
+
+  // Sweep axes.
+  std::vector<Axis> product_axes, zip_axes;
+  if (auto s = root["sweep"]; s && !s.IsNull()) {
+    expect_map(s, "sweep");
+    std::set<std::string> seen;
+    for (auto it = s.begin(); it != s.end(); ++it) {
+      std::string k = it->first.as<std::string>();
+      if (k == "product")
+        product_axes = read_axes(it->second, "sweep.product", exp, seen);
+      else if (k == "zip")
+        zip_axes = read_axes(it->second, "sweep.zip", exp, seen);
+      else
+        unknown_key(it->first, "'sweep'", {"product", "zip"});
+    }
+    for (std::size_t i = 1; i < zip_axes.size(); ++i)
+      if (zip_axes[i].values.size() != zip_axes[0].values.size())
+        fail_at(marks_.at(zip_axes[i].key), "sweep.zip." + zip_axes[i].key,
+                fmt::format("zipped lists must have equal lengths: '{}' has {}, '{}' has {}", zip_axes[0].key,
+                            zip_axes[0].values.size(), zip_axes[i].key, zip_axes[i].values.size()));
+  }
+  for (auto const& a : product_axes) cfg.sweep_axes.push_back(a.key);
+  for (auto const& a : zip_axes) cfg.sweep_axes.push_back(a.key);
+  for (auto const& a : cfg.sweep_axes)
+    if (fixed.count(a))
+      fail_at(marks_.at(a), a, "given both as a fixed value and as a sweep axis; keep one");
+  // A method option swept while also fixed in a method entry is ambiguous too.
+  for (auto const& me : entries)
+    for (auto const& a : cfg.sweep_axes)
+      if (me.given.count(a))
+        fail_at(me.mark, a, fmt::format("method '{}' fixes '{}' which is also a sweep axis", me.def->name, a));
+
+  // Expansion: product (first axis outermost) x zip rows.
+  std::vector<ParamMap> combos{ParamMap{}};
+  for (auto const& a : product_axes) {
+    std::vector<ParamMap> next;
+    for (auto const& c : combos)
+      for (auto const& v : a.values) {
+        ParamMap m = c;
+        m[a.key] = v;
+        next.push_back(std::move(m));
+      }
+    combos = std::move(next);
+  }
+  if (!zip_axes.empty()) {
+    std::vector<ParamMap> next;
+    for (auto const& c : combos)
+      for (std::size_t r = 0; r < zip_axes[0].values.size(); ++r) {
+        ParamMap m = c;
+        for (auto const& a : zip_axes) m[a.key] = a.values[r];
+        next.push_back(std::move(m));
+      }
+    combos = std::move(next);
+  }
+
+  // Points: per combo, per method; grouped by problem so inputs are built once.
+  std::vector<std::string> problem_order;
+  std::map<std::string, std::vector<PointSpec>> by_problem;
+  std::set<std::string> point_keys;
+  for (auto const& combo : combos) {
+    ParamMap problem = fixed;
+    ParamMap method_axes;
+    for (auto const& [k, v] : combo) (pschema.find(k) ? problem : method_axes)[k] = v;
+    for (auto const& p : pschema.params) {
+      if (problem.count(p.key)) continue;
+      if (p.default_value)
+        problem[p.key] = *p.default_value;
+      else if (!p.optional)
+        fail(root, p.key,
+             fmt::format("missing; expected {} ({}){}", p.expected(), p.doc,
+                         p.section.empty() ? "" : fmt::format(", in '{}' or as a sweep axis", p.section)));
+    }
+    for (auto const& me : entries) {
+      PointSpec pt;
+      pt.method = me.def->name;
+      pt.problem = problem;
+      for (auto const& o : me.def->options.params) {
+        if (me.given.count(o.key))
+          pt.options[o.key] = me.given.at(o.key);
+        else if (method_axes.count(o.key))
+          pt.options[o.key] = method_axes.at(o.key);
+        else if (o.default_value)
+          pt.options[o.key] = *o.default_value;
+      }
+      try {
+        exp.validate(pt);
+      } catch (KeyError const& e) {
+        auto it = marks_.find(e.key);
+        if (it != marks_.end()) fail_at(it->second, e.key, e.what());
+        fail_at(me.mark, e.key, e.what());
+      }
+      // A method that ignores a swept option would repeat the same point.
+      if (!point_keys.insert(pt.key()).second) continue;
+      std::string pk = canonical_key(problem);
+      if (!by_problem.count(pk)) problem_order.push_back(pk);
+      by_problem[pk].push_back(std::move(pt));
+    }
+  }
+  for (auto const& pk : problem_order)
+    for (auto& pt : by_problem[pk]) {
+      pt.index = cfg.points.size();
+      cfg.points.push_back(std::move(pt));
+    }
+  return cfg;
+}
+
+std::vector<Parser::Axis> Parser::read_axes(YAML::Node const& map, std::string const& block, Experiment const& exp,
+                                            std::set<std::string>& seen) {
+  expect_map(map, block);
+  // Axis keys: any problem key, or an option of at least one method.
+  std::vector<std::string> allowed = exp.problem_schema().keys();
+  for (auto const& m : exp.methods())
+    for (auto const& o : m.options.params)
+      if (std::find(allowed.begin(), allowed.end(), o.key) == allowed.end()) allowed.push_back(o.key);
+  std::vector<Axis> axes;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    std::string k = it->first.as<std::string>();
+    std::string path = block + "." + k;
+    ParamSpec const* spec = exp.problem_schema().find(k);
+    if (!spec)
+      for (auto const& m : exp.methods())
+        if ((spec = m.options.find(k))) break;
+    if (!spec) unknown_key(it->first, fmt::format("'{}' (sweep axes are problem keys or method options)", block), allowed);
+    if (!seen.insert(k).second) fail(it->first, path, "axis given twice (in product and zip?)");
+    if (!it->second.IsSequence() || it->second.size() == 0)
+      fail(it->second, path, fmt::format("expected a non-empty list of values, each {}", spec->expected()));
+    Axis a{k, {}};
+    for (std::size_t i = 0; i < it->second.size(); ++i)
+      a.values.push_back(read_value(it->second[i], *spec, fmt::format("{}[{}]", path, i)));
+    marks_[k] = it->first.Mark();
+    axes.push_back(std::move(a));
+  }
+  return axes;
+}
+
+}  // namespace
+
+RunConfig parse_config(std::string const& text, std::string const& path) { return Parser(text, path).parse(); }
+
+RunConfig load_config(std::string const& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path, 0, 0, "", "cannot open the config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace numlab

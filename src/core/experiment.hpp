@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// What an experiment kind (linsolve, attention, ...) provides to the driver:
+// its problem keys, its methods with their options, and how to run a point.
+// The driver knows nothing else about it.
+#pragma once
+
+#include "core/param.hpp"
+#include "core/schema.hpp"
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace numlab {
+
+// Settings shared by every point of a run.
+struct RunSettings {
+  int warmup = 1;            // untimed runs before the timed ones; the first doubles as the check
+  int repetitions = 5;       // timed runs; metrics report their median
+  bool save_outputs = false; // store solution arrays (x, O, dQ, ...) in the point's group
+  std::string backend = "default";
+};
+
+struct MethodDef {
+  std::string name;
+  std::string doc;
+  Schema options;  // keys accepted in the method's entry of `methods:`
+};
+
+// One point of a sweep: a problem instance and one method with its options.
+struct PointSpec {
+  std::size_t index = 0;  // position in the expanded sweep: stable across shards and resumes
+  std::string method;
+  ParamMap problem;  // complete (defaults filled in)
+  ParamMap options;  // complete method options
+
+  // Everything that identifies the point, as written to HDF5 attributes.
+  ParamMap attributes() const;
+  std::string key() const { return canonical_key(attributes()); }
+};
+
+struct PointResult {
+  std::string status;  // e.g. converged, diverged, singular, solved, failed, skipped
+  std::string reason;  // why, for failed / skipped / diverged
+  ParamMap metrics;    // scalar metrics, named with units (solve_seconds_median, rel_error, ...)
+  std::map<std::string, std::vector<double>> arrays;  // datasets (times_seconds, residual_history, x, ...)
+};
+
+// Inputs generated once and shared by all the methods of a problem.
+class ProblemInstance {
+ public:
+  virtual ~ProblemInstance() = default;
+};
+
+// Thrown by Experiment::validate for a bad combination; the config loader adds
+// the file and line of `key`.
+struct KeyError : std::runtime_error {
+  std::string key;
+  KeyError(std::string k, std::string const& msg) : std::runtime_error(msg), key(std::move(k)) {}
+};
+
+class Experiment {
+ public:
+  virtual ~Experiment() = default;
+  virtual std::string kind() const = 0;
+  virtual std::string doc() const = 0;
+  // Problem keys; ParamSpec::section names the config section holding each.
+  virtual Schema const& problem_schema() const = 0;
+  virtual std::vector<MethodDef> const& methods() const = 0;
+  // Values accepted by `backend:` in this build.
+  virtual std::vector<std::string> backends() const = 0;
+  // Cross-key checks on a complete point; throw KeyError.
+  virtual void validate(PointSpec const&) const {}
+  virtual std::unique_ptr<ProblemInstance> make_problem(ParamMap const& problem, RunSettings const&) = 0;
+  virtual PointResult run(ProblemInstance&, PointSpec const&, RunSettings const&) = 0;
+  // Metrics shown in the end-of-run summary table, in order.
+  virtual std::vector<std::string> summary_metrics() const { return {}; }
+
+  MethodDef const* find_method(std::string const& name) const;
+};
+
+// All experiment kinds compiled into this build (app/experiments.cpp lists them).
+std::vector<Experiment*> const& experiments();
+Experiment* find_experiment(std::string const& kind);
+
+}  // namespace numlab
