@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -133,6 +134,7 @@ RunConfig Parser::parse() {
   RunConfig cfg;
   cfg.path = path_;
   cfg.text = text_;
+  cfg.settings.config_dir = std::filesystem::path(path_).parent_path().string();
 
   // kind first: it decides which other keys exist.
   auto kind_node = root["kind"];

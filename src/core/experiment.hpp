@@ -22,6 +22,7 @@ struct RunSettings {
   int repetitions = 5;       // timed runs; metrics report their median
   bool save_outputs = false; // store solution arrays (x, O, dQ, ...) in the point's group
   std::string backend = "default";
+  std::string config_dir;  // relative input paths are looked up here first
 };
 
 struct MethodDef {

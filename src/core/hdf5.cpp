@@ -57,7 +57,6 @@ void Handle::close() {
 }
 
 Handle create_file(std::string const& path) {
-  // Track creation order so points list in the order they were written.
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), close_plist, "H5Pcreate");
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT);
   if (id < 0) throw Hdf5Error(fmt::format("cannot create HDF5 file '{}'", path));
@@ -89,11 +88,12 @@ bool exists(hid_t parent, std::string const& name) {
 
 std::vector<std::string> child_names(hid_t group) {
   std::vector<std::string> names;
-  auto cb = [](hid_t, char const* name, H5L_info2_t const*, void* data) -> herr_t {
+  // Unversioned names: H5Literate/H5L_info_t map to the 1.12+ versions there, 1.10's here.
+  auto cb = [](hid_t, char const* name, H5L_info_t const*, void* data) -> herr_t {
     static_cast<std::vector<std::string>*>(data)->emplace_back(name);
     return 0;
   };
-  check(H5Literate2(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names), "H5Literate2");
+  check(H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names), "H5Literate2");
   return names;
 }
 
@@ -135,14 +135,14 @@ void write_attribute(hid_t obj, std::string const& name, ParamValue const& v) {
 
 ParamMap read_attributes(hid_t obj) {
   ParamMap out;
-  H5O_info2_t info;
-  check(H5Oget_info3(obj, &info, H5O_INFO_NUM_ATTRS), "H5Oget_info3");
-  for (hsize_t i = 0; i < info.num_attrs; ++i) {
-    Handle a(H5Aopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT), close_attr,
-             "H5Aopen_by_idx");
-    ssize_t len = H5Aget_name(a.get(), 0, nullptr);
-    std::string name(static_cast<std::size_t>(len), '\0');
-    H5Aget_name(a.get(), name.size() + 1, name.data());
+  std::vector<std::string> names;
+  auto cb = [](hid_t, char const* name, H5A_info_t const*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+    return 0;
+  };
+  check(H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names), "H5Aiterate2");
+  for (auto const& name : names) {
+    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), close_attr, "H5Aopen");
     Handle t(H5Aget_type(a.get()), close_type, "H5Aget_type");
     H5T_class_t cls = H5Tget_class(t.get());
     if (cls == H5T_STRING) {

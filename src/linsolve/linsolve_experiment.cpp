@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+#include "linsolve/linsolve_experiment.hpp"
+
+#include "core/kokkos_ext/backend.hpp"
+#include "linsolve/generators.hpp"
+#include "linsolve/matrix_market.hpp"
+#include "linsolve/methods/gauss_elim.hpp"
+#include "linsolve/methods/gauss_seidel.hpp"
+#include "linsolve/methods/reference.hpp"
+
+#include <filesystem>
+#include <tuple>
+
+namespace numlab::linsolve {
+
+namespace {
+
+// The methods of this experiment: adding one is a file in methods/ and a line here.
+using Methods = std::tuple<GaussElimMethod, GaussSeidelMethod, ReferenceMethod>;
+
+Schema make_problem_schema() {
+  Schema s;
+  auto in_matrix = [](ParamSpec p) {
+    p.section = "matrix";
+    return p;
+  };
+  ParamSpec path = string_param("path", "Matrix Market file of A (generator matrix_market)", std::nullopt);
+  path.optional = true;
+  ParamSpec rhs = string_param("rhs", "Matrix Market file of b (default: b = A x_true with x_true random)", std::nullopt);
+  rhs.optional = true;
+  ParamSpec sol = string_param("solution", "Matrix Market file of the true x (default: none, or the random one)",
+                               std::nullopt);
+  sol.optional = true;
+  ParamSpec N = int_param("N", "unknowns (random_sparse, poisson2d: grid nx*ny with nx the largest divisor <= sqrt N)",
+                          std::nullopt, 1, 2e9);
+  N.optional = true;  // required unless matrix_market: checked in validate()
+  ParamSpec factor = real_param("dominance_factor", "a_ii = factor * sum_j|a_ij| (overrides dominance)",
+                                std::nullopt, 0, 1e12, true);
+  factor.optional = true;
+  s.params = {
+      in_matrix(choice_param("generator", "how A is made", {"random_sparse", "poisson2d", "matrix_market"},
+                             "random_sparse")),
+      in_matrix(N),
+      in_matrix(real_param("density", "fraction of nonzero off-diagonal entries (random_sparse)", 0.01, 0.0, 1.0,
+                           true, false)),
+      in_matrix(choice_param("dominance", "diagonal dominance: strict (factor 2), weak (1), none (0.5)",
+                             {"strict", "weak", "none"}, "strict")),
+      in_matrix(factor),
+      in_matrix(int_param("seed", "random seed of A and x_true", 42, 0, 9.2e18)),
+      in_matrix(path),
+      in_matrix(rhs),
+      in_matrix(sol),
+  };
+  return s;
+}
+
+std::vector<MethodDef> make_method_defs() {
+  std::vector<MethodDef> defs;
+  std::apply([&](auto... m) { (defs.push_back(decltype(m)::def()), ...); }, Methods{});
+  return defs;
+}
+
+std::string resolve(std::string const& path, std::string const& config_dir) {
+  namespace fs = std::filesystem;
+  if (fs::path(path).is_absolute() || config_dir.empty()) return path;
+  fs::path beside = fs::path(config_dir) / path;
+  return fs::exists(beside) ? beside.string() : path;
+}
+
+template <class ExecSpace>
+std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& prm, RunSettings const& s) {
+  auto p = std::make_unique<LinsolveProblem<ExecSpace>>();
+  p->space = space;
+  auto const& gen = get_string(prm, "generator");
+  auto seed = static_cast<std::uint64_t>(get_int(prm, "seed"));
+  if (gen == "matrix_market") {
+    HostCsr A = read_matrix_market(resolve(get_string(prm, "path"), s.config_dir));
+    if (A.numRows() != A.numCols())
+      throw std::runtime_error("Matrix Market matrix is not square: " + std::to_string(A.numRows()) + " x " +
+                               std::to_string(A.numCols()));
+    if (has(prm, "rhs")) {
+      p->host.A = A;
+      p->host.b = read_matrix_market_vector(resolve(get_string(prm, "rhs"), s.config_dir));
+      if (has(prm, "solution")) p->host.x_true = read_matrix_market_vector(resolve(get_string(prm, "solution"), s.config_dir));
+      if (p->host.b.extent(0) != std::size_t(A.numRows()) ||
+          (p->host.x_true.extent(0) != 0 && p->host.x_true.extent(0) != std::size_t(A.numRows())))
+        throw std::runtime_error("rhs / solution length does not match the matrix size");
+    } else {
+      p->host = with_known_solution(A, seed);
+    }
+  } else {
+    auto N = get_int(prm, "N");
+    HostCsr A;
+    if (gen == "poisson2d") {
+      auto [nx, ny] = poisson_grid_for(N);
+      A = poisson2d(nx, ny);
+    } else {
+      RandomSparseParams rp;
+      rp.N = N;
+      rp.density = get_real(prm, "density");
+      rp.dominance_factor =
+          has(prm, "dominance_factor") ? get_real(prm, "dominance_factor") : dominance_factor_for(get_string(prm, "dominance"));
+      rp.seed = seed;
+      A = random_sparse(rp);
+    }
+    p->host = with_known_solution(A, seed + 1);
+  }
+  p->diagnostics = diagnose(p->host.A);
+  p->A = to_device<ExecSpace>(p->host.A);
+  p->b = Vector<ExecSpace>("numlab::linsolve::b", p->host.b.extent(0));
+  Kokkos::deep_copy(p->b, p->host.b);
+  p->b_norm = KokkosBlas::nrm2(p->b);
+  if (p->host.x_true.extent(0) > 0) {
+    p->x_true = Vector<ExecSpace>("numlab::linsolve::x_true", p->host.x_true.extent(0));
+    Kokkos::deep_copy(p->x_true, p->host.x_true);
+    p->x_true_norm = KokkosBlas::nrm2(p->x_true);
+  }
+  return p;
+}
+
+class LinsolveExperiment final : public Experiment {
+ public:
+  std::string kind() const override { return "linsolve"; }
+  std::string doc() const override {
+    return "linear systems Ax = b: Gaussian elimination, Gauss-Seidel/SOR variants, library reference";
+  }
+  Schema const& problem_schema() const override { return schema_; }
+  std::vector<MethodDef> const& methods() const override { return defs_; }
+  std::vector<std::string> backends() const override { return kokkos_backends(); }
+  std::vector<std::string> summary_metrics() const override {
+    return {"solve_seconds_median", "iterations", "rel_error", "rel_residual"};
+  }
+
+  void validate(PointSpec const& pt) const override {
+    auto const& gen = get_string(pt.problem, "generator");
+    if (gen == "matrix_market") {
+      if (!has(pt.problem, "path")) throw KeyError("generator", "generator matrix_market needs matrix.path");
+    } else if (!has(pt.problem, "N")) {
+      throw KeyError("generator", "generator " + gen + " needs N (in 'matrix' or as a sweep axis)");
+    }
+    if (has(pt.problem, "solution") && !has(pt.problem, "rhs"))
+      throw KeyError("solution", "matrix.solution needs matrix.rhs (b) as well");
+  }
+
+  std::unique_ptr<ProblemInstance> make_problem(ParamMap const& prm, RunSettings const& s) override {
+    return with_backend(s.backend, [&](auto space) { return build(space, prm, s); });
+  }
+
+  PointResult run(ProblemInstance& base, PointSpec const& pt, RunSettings const& s) override {
+    return with_backend(s.backend, [&](auto space) {
+      using Exec = decltype(space);
+      auto& p = dynamic_cast<LinsolveProblem<Exec>&>(base);
+      PointResult r;
+      bool found = false;
+      std::apply(
+          [&](auto... m) {
+            ((!found && pt.method == decltype(m)::def().name ? (r = decltype(m)::run(p, pt, s), found = true)
+                                                              : false),
+             ...);
+          },
+          Methods{});
+      if (!found) throw std::logic_error("linsolve: no method " + pt.method);
+      auto const& d = p.diagnostics;
+      r.metrics["n_rows"] = std::int64_t(d.n);
+      r.metrics["nnz"] = std::int64_t(d.nnz);
+      r.metrics["density_actual"] = d.density;
+      r.metrics["dominance_margin"] = d.dominance_margin;
+      r.metrics["dominant_row_fraction"] = d.dominant_row_fraction;
+      return r;
+    });
+  }
+
+ private:
+  Schema schema_ = make_problem_schema();
+  std::vector<MethodDef> defs_ = make_method_defs();
+};
+
+}  // namespace
+
+Experiment* linsolve_experiment() {
+  static LinsolveExperiment e;
+  return &e;
+}
+
+}  // namespace numlab::linsolve
