@@ -70,7 +70,7 @@ TEST(Config, SpecExampleExpandsToEveryPoint) {
 
 TEST(Config, ZipAndProductCombine) {
   auto cfg = parse_config(with("product: {N: [100, 500, 2000], density: [0.01, 0.05, 0.1]}",
-                               "product: {seed: [1, 2]}\n  zip: {N: [10, 20, 30], density: [0.5, 0.4, 0.3]}"),
+                               "product: {dominance_factor: [2.0, 1.0]}\n  zip: {N: [10, 20, 30], density: [0.5, 0.4, 0.3]}"),
                           "cfg.yaml");
   ASSERT_EQ(cfg.points.size(), 2u * 3u * 4u);
   EXPECT_EQ(std::get<std::int64_t>(cfg.points[4].problem.at("N")), 20);
