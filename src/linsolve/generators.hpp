@@ -49,7 +49,8 @@ HostCsr poisson2d(int nx, int ny);
 std::pair<int, int> poisson_grid_for(std::int64_t N);
 
 // x_true uniform in [-1, 1) from `seed` (deterministic), b = A x_true summed
-// row by row in stored column order (bitwise reproducible). A must be square.
+// row by row in stored column order (bitwise the same for any thread count).
+// A must be square.
 HostLinearSystem with_known_solution(HostCsr A, std::uint64_t seed);
 
 }  // namespace numlab::linsolve

@@ -41,7 +41,7 @@ Schema make_problem_schema() {
       in_matrix(choice_param("generator", "how A is made", {"random_sparse", "poisson2d", "matrix_market"},
                              "random_sparse")),
       in_matrix(N),
-      in_matrix(real_param("density", "fraction of nonzero off-diagonal entries (random_sparse)", 0.01, 0.0, 1.0,
+      in_matrix(real_param("density", "expected nonzeros / N^2, off-diagonal entries drawn at random (random_sparse)", 0.01, 0.0, 1.0,
                            true, false)),
       in_matrix(choice_param("dominance", "diagonal dominance: strict (factor 2), weak (1), none (0.5)",
                              {"strict", "weak", "none"}, "strict")),

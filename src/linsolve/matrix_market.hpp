@@ -40,10 +40,11 @@ HostVector read_matrix_market_vector(std::string const& path);
 
 // `matrix coordinate real general`, 1-based, values printed with %.17g so they
 // read back bit-exactly. Each line of `comment` becomes a "% " comment line.
-// Throws MatrixMarketError if the file cannot be written.
+// Throws MatrixMarketError if the file cannot be written, std::invalid_argument
+// for a non-finite value (the reader would reject it).
 void write_matrix_market(std::string const& path, HostCsr const& A, std::string const& comment = "");
 
-// `matrix array real general`, n x 1, %.17g.
+// `matrix array real general`, n x 1, %.17g; errors as write_matrix_market.
 void write_matrix_market_vector(std::string const& path, HostVector const& v);
 
 }  // namespace numlab::linsolve
