@@ -20,10 +20,12 @@ struct LuResult {
   int zero_pivot = -1;  // first column whose pivot is (numerically) zero, see detail::singular_threshold
 };
 
-// Automatic panel width of lu_factor. Up to n = 256 the whole matrix is one recursive panel (pure
-// dgetrf2 recursion); beyond it, panels of 128 columns: wide enough that the trailing gemm runs
-// near BLAS peak, narrow enough that the (recursive, but tall-skinny) panel stays a small share.
-inline int lu_default_block_size(int n) { return n <= 256 ? std::max(n, 1) : 128; }
+// Automatic panel width of lu_factor: the whole matrix as one recursive panel (pure dgetrf2
+// recursion) up to n = 512, then panels of 512 columns. Measured on the 2-core OpenBLAS host at
+// n = 1000..4000: 512 beats 64..256 by 10-25% (the trailing gemm's inner dimension reaches the
+// BLAS's K blocking, and fewer panels mean fewer row-swap passes over the trailing matrix) and
+// is on par with or ~5% ahead of the pure recursion.
+inline int lu_default_block_size(int n) { return std::clamp(n, 1, 512); }
 
 // A := L\U in place with partial pivoting (PA = LU, L unit lower, U upper). piv[k] is the row
 // swapped with row k at step k (0-based, LAPACK ipiv semantics). block_size 0 picks
@@ -46,8 +48,7 @@ LuResult lu_factor(ExecSpace const& space, DenseMatrix<ExecSpace> A,
   for (int k = 0; k < n; k += nb) {
     const int k2 = std::min(k + nb, n);
     detail::factor_panel(space, A, piv, best, k, k2 - k);
-    detail::laswp(space, A, piv, k, k2, 0, k);   // earlier L columns follow the interchanges
-    detail::laswp(space, A, piv, k, k2, k2, n);  // so does the trailing matrix
+    detail::laswp(space, A, piv, k, k2, k2, n);  // the trailing matrix follows the interchanges
     if (k2 < n) {
       auto L11 = Kokkos::subview(A, range_t(k, k2), range_t(k, k2));  // nb x nb, unit lower
       auto A12 = Kokkos::subview(A, range_t(k, k2), range_t(k2, n));  // nb x (n-k2) -> U12
@@ -57,6 +58,7 @@ LuResult lu_factor(ExecSpace const& space, DenseMatrix<ExecSpace> A,
       detail::gemm_nn(space, -1.0, L21, A12, 1.0, A22);
     }
   }
+  detail::laswp_deferred_lower(space, A, piv, nb);
 
   LuResult r;
   r.zero_pivot = detail::first_zero_pivot(space, A, threshold);

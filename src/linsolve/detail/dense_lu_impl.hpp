@@ -69,6 +69,27 @@ void laswp(ExecSpace const& space, AV const& A, PivView const& piv, int k0, int 
       });
 }
 
+// Brings the interchanges of later panels to the L columns of earlier ones, deferred to the end
+// (no step reads those columns again), so each column streams through memory once instead of
+// once per panel: column j (in panel j/nb) gets piv[(j/nb+1)*nb .. n).
+template <class ExecSpace, class AV, class PivView>
+void laswp_deferred_lower(ExecSpace const& space, AV const& A, PivView const& piv, int nb) {
+  const int n = static_cast<int>(A.extent(0));
+  const int last_panel = (n - 1) / nb * nb;  // its columns have nothing left to apply
+  if (last_panel == 0) return;
+  Kokkos::parallel_for(
+      "numlab::lu::laswp_lower", Kokkos::RangePolicy<ExecSpace>(space, 0, last_panel), KOKKOS_LAMBDA(const int j) {
+        for (int k = (j / nb + 1) * nb; k < n; ++k) {
+          const int p = piv(k);
+          if (p != k) {
+            const double t = A(k, j);
+            A(k, j) = A(p, j);
+            A(p, j) = t;
+          }
+        }
+      });
+}
+
 // The reduction result of the pivot search stays in device memory, so a column costs three
 // kernel launches and no host round trip.
 template <class ExecSpace>
@@ -76,38 +97,53 @@ using PivotReducer = Kokkos::MaxLoc<double, int, typename ExecSpace::memory_spac
 template <class ExecSpace>
 using PivotSlot = typename PivotReducer<ExecSpace>::result_view_type;
 
-// Unblocked step on column k, rows [k, n): pivot search, interchange within column k only (the
-// caller swaps the other columns), scaling of the multipliers. A zero pivot leaves the column
-// as it is (as LAPACK dgetf2): no division by zero, the singularity test reports it.
+// Panels this narrow end the recursion: below it trsm/gemm calls are too small to pay for
+// themselves (a BLAS or cuBLAS call per 1-2 columns), and the unblocked kernels' flops,
+// about n^2/2 * leaf width in all, are a negligible share of the 2/3 n^3.
+inline constexpr int lu_leaf_width = 8;
+
+// Unblocked LU (LAPACK dgetf2) of the leaf A(k0:n, k0:k0+w): per column c, pivot search, row
+// interchange within the leaf's columns only (the callers swap the other columns), multipliers
+// and the rank-1 update of the leaf's remaining columns. A zero pivot (whole column zero) skips
+// the division: no NaN, and the singularity test reports it.
 template <class ExecSpace, class AV, class PivView>
-void factor_column(ExecSpace const& space, AV const& A, PivView const& piv, PivotSlot<ExecSpace> const& best,
-                   int k) {
+void factor_leaf(ExecSpace const& space, AV const& A, PivView const& piv, PivotSlot<ExecSpace> const& best,
+                 int k0, int w) {
   const int n = static_cast<int>(A.extent(0));
+  const int k2 = k0 + w;
   using value_type = typename PivotReducer<ExecSpace>::value_type;
-  Kokkos::parallel_reduce(
-      "numlab::lu::pivot_search", Kokkos::RangePolicy<ExecSpace>(space, k, n),
-      KOKKOS_LAMBDA(const int i, value_type& m) {
-        const double v = kx::abs(A(i, k));
-        if (v > m.val) {
-          m.val = v;
-          m.loc = i;
-        }
-      },
-      PivotReducer<ExecSpace>(best));
-  Kokkos::parallel_for(
-      "numlab::lu::pivot_swap", Kokkos::RangePolicy<ExecSpace>(space, 0, 1), KOKKOS_LAMBDA(const int) {
-        int p = best().loc;
-        if (p < k || p >= n) p = k;  // an all-NaN column leaves the identity location
-        piv(k) = p;
-        const double t = A(k, k);
-        A(k, k) = A(p, k);
-        A(p, k) = t;
-      });
-  Kokkos::parallel_for(
-      "numlab::lu::scale", Kokkos::RangePolicy<ExecSpace>(space, k + 1, n), KOKKOS_LAMBDA(const int i) {
-        const double d = A(k, k);
-        if (d != 0.0) A(i, k) /= d;
-      });
+  for (int c = k0; c < k2; ++c) {
+    Kokkos::parallel_reduce(
+        "numlab::lu::pivot_search", Kokkos::RangePolicy<ExecSpace>(space, c, n),
+        KOKKOS_LAMBDA(const int i, value_type& m) {
+          const double v = kx::abs(A(i, c));
+          if (v > m.val) {
+            m.val = v;
+            m.loc = i;
+          }
+        },
+        PivotReducer<ExecSpace>(best));
+    Kokkos::parallel_for(
+        "numlab::lu::pivot_swap", Kokkos::RangePolicy<ExecSpace>(space, 0, 1), KOKKOS_LAMBDA(const int) {
+          int p = best().loc;
+          if (p < c || p >= n) p = c;  // an all-NaN column leaves the identity location
+          piv(c) = p;
+          if (p == c) return;
+          for (int j = k0; j < k2; ++j) {
+            const double t = A(c, j);
+            A(c, j) = A(p, j);
+            A(p, j) = t;
+          }
+        });
+    Kokkos::parallel_for(
+        "numlab::lu::eliminate", Kokkos::RangePolicy<ExecSpace>(space, c + 1, n), KOKKOS_LAMBDA(const int i) {
+          const double d = A(c, c);
+          if (d == 0.0) return;
+          const double l = A(i, c) / d;
+          A(i, c) = l;
+          for (int j = c + 1; j < k2; ++j) A(i, j) -= l * A(c, j);
+        });
+  }
 }
 
 // Recursive LU of the panel A(k0:n, k0:k0+w) as LAPACK dgetrf2: factor the left half, bring its
@@ -117,8 +153,8 @@ void factor_column(ExecSpace const& space, AV const& A, PivView const& piv, Pivo
 template <class ExecSpace, class AV, class PivView>
 void factor_panel(ExecSpace const& space, AV const& A, PivView const& piv, PivotSlot<ExecSpace> const& best,
                   int k0, int w) {
-  if (w == 1) {
-    factor_column(space, A, piv, best, k0);
+  if (w <= lu_leaf_width) {
+    factor_leaf(space, A, piv, best, k0, w);
     return;
   }
   const int n = static_cast<int>(A.extent(0));
@@ -136,17 +172,17 @@ void factor_panel(ExecSpace const& space, AV const& A, PivView const& piv, Pivot
   laswp(space, A, piv, k1, k2, k0, k1);
 }
 
-// max_ij |A_ij| (one flat index, so consecutive work items read consecutive memory).
+// max_ij |A_ij|; the 2-D range iterates rows fastest (LayoutLeft: contiguous, coalesced on GPUs).
 template <class ExecSpace, class AV>
 double max_abs(ExecSpace const& space, AV const& A) {
-  const std::int64_t m = static_cast<std::int64_t>(A.extent(0));
-  const std::int64_t total = m * static_cast<std::int64_t>(A.extent(1));
   double amax = 0.0;
-  if (total == 0) return amax;
+  if (A.extent(0) == 0 || A.extent(1) == 0) return amax;
+  using policy_t = Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2, Kokkos::Iterate::Left, Kokkos::Iterate::Left>>;
   Kokkos::parallel_reduce(
-      "numlab::lu::max_abs", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, total),
-      KOKKOS_LAMBDA(const std::int64_t t, double& v) {
-        const double a = kx::abs(A(t % m, t / m));
+      "numlab::lu::max_abs",
+      policy_t(space, {0, 0}, {static_cast<std::int64_t>(A.extent(0)), static_cast<std::int64_t>(A.extent(1))}),
+      KOKKOS_LAMBDA(const std::int64_t i, const std::int64_t j, double& v) {
+        const double a = kx::abs(A(i, j));
         if (a > v) v = a;
       },
       Kokkos::Max<double>(amax));

@@ -8,7 +8,6 @@
 
 #include <KokkosGraph_Distance1Color.hpp>  // KokkosGraph_graph_color.hpp is an empty forwarder
 #include <KokkosKernels_Handle.hpp>
-#include <KokkosKernels_Utils.hpp>
 #include <KokkosSparse_gauss_seidel.hpp>
 
 namespace numlab::linsolve::detail::kk {

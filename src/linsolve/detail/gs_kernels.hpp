@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: MIT
+// Kernels and setup of numlab's own Gauss-Seidel sweeps (sequential and multicolour).
+// Setup lives in free functions because nvcc rejects extended lambdas in private members.
+#pragma once
+
+#include "core/kokkos_ext/compat.hpp"
+#include "linsolve/csr.hpp"
+#include "linsolve/detail/gs_kokkos_kernels.hpp"
+
+#include <Kokkos_Core.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace numlab::linsolve::detail {
+
+// Marks rows whose diagonal position cannot drive the split lower/upper loops.
+inline constexpr offset_t no_split = ~offset_t(0);
+
+template <class ExecSpace>
+struct DiagonalInfo {
+  using MS = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  // Position of the diagonal entry where the row has strictly increasing columns and
+  // exactly one diagonal entry; no_split otherwise.
+  Kokkos::View<offset_t*, MS> diag_pos;
+  // omega / a_ii (a_ii = sum of the row's diagonal entries, as spmv sees it).
+  Kokkos::View<scalar_t*, MS> winv;
+  ordinal_t unsplit_rows = 0;
+};
+
+// Inverse diagonal and diagonal positions; throws std::invalid_argument naming the first
+// row with a zero or missing diagonal.
+template <class ExecSpace>
+DiagonalInfo<ExecSpace> analyse_diagonal(ExecSpace const& space, Csr<ExecSpace> const& A, double omega) {
+  using MS = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  const ordinal_t n = A.numRows();
+  DiagonalInfo<ExecSpace> d;
+  d.diag_pos = Kokkos::View<offset_t*, MS>(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::diag_pos"), n);
+  d.winv = Kokkos::View<scalar_t*, MS>(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::winv"), n);
+  auto rm = A.graph.row_map;
+  auto ci = A.graph.entries;
+  auto v = A.values;
+  auto dpos = d.diag_pos;
+  auto winv = d.winv;
+
+  ordinal_t first_bad = n;
+  Kokkos::parallel_reduce(
+      "numlab::gs::analyse_diagonal", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
+      KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& bad) {
+        scalar_t diag = 0;
+        int ndiag = 0;
+        bool sorted = true;
+        offset_t pos = no_split;
+        for (offset_t k = rm(i); k < rm(i + 1); ++k) {
+          const ordinal_t j = ci(k);
+          if (k > rm(i) && ci(k - 1) >= j) sorted = false;
+          if (j == i) {
+            diag += v(k);
+            ++ndiag;
+            pos = k;
+          }
+        }
+        dpos(i) = (sorted && ndiag == 1) ? pos : no_split;
+        if (diag == scalar_t(0)) {  // also a missing diagonal
+          winv(i) = 0;
+          if (i < bad) bad = i;
+        } else {
+          winv(i) = omega / diag;
+        }
+      },
+      Kokkos::Min<ordinal_t>(first_bad));
+  if (first_bad < n)
+    throw std::invalid_argument("GaussSeidel: zero or missing diagonal in row " + std::to_string(first_bad) +
+                                " (0-based)");
+
+  ordinal_t unsplit = 0;
+  Kokkos::parallel_reduce(
+      "numlab::gs::count_unsplit", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
+      KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& c) { c += dpos(i) == no_split ? 1 : 0; }, unsplit);
+  d.unsplit_rows = unsplit;
+  return d;
+}
+
+// The exact lexicographic sweep, x_i <- (1-w) x_i + w/a_ii (b_i - sum_{j != i} a_ij x_j) with
+// rows < i already new (forward) or rows > i already new (backward). One work item runs the
+// whole loop, so the order is exact on every backend (slow on a GPU by nature).
+template <class ExecSpace>
+struct SequentialSweep {
+  using MS = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  typename Csr<ExecSpace>::row_map_type row_map;
+  typename Csr<ExecSpace>::index_type entries;
+  typename Csr<ExecSpace>::values_type values;
+  Kokkos::View<const offset_t*, MS> diag_pos;
+  Kokkos::View<const scalar_t*, MS> winv;
+  Kokkos::View<const scalar_t*, Kokkos::LayoutLeft, MS> b;
+  Kokkos::View<scalar_t*, Kokkos::LayoutLeft, MS> x;
+  scalar_t one_minus_omega;
+  ordinal_t n;
+  bool backward;
+  bool split;  // every row sorted with one diagonal entry
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int) const {
+    if (split) {
+      if (backward) run_split_backward();
+      else run_split_forward();
+    } else {
+      if (backward) run_generic<true>();
+      else run_generic<false>();
+    }
+  }
+
+  // Sorted rows: the upper (old) part first, then the lower (new) part with the nearest
+  // lower neighbour, the value written one row ago, kept out of the partial sum and taken
+  // from a register, so the loop-carried chain per row is one multiply and one subtract.
+  KOKKOS_INLINE_FUNCTION void run_split_forward() const {
+    const offset_t* KOKKOS_RESTRICT rm = row_map.data();
+    const ordinal_t* KOKKOS_RESTRICT ci = entries.data();
+    const scalar_t* KOKKOS_RESTRICT v = values.data();
+    const offset_t* KOKKOS_RESTRICT dp = diag_pos.data();
+    const scalar_t* KOKKOS_RESTRICT w = winv.data();
+    const scalar_t* KOKKOS_RESTRICT bb = b.data();
+    scalar_t* KOKKOS_RESTRICT xx = x.data();
+    scalar_t xprev = 0;  // the value written for row i - 1
+    for (ordinal_t i = 0; i < n; ++i) {
+      const offset_t beg = rm[i], d = dp[i], end = rm[i + 1];
+      scalar_t s = bb[i];
+      for (offset_t k = d + 1; k < end; ++k) s -= v[k] * xx[ci[k]];
+      scalar_t xi;
+      if (d > beg) {
+        for (offset_t k = beg; k < d - 1; ++k) s -= v[k] * xx[ci[k]];
+        const ordinal_t jl = ci[d - 1];
+        const scalar_t wl = w[i] * v[d - 1];
+        const scalar_t partial = one_minus_omega * xx[i] + w[i] * s;
+        // x_{i-1} from the register, not through a store-to-load round trip.
+        const scalar_t xl = jl == i - 1 ? xprev : xx[jl];
+        xi = partial - wl * xl;
+      } else {
+        xi = one_minus_omega * xx[i] + w[i] * s;
+      }
+      xx[i] = xi;
+      xprev = xi;
+    }
+  }
+
+  // Mirror image: rows in reverse, the nearest upper neighbour is the fresh one.
+  KOKKOS_INLINE_FUNCTION void run_split_backward() const {
+    const offset_t* KOKKOS_RESTRICT rm = row_map.data();
+    const ordinal_t* KOKKOS_RESTRICT ci = entries.data();
+    const scalar_t* KOKKOS_RESTRICT v = values.data();
+    const offset_t* KOKKOS_RESTRICT dp = diag_pos.data();
+    const scalar_t* KOKKOS_RESTRICT w = winv.data();
+    const scalar_t* KOKKOS_RESTRICT bb = b.data();
+    scalar_t* KOKKOS_RESTRICT xx = x.data();
+    scalar_t xprev = 0;  // the value written for row i + 1
+    for (ordinal_t i = n - 1; i >= 0; --i) {
+      const offset_t beg = rm[i], d = dp[i], end = rm[i + 1];
+      scalar_t s = bb[i];
+      for (offset_t k = beg; k < d; ++k) s -= v[k] * xx[ci[k]];
+      scalar_t xi;
+      if (d + 1 < end) {
+        for (offset_t k = end - 1; k > d + 1; --k) s -= v[k] * xx[ci[k]];
+        const ordinal_t ju = ci[d + 1];
+        const scalar_t wu = w[i] * v[d + 1];
+        const scalar_t partial = one_minus_omega * xx[i] + w[i] * s;
+        const scalar_t xu = ju == i + 1 ? xprev : xx[ju];
+        xi = partial - wu * xu;
+      } else {
+        xi = one_minus_omega * xx[i] + w[i] * s;
+      }
+      xx[i] = xi;
+      xprev = xi;
+    }
+  }
+
+  // Any CSR (unsorted rows, duplicate entries): skip the diagonal by column test.
+  template <bool Backward>
+  KOKKOS_INLINE_FUNCTION void run_generic() const {
+    for (ordinal_t t = 0; t < n; ++t) {
+      const ordinal_t i = Backward ? n - 1 - t : t;
+      scalar_t s = b(i);
+      for (offset_t k = row_map(i); k < row_map(i + 1); ++k) {
+        const ordinal_t j = entries(k);
+        if (j != i) s -= values(k) * x(j);
+      }
+      x(i) = one_minus_omega * x(i) + winv(i) * s;
+    }
+  }
+};
+
+// Rows grouped by colour, stored as a colour-ordered copy of the off-diagonal part of A so a
+// colour streams through contiguous memory; x and b stay in the original numbering.
+template <class ExecSpace>
+struct MulticolorLayout {
+  using MS = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  Kokkos::View<ordinal_t*, MS> perm;  // colour-ordered position -> original row
+  Kokkos::View<offset_t*, MS> row_map;
+  Kokkos::View<ordinal_t*, MS> entries;  // original column indices
+  Kokkos::View<scalar_t*, MS> values;
+  Kokkos::View<scalar_t*, MS> winv;  // omega / a_ii, colour order
+  std::vector<ordinal_t> color_begin;  // host, num_colors + 1 entries
+  int num_colors() const { return static_cast<int>(color_begin.size()) - 1; }
+};
+
+template <class ExecSpace>
+struct MulticolorRows {
+  using MS = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  Kokkos::View<const ordinal_t*, MS> perm;
+  Kokkos::View<const offset_t*, MS> row_map;
+  Kokkos::View<const ordinal_t*, MS> entries;
+  Kokkos::View<const scalar_t*, MS> values;
+  Kokkos::View<const scalar_t*, MS> winv;
+  Kokkos::View<const scalar_t*, Kokkos::LayoutLeft, MS> b;
+  Kokkos::View<scalar_t*, Kokkos::LayoutLeft, MS> x;
+  scalar_t one_minus_omega;
+
+  // Rows of one colour never reference each other, so they update in parallel.
+  KOKKOS_INLINE_FUNCTION void operator()(const ordinal_t r) const {
+    const ordinal_t i = perm(r);
+    scalar_t s = b(i);
+    for (offset_t k = row_map(r); k < row_map(r + 1); ++k) s -= values(k) * x(entries(k));
+    x(i) = one_minus_omega * x(i) + winv(r) * s;
+  }
+};
+
+// Undirected graph for colouring: A's own pattern when it is structurally symmetric, else
+// the pattern of A + A^T. Own code because KK's symmetrize_graph_symbolic_hashmap takes
+// about 2 s for the 10^6-row Poisson graph on one host thread (this: ~20 ms).
+template <class ExecSpace>
+struct UndirectedGraph {
+  using MS = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  Kokkos::View<const offset_t*, MS> row_map;
+  Kokkos::View<const ordinal_t*, MS> entries;
+  bool is_A = true;  // A's pattern was already symmetric
+};
+
+// Whether row r of (rm, ci) holds column c; binary search when rows are sorted.
+template <class RowMap, class Entries>
+KOKKOS_INLINE_FUNCTION bool row_has(RowMap const& rm, Entries const& ci, ordinal_t r, ordinal_t c, bool sorted) {
+  offset_t lo = rm(r), hi = rm(r + 1);
+  if (!sorted) {
+    for (offset_t k = lo; k < hi; ++k)
+      if (ci(k) == c) return true;
+    return false;
+  }
+  while (lo < hi) {
+    const offset_t mid = lo + (hi - lo) / 2;
+    if (ci(mid) < c) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < rm(r + 1) && ci(lo) == c;
+}
+
+// Exact union, no duplicate edges (assuming A has none): row i lists its own columns, then
+// the rows j with a_ji != 0 whose transposed entry a_ij is missing.
+template <class ExecSpace>
+UndirectedGraph<ExecSpace> undirected_graph(ExecSpace const& space, Csr<ExecSpace> const& A, bool sorted_rows) {
+  using MS = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  using Policy = Kokkos::RangePolicy<ExecSpace>;
+  const ordinal_t n = A.numRows();
+  auto rm = A.graph.row_map;
+  auto ci = A.graph.entries;
+  UndirectedGraph<ExecSpace> g;
+  Kokkos::View<ordinal_t*, MS> extra("numlab::gs::sym_extra", n);
+  offset_t missing = 0;
+  Kokkos::parallel_reduce(
+      "numlab::gs::sym_count", Policy(space, 0, n),
+      KOKKOS_LAMBDA(const ordinal_t i, offset_t& miss) {
+        for (offset_t k = rm(i); k < rm(i + 1); ++k) {
+          const ordinal_t j = ci(k);
+          if (j != i && !row_has(rm, ci, j, i, sorted_rows)) {
+            Kokkos::atomic_add(&extra(j), 1);
+            ++miss;
+          }
+        }
+      },
+      missing);
+  if (missing == 0) {
+    g.row_map = rm;
+    g.entries = ci;
+    return g;
+  }
+  g.is_A = false;
+  Kokkos::View<offset_t*, MS> srm("numlab::gs::sym_row_map", n + 1);
+  offset_t total = 0;
+  Kokkos::parallel_scan(
+      "numlab::gs::sym_scan", Policy(space, 0, n),
+      KOKKOS_LAMBDA(const ordinal_t i, offset_t& upd, const bool final) {
+        upd += (rm(i + 1) - rm(i)) + static_cast<offset_t>(extra(i));
+        if (final) srm(i + 1) = upd;
+      },
+      total);
+  Kokkos::View<ordinal_t*, MS> sci(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::sym_entries"), total);
+  Kokkos::View<ordinal_t*, MS> fill("numlab::gs::sym_fill", n);
+  Kokkos::parallel_for(
+      "numlab::gs::sym_fill", Policy(space, 0, n), KOKKOS_LAMBDA(const ordinal_t i) {
+        offset_t pos = srm(i);
+        for (offset_t k = rm(i); k < rm(i + 1); ++k) sci(pos++) = ci(k);
+        for (offset_t k = rm(i); k < rm(i + 1); ++k) {
+          const ordinal_t j = ci(k);
+          if (j != i && !row_has(rm, ci, j, i, sorted_rows)) {
+            const ordinal_t slot = Kokkos::atomic_fetch_add(&fill(j), ordinal_t(1));
+            sci(srm(j) + (rm(j + 1) - rm(j)) + static_cast<offset_t>(slot)) = i;
+          }
+        }
+      });
+  g.row_map = srm;
+  g.entries = sci;
+  return g;
+}
+
+// Whether A's sparsity pattern is structurally symmetric (KK's GS symbolic wants to know).
+template <class ExecSpace>
+bool pattern_symmetric(ExecSpace const& space, Csr<ExecSpace> const& A, bool sorted_rows) {
+  const ordinal_t n = A.numRows();
+  auto rm = A.graph.row_map;
+  auto ci = A.graph.entries;
+  offset_t missing = 0;
+  Kokkos::parallel_reduce(
+      "numlab::gs::sym_check", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
+      KOKKOS_LAMBDA(const ordinal_t i, offset_t& miss) {
+        for (offset_t k = rm(i); k < rm(i + 1); ++k) {
+          const ordinal_t j = ci(k);
+          if (j != i && !row_has(rm, ci, j, i, sorted_rows)) ++miss;
+        }
+      },
+      missing);
+  return missing == 0;
+}
+
+// Distance-1 colouring of the undirected graph of A (rows i, j conflict if a_ij or a_ji is
+// nonzero) by Kokkos Kernels, then the colour-ordered copy of A. The colouring is verified:
+// a conflict would make the parallel sweep race, so it throws std::logic_error.
+template <class ExecSpace>
+MulticolorLayout<ExecSpace> build_multicolor(ExecSpace const& space, Csr<ExecSpace> const& A,
+                                             Kokkos::View<scalar_t*, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> winv,
+                                             bool sorted_rows) {
+  using MS = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  using Policy = Kokkos::RangePolicy<ExecSpace>;
+  const ordinal_t n = A.numRows();
+  auto rm = A.graph.row_map;
+  auto ci = A.graph.entries;
+  auto v = A.values;
+
+  // KK's colouring assumes an undirected graph; the lab's random matrices are unsymmetric.
+  const auto ug = undirected_graph(space, A, sorted_rows);
+  kk::Handle<ExecSpace> handle;
+  handle.create_graph_coloring_handle(KokkosGraph::COLORING_DEFAULT);
+  kk::graph_color(&handle, n, n, ug.row_map, ug.entries);
+  auto* gch = handle.get_graph_coloring_handle();
+  auto colors = gch->get_vertex_colors();  // 1-based
+  const int nc = n > 0 ? static_cast<int>(gch->get_num_colors()) : 0;
+
+  ordinal_t conflicts = 0;
+  Kokkos::parallel_reduce(
+      "numlab::gs::check_colouring", Policy(space, 0, n),
+      KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& c) {
+        const auto ci_col = colors(i);
+        if (ci_col < 1 || ci_col > nc) ++c;
+        for (offset_t k = rm(i); k < rm(i + 1); ++k) {
+          const ordinal_t j = ci(k);
+          if (j != i && colors(j) == ci_col) ++c;
+        }
+      },
+      conflicts);
+  if (conflicts != 0)
+    throw std::logic_error("GaussSeidel: graph colouring has " + std::to_string(conflicts) + " conflicts");
+
+  MulticolorLayout<ExecSpace> m;
+  m.perm = Kokkos::View<ordinal_t*, MS>(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::mc_perm"), n);
+  auto perm = m.perm;
+  // One stable compaction per colour keeps rows ascending inside a colour (locality, and a
+  // deterministic order); O(n * colours) setup work, small next to colouring.
+  m.color_begin.assign(1, 0);
+  ordinal_t offset = 0;
+  for (int c = 1; c <= nc; ++c) {
+    ordinal_t count = 0;
+    Kokkos::parallel_scan(
+        "numlab::gs::mc_group", Policy(space, 0, n),
+        KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& upd, const bool final) {
+          if (colors(i) == c) {
+            if (final) perm(offset + upd) = i;
+            ++upd;
+          }
+        },
+        count);
+    offset += count;
+    m.color_begin.push_back(offset);
+  }
+
+  m.row_map = Kokkos::View<offset_t*, MS>("numlab::gs::mc_row_map", n + 1);
+  auto prm = m.row_map;
+  offset_t nnz_off = 0;
+  Kokkos::parallel_scan(
+      "numlab::gs::mc_count", Policy(space, 0, n),
+      KOKKOS_LAMBDA(const ordinal_t r, offset_t& upd, const bool final) {
+        const ordinal_t i = perm(r);
+        offset_t cnt = 0;
+        for (offset_t k = rm(i); k < rm(i + 1); ++k) cnt += ci(k) != i ? 1 : 0;
+        upd += cnt;
+        if (final) prm(r + 1) = upd;
+      },
+      nnz_off);
+  m.entries = Kokkos::View<ordinal_t*, MS>(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::mc_entries"), nnz_off);
+  m.values = Kokkos::View<scalar_t*, MS>(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::mc_values"), nnz_off);
+  m.winv = Kokkos::View<scalar_t*, MS>(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::mc_winv"), n);
+  auto pci = m.entries;
+  auto pv = m.values;
+  auto pw = m.winv;
+  Kokkos::parallel_for(
+      "numlab::gs::mc_fill", Policy(space, 0, n), KOKKOS_LAMBDA(const ordinal_t r) {
+        const ordinal_t i = perm(r);
+        offset_t pos = prm(r);
+        for (offset_t k = rm(i); k < rm(i + 1); ++k) {
+          if (ci(k) != i) {
+            pci(pos) = ci(k);
+            pv(pos) = v(k);
+            ++pos;
+          }
+        }
+        pw(r) = winv(i);
+      });
+  space.fence();
+  return m;
+}
+
+}  // namespace numlab::linsolve::detail

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+// Gauss-Seidel / SOR on CSR: the exact lexicographic sweep, a parallel multicolour sweep and
+// Kokkos Kernels' point Gauss-Seidel behind one interface, with a stopping-rule solve loop.
+#pragma once
+
+#include "core/interrupt.hpp"
+#include "core/kokkos_ext/compat.hpp"
+#include "linsolve/csr.hpp"
+#include "linsolve/detail/gs_kernels.hpp"
+#include "linsolve/detail/gs_kokkos_kernels.hpp"
+#include "linsolve/solve_status.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <KokkosBlas1_nrm2.hpp>
+#include <KokkosSparse_spmv.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace numlab::linsolve {
+
+enum class GsVariant { sequential, multicolor, kokkos_kernels };
+enum class SweepDirection { forward, backward, symmetric };  // symmetric = forward then backward
+
+inline const char* to_string(GsVariant v) {
+  switch (v) {
+    case GsVariant::sequential: return "sequential";
+    case GsVariant::multicolor: return "multicolor";
+    case GsVariant::kokkos_kernels: return "kokkos_kernels";
+  }
+  return "unknown";
+}
+
+inline const char* to_string(SweepDirection d) {
+  switch (d) {
+    case SweepDirection::forward: return "forward";
+    case SweepDirection::backward: return "backward";
+    case SweepDirection::symmetric: return "symmetric";
+  }
+  return "unknown";
+}
+
+struct GaussSeidelOptions {
+  GsVariant variant = GsVariant::sequential;
+  SweepDirection direction = SweepDirection::forward;
+  double omega = 1.0;   // SOR weight, (0, 2)
+  double tol = 1e-10;   // stop when ||b - A x||_2 / ||b||_2 <= tol
+  int max_iter = 1000;
+  double divtol = 1e5;  // diverged when the residual exceeds divtol * initial residual, or is not finite
+};
+
+struct IterativeResult {
+  SolveStatus status = SolveStatus::max_iterations;
+  int iterations = 0;
+  double rel_residual = 0;
+  std::vector<double> residual_history;  // relative residual: entry 0 = initial guess, then one per iteration
+  std::vector<double> sweep_seconds;     // fenced wall time of each sweep alone, without the residual
+};
+
+template <class ExecSpace>
+class GaussSeidel {
+ public:
+  using execution_space = ExecSpace;
+  using device_type = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  using matrix_type = Csr<ExecSpace>;
+  using vector_type = Vector<ExecSpace>;
+
+  // Setup: options check, omega/a_ii and diagonal positions (zero or missing diagonal ->
+  // std::invalid_argument naming the row), then the variant's colouring or KK symbolic+numeric.
+  GaussSeidel(ExecSpace const& space, Csr<ExecSpace> A, GaussSeidelOptions const& opt)
+      : space_(space), A_(A), opt_(opt) {
+    if (A.numRows() != A.numCols())
+      throw std::invalid_argument("GaussSeidel: matrix is " + std::to_string(A.numRows()) + "x" +
+                                  std::to_string(A.numCols()) + ", not square");
+    if (!(opt.omega > 0.0 && opt.omega < 2.0))
+      throw std::invalid_argument("GaussSeidel: omega = " + std::to_string(opt.omega) + " outside (0, 2)");
+    if (opt.max_iter < 0) throw std::invalid_argument("GaussSeidel: max_iter < 0");
+    if (!(opt.tol >= 0.0)) throw std::invalid_argument("GaussSeidel: tol < 0");
+
+    diag_ = detail::analyse_diagonal(space_, A_, opt_.omega);
+    switch (opt_.variant) {
+      case GsVariant::sequential: break;
+      case GsVariant::multicolor: mc_ = detail::build_multicolor(space_, A_, diag_.winv, split_rows()); break;
+      case GsVariant::kokkos_kernels: setup_kokkos_kernels(); break;
+    }
+    space_.fence();
+  }
+
+  // One sweep in place (SOR weighted) in the configured direction; b and x must not alias.
+  // Enqueued on the space (the KK variant on the default instance): fence before reading x.
+  void sweep(Vector<ExecSpace> b, Vector<ExecSpace> x) {
+    check_sizes(b, x);
+    switch (opt_.variant) {
+      case GsVariant::sequential:
+      case GsVariant::multicolor:
+        if (opt_.direction != SweepDirection::backward) own_sweep(b, x, false);
+        if (opt_.direction != SweepDirection::forward) own_sweep(b, x, true);
+        break;
+      case GsVariant::kokkos_kernels: kk_sweep(b, x); break;
+    }
+  }
+
+  // x holds x0 on entry. Relative residuals use ||b||_2 (1 when b = 0, i.e. absolute).
+  IterativeResult solve(Vector<ExecSpace> b, Vector<ExecSpace> x) {
+    check_sizes(b, x);
+    Kokkos::fence();  // b and x may come from work on other instances
+    IterativeResult res;
+    vector_type r(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::residual"), b.extent(0));
+    const double bnorm_raw = KokkosBlas::nrm2(b);
+    const double bnorm = bnorm_raw > 0 ? bnorm_raw : 1.0;
+    const double r0 = residual_norm(b, x, r);
+    res.residual_history.push_back(r0 / bnorm);
+    res.rel_residual = r0 / bnorm;
+    if (!std::isfinite(r0)) {
+      res.status = SolveStatus::diverged;
+      return res;
+    }
+    if (res.rel_residual <= opt_.tol) {
+      res.status = SolveStatus::converged;
+      return res;
+    }
+    res.status = SolveStatus::max_iterations;
+    res.residual_history.reserve(static_cast<std::size_t>(opt_.max_iter) + 1);
+    res.sweep_seconds.reserve(static_cast<std::size_t>(opt_.max_iter));
+    for (int it = 1; it <= opt_.max_iter; ++it) {
+      check_interrupt();
+      Kokkos::fence();  // KK kernels run on the default instance, ours on space_: fence all
+      const auto t0 = std::chrono::steady_clock::now();
+      sweep(b, x);
+      Kokkos::fence();
+      const auto t1 = std::chrono::steady_clock::now();
+      res.sweep_seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
+      const double rn = residual_norm(b, x, r);
+      res.iterations = it;
+      res.rel_residual = rn / bnorm;
+      res.residual_history.push_back(res.rel_residual);
+      if (!std::isfinite(rn) || rn > opt_.divtol * r0) {
+        res.status = SolveStatus::diverged;
+        break;
+      }
+      if (res.rel_residual <= opt_.tol) {
+        res.status = SolveStatus::converged;
+        break;
+      }
+    }
+    return res;
+  }
+
+  // 1 for sequential; colours used otherwise (KK reports its own colouring, 0 if unknown).
+  int num_colors() const {
+    switch (opt_.variant) {
+      case GsVariant::sequential: return 1;
+      case GsVariant::multicolor: return mc_.num_colors();
+      case GsVariant::kokkos_kernels: return kk_colors_;
+    }
+    return 0;
+  }
+
+  // Traffic model of one sweep, for bandwidth figures: values (8 B) + column indices (4 B)
+  // per nonzero, row offsets (8 B per row), x read and written, b read (8 B each per row).
+  // Auxiliary arrays (1/a_ii, permutation) are not counted, repeated x reads are assumed
+  // cached; a symmetric sweep counts twice.
+  std::size_t bytes_per_sweep() const {
+    const std::size_t n = static_cast<std::size_t>(A_.numRows());
+    const std::size_t nnz = static_cast<std::size_t>(A_.nnz());
+    const std::size_t one = nnz * (sizeof(scalar_t) + sizeof(ordinal_t)) + (n + 1) * sizeof(offset_t) +
+                            3 * n * sizeof(scalar_t);
+    return opt_.direction == SweepDirection::symmetric ? 2 * one : one;
+  }
+
+  ExecSpace const& space() const { return space_; }
+  GaussSeidelOptions const& options() const { return opt_; }
+  Csr<ExecSpace> const& matrix() const { return A_; }
+  ordinal_t num_rows() const { return A_.numRows(); }
+  // True when every row is column-sorted with one diagonal entry (sequential fast path).
+  bool split_rows() const { return diag_.unsplit_rows == 0; }
+
+ private:
+  void check_sizes(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x) const {
+    const auto n = static_cast<std::size_t>(A_.numRows());
+    if (b.extent(0) != n || x.extent(0) != n)
+      throw std::invalid_argument("GaussSeidel: b or x length differs from the matrix size " + std::to_string(n));
+  }
+
+  double residual_norm(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x, vector_type const& r) const {
+    Kokkos::deep_copy(r, b);
+    KokkosSparse::spmv("N", -1.0, A_, x, 1.0, r);
+    return KokkosBlas::nrm2(r);
+  }
+
+  void own_sweep(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x, bool backward) {
+    const scalar_t om1 = 1.0 - opt_.omega;
+    if (opt_.variant == GsVariant::sequential) {
+      detail::SequentialSweep<ExecSpace> f{A_.graph.row_map, A_.graph.entries, A_.values, diag_.diag_pos,
+                                           diag_.winv, b, x, om1, A_.numRows(), backward,
+                                           diag_.unsplit_rows == 0};
+      Kokkos::parallel_for("numlab::gs::sequential", Kokkos::RangePolicy<ExecSpace>(space_, 0, 1), f);
+      return;
+    }
+    detail::MulticolorRows<ExecSpace> f{mc_.perm, mc_.row_map, mc_.entries, mc_.values, mc_.winv, b, x, om1};
+    const int nc = mc_.num_colors();
+    for (int t = 0; t < nc; ++t) {
+      const int c = backward ? nc - 1 - t : t;
+      const ordinal_t lo = mc_.color_begin[c], hi = mc_.color_begin[c + 1];
+      if (hi > lo) Kokkos::parallel_for("numlab::gs::multicolor", Kokkos::RangePolicy<ExecSpace>(space_, lo, hi), f);
+    }
+  }
+
+  void setup_kokkos_kernels() {
+    kk_ = std::make_shared<detail::kk::Handle<ExecSpace>>();
+    kk_->create_gs_handle(KokkosSparse::GS_DEFAULT);
+    const ordinal_t n = A_.numRows();
+    // KK symmetrises an unsymmetric pattern itself for its colouring (slow on one host thread:
+    // ~2 s at 10^6 rows), so tell it when that can be skipped.
+    const bool sym = detail::pattern_symmetric(space_, A_, split_rows());
+    detail::kk::gauss_seidel_symbolic(kk_.get(), n, n, A_.graph.row_map, A_.graph.entries, sym);
+    detail::kk::gauss_seidel_numeric(kk_.get(), n, n, A_.graph.row_map, A_.graph.entries, A_.values, sym);
+    Kokkos::fence();
+    kk_colors_ = static_cast<int>(kk_->get_gs_handle()->get_num_colors());
+  }
+
+  void kk_sweep(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x) {
+    const ordinal_t n = A_.numRows();
+    auto rm = A_.graph.row_map;
+    auto ci = A_.graph.entries;
+    auto v = A_.values;
+    // update_y = true: b may differ between calls (solve vs. power iteration with b = 0).
+    switch (opt_.direction) {
+      case SweepDirection::forward:
+        detail::kk::forward_sweep_gauss_seidel_apply(kk_.get(), n, n, rm, ci, v, x, b, false, true, opt_.omega, 1);
+        break;
+      case SweepDirection::backward:
+        detail::kk::backward_sweep_gauss_seidel_apply(kk_.get(), n, n, rm, ci, v, x, b, false, true, opt_.omega, 1);
+        break;
+      case SweepDirection::symmetric:
+        detail::kk::symmetric_gauss_seidel_apply(kk_.get(), n, n, rm, ci, v, x, b, false, true, opt_.omega, 1);
+        break;
+    }
+  }
+
+  ExecSpace space_;
+  Csr<ExecSpace> A_;
+  GaussSeidelOptions opt_;
+  detail::DiagonalInfo<ExecSpace> diag_;
+  detail::MulticolorLayout<ExecSpace> mc_;
+  std::shared_ptr<detail::kk::Handle<ExecSpace>> kk_;  // shared: the handle owns KK's buffers
+  int kk_colors_ = 0;
+};
+
+}  // namespace numlab::linsolve

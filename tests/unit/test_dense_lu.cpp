@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: MIT
+// Dense LU (lu_factor / lu_solve), the library reference solve and densify, checked against LAPACK
+// called directly (an independent reference) and against bounds of the standard GEPP error analysis.
+#include "linsolve/dense_lu.hpp"
+#include "linsolve/reference_solve.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+extern "C" {
+// LAPACK (Fortran ABI; the trailing size_t is gfortran's hidden length of the CHARACTER argument).
+void dgesv_(const int* n, const int* nrhs, double* a, const int* lda, int* ipiv, double* b, const int* ldb, int* info);
+void dgecon_(const char* norm, const int* n, const double* a, const int* lda, const double* anorm, double* rcond,
+             double* work, int* iwork, int* info, std::size_t norm_len);
+}
+
+namespace {
+
+namespace nl = numlab::linsolve;
+using Exec = Kokkos::DefaultExecutionSpace;
+using Mat = nl::DenseMatrix<Exec>;
+using Vec = nl::Vector<Exec>;
+using Piv = Kokkos::View<int*, Exec::memory_space>;
+constexpr double eps = std::numeric_limits<double>::epsilon();
+
+// Column-major host matrix (LAPACK's and DenseMatrix's layout).
+struct HostMat {
+  int n = 0;
+  std::vector<double> a;
+  explicit HostMat(int n_) : n(n_), a(static_cast<std::size_t>(n_) * n_, 0.0) {}
+  double& operator()(int i, int j) { return a[i + static_cast<std::size_t>(j) * n]; }
+  double operator()(int i, int j) const { return a[i + static_cast<std::size_t>(j) * n]; }
+};
+
+Mat to_device(const HostMat& h) {
+  Mat d("A", h.n, h.n);
+  auto m = Kokkos::create_mirror_view(d);
+  for (int j = 0; j < h.n; ++j)
+    for (int i = 0; i < h.n; ++i) m(i, j) = h(i, j);
+  Kokkos::deep_copy(d, m);
+  return d;
+}
+
+HostMat to_host(const Mat& d) {
+  HostMat h(static_cast<int>(d.extent(0)));
+  auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
+  for (int j = 0; j < h.n; ++j)
+    for (int i = 0; i < h.n; ++i) h(i, j) = m(i, j);
+  return h;
+}
+
+Vec to_device(const std::vector<double>& v) {
+  Vec d("x", v.size());
+  auto m = Kokkos::create_mirror_view(d);
+  for (std::size_t i = 0; i < v.size(); ++i) m(i) = v[i];
+  Kokkos::deep_copy(d, m);
+  return d;
+}
+
+template <class View>
+std::vector<typename View::non_const_value_type> to_host(const View& d) {
+  auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
+  return std::vector<typename View::non_const_value_type>(m.data(), m.data() + m.extent(0));
+}
+
+double norm_inf(const std::vector<double>& v) {
+  double r = 0.0;
+  for (double x : v) r = std::max(r, std::abs(x));
+  return r;
+}
+
+double norm_inf(const HostMat& A) {  // max row sum
+  double r = 0.0;
+  for (int i = 0; i < A.n; ++i) {
+    double s = 0.0;
+    for (int j = 0; j < A.n; ++j) s += std::abs(A(i, j));
+    r = std::max(r, s);
+  }
+  return r;
+}
+
+double rel_diff_inf(const std::vector<double>& x, const std::vector<double>& y) {
+  double d = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i) d = std::max(d, std::abs(x[i] - y[i]));
+  return d / norm_inf(y);
+}
+
+// b = A x, accumulated in long double so the test's own rounding stays far below the tolerances.
+std::vector<double> matvec(const HostMat& A, const std::vector<double>& x) {
+  std::vector<double> b(A.n);
+  for (int i = 0; i < A.n; ++i) {
+    long double s = 0.0L;
+    for (int j = 0; j < A.n; ++j) s += static_cast<long double>(A(i, j)) * x[j];
+    b[i] = static_cast<double>(s);
+  }
+  return b;
+}
+
+// ||b - A x||_inf, in long double.
+double residual_inf(const HostMat& A, const std::vector<double>& x, const std::vector<double>& b) {
+  double r = 0.0;
+  for (int i = 0; i < A.n; ++i) {
+    long double s = b[i];
+    for (int j = 0; j < A.n; ++j) s -= static_cast<long double>(A(i, j)) * x[j];
+    r = std::max(r, static_cast<double>(std::abs(s)));
+  }
+  return r;
+}
+
+struct LapackSolution {
+  HostMat lu{0};
+  std::vector<double> x;
+  std::vector<int> ipiv;  // 0-based
+  int info = 0;
+  double cond_inf = 0.0;  // dgecon's estimate of kappa_inf(A) (a lower bound, usually within 3x)
+};
+
+LapackSolution lapack_solve(const HostMat& A, const std::vector<double>& b) {
+  LapackSolution s;
+  s.lu = A;
+  HostMat& lu = s.lu;
+  s.x = b;
+  s.ipiv.assign(A.n, 0);
+  const int n = A.n, nrhs = 1, ld = std::max(1, A.n);
+  dgesv_(&n, &nrhs, lu.a.data(), &ld, s.ipiv.data(), s.x.data(), &ld, &s.info);
+  for (int& p : s.ipiv) --p;
+  if (s.info == 0) {
+    const double anorm = norm_inf(A);
+    double rcond = 0.0;
+    std::vector<double> work(4 * static_cast<std::size_t>(n));
+    std::vector<int> iwork(n);
+    int info = 0;
+    dgecon_("I", &n, lu.a.data(), &ld, &anorm, &rcond, work.data(), iwork.data(), &info, 1);
+    s.cond_inf = rcond > 0.0 ? 1.0 / rcond : std::numeric_limits<double>::infinity();
+  }
+  return s;
+}
+
+// Splits packed L\U, applies P (from piv) to A and returns ||PA - LU||_inf and || |L||U| ||_inf.
+struct Reconstruction {
+  double err = 0.0;
+  double abs_lu = 0.0;
+};
+
+Reconstruction reconstruct(const HostMat& A, const HostMat& LU, const std::vector<int>& piv) {
+  const int n = A.n;
+  std::vector<int> row(n);  // row(i): original row of A that ends up as row i of PA
+  std::iota(row.begin(), row.end(), 0);
+  for (int k = 0; k < n; ++k) std::swap(row[k], row[piv[k]]);
+  Reconstruction r;
+  for (int i = 0; i < n; ++i) {
+    long double err_sum = 0.0L, abs_sum = 0.0L;
+    for (int j = 0; j < n; ++j) {
+      long double s = 0.0L, a = 0.0L;
+      for (int k = 0; k <= std::min(i, j); ++k) {
+        const long double l = k == i ? 1.0L : LU(i, k);
+        s += l * LU(k, j);
+        a += std::abs(l * LU(k, j));
+      }
+      err_sum += std::abs(static_cast<long double>(A(row[i], j)) - s);
+      abs_sum += a;
+    }
+    r.err = std::max(r.err, static_cast<double>(err_sum));
+    r.abs_lu = std::max(r.abs_lu, static_cast<double>(abs_sum));
+  }
+  return r;
+}
+
+// ------------------------------------------------------------------ matrices --
+
+enum class Kind { random, zero_diagonal, tiny_diagonal, permutation_like };
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::random: return "random";
+    case Kind::zero_diagonal: return "zero_diagonal";
+    case Kind::tiny_diagonal: return "tiny_diagonal";
+    case Kind::permutation_like: return "permutation_like";
+  }
+  return "?";
+}
+
+// All but `random` force row interchanges: a zero or 1e-12-sized diagonal cannot be a pivot, and
+// the permutation-like matrix has its dominant entry of column j in row perm^-1(j).
+HostMat make_matrix(int n, Kind kind, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  HostMat A(n);
+  for (double& a : A.a) a = u(rng);
+  if (kind == Kind::zero_diagonal)
+    for (int i = 0; i < n; ++i) A(i, i) = 0.0;
+  if (kind == Kind::tiny_diagonal)
+    for (int i = 0; i < n; ++i) A(i, i) = 1e-12 * u(rng);
+  if (kind == Kind::permutation_like) {
+    std::vector<int> perm(n);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    for (double& a : A.a) a *= 1e-3;
+    for (int i = 0; i < n; ++i) A(i, perm[i]) = 1.5 + 0.5 * u(rng);
+  }
+  return A;
+}
+
+std::vector<double> make_vector(int n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> x(n);
+  for (double& v : x) v = 1.0 + 0.5 * u(rng);  // no tiny components: relative error is well defined
+  return x;
+}
+
+struct LuRun {
+  nl::LuResult result;
+  HostMat LU{0};
+  std::vector<int> piv;
+  std::vector<double> x;
+};
+
+LuRun run_lu(const HostMat& A, const std::vector<double>& b, int block_size) {
+  Exec space;
+  Mat dA = to_device(A);
+  Piv piv("piv", A.n);
+  Vec x = to_device(b);
+  LuRun r;
+  r.result = nl::lu_factor(space, dA, piv, block_size);
+  nl::lu_solve(space, dA, piv, x);
+  space.fence();
+  r.LU = to_host(dA);
+  r.piv = to_host(piv);
+  r.x = to_host(x);
+  return r;
+}
+
+// ------------------------------------------------- random systems vs LAPACK --
+//
+// Error model (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., Thms 9.3, 9.4;
+// blocked / BLAS-3 variants satisfy the same bounds with a modest constant, Sec. 13.1), with
+// gamma_m = m*u/(1 - m*u), u = eps/2:
+//   factorization:  P A + E = L U,           |E| <= gamma_n |L||U|
+//   solve:          (A + dA) x_hat = b,      |dA| <= gamma_3n |L||U|
+// hence the tests
+//   ||PA - LU||_inf            <= 2 n eps || |L||U| ||_inf                (= 4 gamma_n, slack 4)
+//   ||b - A x_hat||_inf        <= 3 n eps || |L||U| ||_inf ||x_hat||_inf  (= 2 gamma_3n)
+//   ||x_hat - x||/||x||        <= 10 * kappa_est * 3 n eps || |L||U| || / ||A||   (first order;
+//                                 10 covers dgecon's underestimate of kappa_inf, rarely > 3x)
+// and our x against LAPACK's x within twice the forward bound (both obey it). || |L||U| || / ||A||
+// is the growth that partial pivoting keeps small; it is measured, not assumed.
+
+using Case = std::tuple<int, int, Kind>;  // n, block_size, kind
+
+class LuVsLapack : public ::testing::TestWithParam<Case> {};
+
+TEST_P(LuVsLapack, RandomSystems) {
+  const auto [n, nb, kind] = GetParam();
+  const unsigned seed = 1000u * static_cast<unsigned>(n) + static_cast<unsigned>(kind);
+  const HostMat A = make_matrix(n, kind, seed);
+  const std::vector<double> x_true = make_vector(n, seed + 1);
+  const std::vector<double> b = matvec(A, x_true);
+
+  const LapackSolution ref = lapack_solve(A, b);
+  ASSERT_EQ(ref.info, 0);
+  const LuRun lu = run_lu(A, b, nb);
+  ASSERT_EQ(lu.result.status, nl::SolveStatus::solved) << "zero pivot " << lu.result.zero_pivot;
+  EXPECT_EQ(lu.result.zero_pivot, -1);
+  for (int k = 0; k < n; ++k) {
+    ASSERT_GE(lu.piv[k], k);
+    ASSERT_LT(lu.piv[k], n);
+  }
+  // Dominant entries are unique by construction: the pivot sequence is LAPACK's.
+  if (kind == Kind::permutation_like) {
+    EXPECT_EQ(lu.piv, ref.ipiv);
+  }
+
+  const Reconstruction rec = reconstruct(A, lu.LU, lu.piv);
+  const double anorm = norm_inf(A);
+  const double growth = rec.abs_lu / anorm;
+  EXPECT_LE(rec.err, 2.0 * n * eps * rec.abs_lu) << "||PA-LU||/(n eps ||A||) = " << rec.err / (n * eps * anorm);
+  // Same pivoting strategy, so the same growth as LAPACK's factors up to rounding: guards against a
+  // wrong pivot choice hiding behind tolerances that scale with the growth.
+  const double growth_lapack = reconstruct(A, ref.lu, ref.ipiv).abs_lu / anorm;
+  EXPECT_LE(growth, 2.0 * growth_lapack);
+
+  EXPECT_LE(residual_inf(A, lu.x, b), 3.0 * n * eps * rec.abs_lu * norm_inf(lu.x));
+  const double fwd = 10.0 * ref.cond_inf * 3.0 * n * eps * growth;
+  EXPECT_LE(rel_diff_inf(lu.x, x_true), fwd) << "kappa_inf ~ " << ref.cond_inf;
+  EXPECT_LE(rel_diff_inf(ref.x, x_true), fwd);
+  EXPECT_LE(rel_diff_inf(lu.x, ref.x), 2.0 * fwd);
+}
+
+std::vector<Case> random_cases() {
+  std::vector<Case> cases;
+  for (int n : {1, 2, 3, 17, 64, 100, 257, 500})
+    for (int nb : {0, 1, 3, 16, 64, 100, 512}) {
+      if (nb > n && nb != 512) continue;  // 512 > n: one panel, the whole matrix recursive
+      for (Kind k : {Kind::random, Kind::zero_diagonal, Kind::tiny_diagonal, Kind::permutation_like}) {
+        if (n == 1 && k == Kind::zero_diagonal) continue;  // singular
+        cases.emplace_back(n, nb, k);
+      }
+    }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(DenseLu, LuVsLapack, ::testing::ValuesIn(random_cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return "n" + std::to_string(std::get<0>(info.param)) + "_nb" +
+                                  std::to_string(std::get<1>(info.param)) + "_" + kind_name(std::get<2>(info.param));
+                         });
+
+// ------------------------------------------------------------ hand checked --
+
+// A = [1 2 3; 4 5 6; 7 8 10].
+// k=0: max |a_i0| in row 2 -> piv[0] = 2, rows 0<->2: [7 8 10; 4 5 6; 1 2 3]; l = 4/7, 1/7;
+//      remainders: row 1 [5-32/7, 6-40/7] = [3/7, 2/7], row 2 [2-8/7, 3-10/7] = [6/7, 11/7].
+// k=1: |6/7| > |3/7| -> piv[1] = 2, rows 1<->2 (multipliers too); l21 = (3/7)/(6/7) = 1/2;
+//      u22 = 2/7 - 1/2 * 11/7 = -1/2.  k=2: piv[2] = 2.
+// LU = [7 8 10; 1/7 6/7 11/7; 4/7 1/2 -1/2], PA = [7 8 10; 1 2 3; 4 5 6].
+// b = A (1,1,1)^T = (6, 15, 25) -> x = (1, 1, 1).
+TEST(DenseLu, HandChecked3x3Pivoting) {
+  HostMat A(3);
+  const double a[3][3] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 10}};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) A(i, j) = a[i][j];
+  const double lu_expected[3][3] = {{7, 8, 10}, {1.0 / 7, 6.0 / 7, 11.0 / 7}, {4.0 / 7, 0.5, -0.5}};
+  for (int nb : {0, 1, 2, 3}) {
+    SCOPED_TRACE("block_size " + std::to_string(nb));
+    const LuRun lu = run_lu(A, {6, 15, 25}, nb);
+    EXPECT_EQ(lu.result.status, nl::SolveStatus::solved);
+    EXPECT_EQ(lu.piv, (std::vector<int>{2, 2, 2}));
+    // Each entry is a few roundings away from the exact fraction (|entries| <= 10).
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) EXPECT_NEAR(lu.LU(i, j), lu_expected[i][j], 16 * eps * 10) << i << "," << j;
+    for (double xi : lu.x) EXPECT_NEAR(xi, 1.0, 16 * eps * 100);  // kappa_inf(A) < 100
+  }
+}
+
+// --------------------------------------------------------------- singular --
+
+HostMat duplicate_row_matrix(int n) {
+  HostMat A = make_matrix(n, Kind::random, 77);
+  for (int j = 0; j < n; ++j) A(7, j) = A(3, j);
+  return A;
+}
+
+HostMat zero_column_matrix(int n) {
+  HostMat A = make_matrix(n, Kind::random, 78);
+  for (int i = 0; i < n; ++i) A(i, 5) = 0.0;
+  return A;
+}
+
+bool all_finite(const HostMat& A) {
+  return std::all_of(A.a.begin(), A.a.end(), [](double v) { return std::isfinite(v); });
+}
+
+TEST(DenseLu, SingularDuplicateRow) {
+  for (int nb : {0, 1, 8}) {
+    const LuRun lu = run_lu(duplicate_row_matrix(40), make_vector(40, 1), nb);
+    EXPECT_EQ(lu.result.status, nl::SolveStatus::singular) << "block_size " << nb;
+    EXPECT_GE(lu.result.zero_pivot, 0);
+  }
+}
+
+TEST(DenseLu, SingularZeroColumn) {
+  for (int nb : {0, 1, 4}) {
+    const LuRun lu = run_lu(zero_column_matrix(40), make_vector(40, 2), nb);
+    EXPECT_EQ(lu.result.status, nl::SolveStatus::singular) << "block_size " << nb;
+    EXPECT_EQ(lu.result.zero_pivot, 5);  // column 5 stays exactly zero through the elimination
+    EXPECT_TRUE(all_finite(lu.LU));      // the zero pivot is skipped, never divided by
+  }
+}
+
+TEST(DenseLu, SingularZeroMatrix) {
+  const LuRun lu = run_lu(HostMat(6), std::vector<double>(6, 1.0), 0);
+  EXPECT_EQ(lu.result.status, nl::SolveStatus::singular);
+  EXPECT_EQ(lu.result.zero_pivot, 0);
+  EXPECT_TRUE(all_finite(lu.LU));
+}
+
+// The singularity rule is relative to max|A_ij|, so a badly scaled but well-posed system is solved.
+TEST(DenseLu, BadlyScaledNonsingularIsSolved) {
+  HostMat A(3);
+  A(0, 1) = 1e-8;  // row-permuted diag(1, 1e-8, 1): pivots 1, 1e-8, 1; 1e-8 >> 3 eps
+  A(1, 0) = 1.0;
+  A(2, 2) = 1.0;
+  const LuRun lu = run_lu(A, {2e-8, 1.0, 3.0}, 0);
+  EXPECT_EQ(lu.result.status, nl::SolveStatus::solved);
+  EXPECT_NEAR(lu.x[0], 1.0, 4 * eps);
+  EXPECT_NEAR(lu.x[1], 2.0, 4 * eps);
+  EXPECT_NEAR(lu.x[2], 3.0, 4 * eps);
+}
+
+TEST(DenseLu, EmptyMatrix) {
+  Exec space;
+  Mat A("A", 0, 0);
+  Piv piv("piv", 0);
+  Vec x("x", 0);
+  EXPECT_EQ(nl::lu_factor(space, A, piv).status, nl::SolveStatus::solved);
+  nl::lu_solve(space, A, piv, x);
+  EXPECT_EQ(nl::reference_solve(space, A, x).status, nl::SolveStatus::solved);
+}
+
+// ---------------------------------------------------------- reference solve --
+
+TEST(ReferenceSolve, MatchesLapackAndTrueSolution) {
+  for (int n : {1, 17, 257}) {
+    for (Kind kind : {Kind::random, Kind::tiny_diagonal}) {
+      SCOPED_TRACE("n " + std::to_string(n) + " " + kind_name(kind));
+      const HostMat A = make_matrix(n, kind, 31u * n);
+      const std::vector<double> x_true = make_vector(n, 5);
+      const std::vector<double> b = matvec(A, x_true);
+      const LapackSolution ref = lapack_solve(A, b);
+      ASSERT_EQ(ref.info, 0);
+      Exec space;
+      Mat dA = to_device(A);
+      Vec x = to_device(b);
+      const nl::LuResult r = nl::reference_solve(space, dA, x);
+      EXPECT_EQ(r.status, nl::SolveStatus::solved);
+      const std::vector<double> xs = to_host(x);
+      // The forward-error model above, with the growth of LAPACK's factors (the same as ours).
+      const double growth = reconstruct(A, ref.lu, ref.ipiv).abs_lu / norm_inf(A);
+      const double fwd = 10.0 * ref.cond_inf * 3.0 * n * eps * growth;
+      EXPECT_LE(rel_diff_inf(xs, ref.x), 2.0 * fwd);
+      EXPECT_LE(rel_diff_inf(xs, x_true), fwd);
+    }
+  }
+}
+
+TEST(ReferenceSolve, SingularDuplicateRow) {
+  Exec space;
+  Mat A = to_device(duplicate_row_matrix(40));
+  Vec x = to_device(make_vector(40, 1));
+  const nl::LuResult r = nl::reference_solve(space, A, x);
+  EXPECT_EQ(r.status, nl::SolveStatus::singular);
+  EXPECT_GE(r.zero_pivot, 0);
+}
+
+TEST(ReferenceSolve, SingularZeroColumn) {
+  Exec space;
+  Mat A = to_device(zero_column_matrix(40));
+  Vec x = to_device(make_vector(40, 2));
+  const nl::LuResult r = nl::reference_solve(space, A, x);
+  EXPECT_EQ(r.status, nl::SolveStatus::singular);
+  EXPECT_EQ(r.zero_pivot, 5);
+}
+
+// ------------------------------------------------------------------ densify --
+
+nl::HostCsr make_csr(int nrows, int ncols, const std::vector<std::vector<std::pair<int, double>>>& rows) {
+  using M = nl::HostCsr;
+  std::size_t nnz = 0;
+  for (const auto& r : rows) nnz += r.size();
+  M::row_map_type::non_const_type row_map("row_map", nrows + 1);
+  M::index_type::non_const_type entries("entries", nnz);
+  M::values_type::non_const_type values("values", nnz);
+  std::size_t p = 0;
+  for (int i = 0; i < nrows; ++i) {
+    row_map(i) = p;
+    for (const auto& [j, v] : rows[i]) {
+      entries(p) = j;
+      values(p) = v;
+      ++p;
+    }
+  }
+  row_map(nrows) = p;
+  return M("csr", nrows, ncols, nnz, values, row_map, entries);
+}
+
+TEST(Densify, MatchesCsrEntries) {
+  // 4 x 5, row 2 empty, unsorted columns in row 0, a duplicate (summed) in row 3.
+  const std::vector<std::vector<std::pair<int, double>>> rows = {
+      {{3, 1.5}, {0, -2.0}}, {{1, 4.0}, {4, 0.25}}, {}, {{2, 1.0}, {2, 2.0}, {0, -1.0}}};
+  const double expected[4][5] = {{-2, 0, 0, 1.5, 0}, {0, 4, 0, 0, 0.25}, {0, 0, 0, 0, 0}, {-1, 0, 3, 0, 0}};
+  Exec space;
+  auto D = nl::densify(space, nl::to_device<Exec>(make_csr(4, 5, rows)));
+  ASSERT_EQ(D.extent(0), 4u);
+  ASSERT_EQ(D.extent(1), 5u);
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), D);
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 5; ++j) EXPECT_EQ(h(i, j), expected[i][j]) << i << "," << j;
+}
+
+TEST(Densify, RandomSparseRoundTrip) {
+  const int nr = 60, nc = 45;
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<std::vector<std::pair<int, double>>> rows(nr);
+  std::vector<double> dense(static_cast<std::size_t>(nr) * nc, 0.0);
+  for (int i = 0; i < nr; ++i)
+    for (int j = 0; j < nc; ++j)
+      if (u(rng) > 0.8) {
+        const double v = u(rng);
+        rows[i].emplace_back(j, v);
+        dense[i + static_cast<std::size_t>(j) * nr] = v;
+      }
+  Exec space;
+  auto D = nl::densify(space, nl::to_device<Exec>(make_csr(nr, nc, rows)));
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), D);
+  for (int i = 0; i < nr; ++i)
+    for (int j = 0; j < nc; ++j) ASSERT_EQ(h(i, j), dense[i + static_cast<std::size_t>(j) * nr]) << i << "," << j;
+}
+
+}  // namespace
