@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 namespace numlab {
 
@@ -45,12 +46,31 @@ std::string fmt_metric(ParamValue const& v) {
   return to_string(v);
 }
 
+// Method options that tell two entries of the same method apart (e.g. two
+// gauss_seidel entries differing in `direction`): shown as summary columns.
+std::vector<std::string> distinguishing_options(std::vector<PointSpec> const& points,
+                                                std::vector<std::string> const& axes) {
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> seen;  // (method, key) -> values
+  for (auto const& p : points)
+    for (auto const& [k, v] : p.options) seen[{p.method, k}].insert(to_string(v));
+  std::vector<std::string> keys;
+  for (auto const& [mk, values] : seen) {
+    auto const& key = mk.second;
+    if (values.size() > 1 && key != "variant" && std::find(axes.begin(), axes.end(), key) == axes.end() &&
+        std::find(keys.begin(), keys.end(), key) == keys.end())
+      keys.push_back(key);
+  }
+  return keys;
+}
+
 void print_summary(std::string const& path, std::vector<std::string> const& axes,
-                   std::vector<std::string> const& metrics) {
+                   std::vector<std::string> const& options, std::vector<std::string> const& metrics) {
   auto points = results::read_points(path);
   std::vector<std::string> header = {"#"};
   for (auto const& a : axes) header.push_back(a);
-  header.insert(header.end(), {"method", "variant", "status"});
+  header.insert(header.end(), {"method", "variant"});
+  for (auto const& o : options) header.push_back(o);
+  header.push_back("status");
   for (auto const& m : metrics) header.push_back(m);
   std::vector<std::vector<std::string>> rows;
   for (auto const& p : points) {
@@ -60,7 +80,9 @@ void print_summary(std::string const& path, std::vector<std::string> const& axes
     };
     std::vector<std::string> r = {get("point_index")};
     for (auto const& a : axes) r.push_back(get(a));
-    r.insert(r.end(), {get("method"), get("variant"), get("status")});
+    r.insert(r.end(), {get("method"), get("variant")});
+    for (auto const& o : options) r.push_back(get(o));
+    r.push_back(get("status"));
     for (auto const& m : metrics) r.push_back(get(m));
     rows.push_back(std::move(r));
   }
@@ -250,7 +272,8 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
       fmt::print(stderr, "\r\033[Kpoint {} ({}) failed: {}\n", pt.index, what, result.reason);
   }
   if (opts.progress_tty && !opts.quiet) fmt::print(stderr, "\r\033[K");
-  if (!opts.quiet) print_summary(output, cfg.sweep_axes, exp.summary_metrics());
+  if (!opts.quiet)
+    print_summary(output, cfg.sweep_axes, distinguishing_options(cfg.points, cfg.sweep_axes), exp.summary_metrics());
   if (failed > 0) {
     fmt::print(stderr, "numlab: {} point(s) failed; their reasons are recorded in '{}'\n", failed, output);
     return kExitPointsFailed;
