@@ -48,6 +48,7 @@ struct PointResult {
   std::string reason;  // why, for failed / skipped / diverged
   ParamMap metrics;    // scalar metrics, named with units (solve_seconds_median, rel_error, ...)
   std::map<std::string, std::vector<double>> arrays;  // datasets (times_seconds, residual_history, x, ...)
+  std::map<std::string, std::vector<std::size_t>> array_shapes;  // row-major dims of N-D arrays (default 1-D)
 };
 
 // Inputs generated once and shared by all the methods of a problem.

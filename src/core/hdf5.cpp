@@ -200,6 +200,23 @@ void write_dataset(hid_t group, std::string const& name, std::vector<double> con
   write_dataset(group, name, data.data(), {hsize_t(data.size())});
 }
 
+std::vector<double> read_dataset(hid_t group, std::string const& name, std::vector<hsize_t>& dims) {
+  Handle ds(H5Dopen2(group, name.c_str(), H5P_DEFAULT), close_set, "H5Dopen2");
+  Handle space(H5Dget_space(ds.get()), close_space, "H5Dget_space");
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  check(rank, "H5Sget_simple_extent_ndims");
+  dims.assign(static_cast<std::size_t>(rank), 0);
+  check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), "H5Sget_simple_extent_dims");
+  Handle type(H5Dget_type(ds.get()), close_type, "H5Dget_type");
+  H5T_class_t cls = H5Tget_class(type.get());
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER)
+    throw Hdf5Error(fmt::format("dataset '{}' is not numeric", name));
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<double> out(static_cast<std::size_t>(n));
+  if (n > 0) check(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread");
+  return out;
+}
+
 std::vector<double> read_dataset(hid_t group, std::string const& name) {
   Handle ds(H5Dopen2(group, name.c_str(), H5P_DEFAULT), close_set, "H5Dopen2");
   Handle space(H5Dget_space(ds.get()), close_space, "H5Dget_space");

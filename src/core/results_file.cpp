@@ -76,7 +76,15 @@ void append_point(std::string const& path, PointSpec const& point, PointResult c
     h5::write_attribute(g.get(), "status", result.status);
     if (!result.reason.empty()) h5::write_attribute(g.get(), "reason", result.reason);
     for (auto const& [k, v] : result.metrics) h5::write_attribute(g.get(), k, v);
-    for (auto const& [k, a] : result.arrays) h5::write_dataset(g.get(), k, a);
+    for (auto const& [k, a] : result.arrays) {
+      auto shape = result.array_shapes.find(k);
+      if (shape == result.array_shapes.end()) {
+        h5::write_dataset(g.get(), k, a);
+      } else {
+        std::vector<hsize_t> dims(shape->second.begin(), shape->second.end());
+        h5::write_dataset(g.get(), k, a.data(), dims);
+      }
+    }
   });
 }
 
