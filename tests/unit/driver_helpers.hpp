@@ -20,10 +20,19 @@ using namespace numlab;
 
 namespace numlab_test {
 
+// One scratch folder per test process, removed when the process ends.
+struct ScratchDir {
+  fs::path path = fs::temp_directory_path() / ("numlab_driver_" + std::to_string(::getpid()));
+  ScratchDir() { fs::create_directories(path); }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 inline fs::path work_dir() {
-  auto d = fs::temp_directory_path() / ("numlab_driver_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
+  static ScratchDir dir;
+  return dir.path;
 }
 
 inline std::string slurp(fs::path const& p) {

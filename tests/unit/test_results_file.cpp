@@ -13,10 +13,18 @@ namespace fs = std::filesystem;
 using namespace numlab;
 
 namespace {
+struct ScratchDir {
+  fs::path path = fs::temp_directory_path() / ("numlab_test_" + std::to_string(::getpid()));
+  ScratchDir() { fs::create_directories(path); }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 std::string temp_file(std::string const& name) {
-  auto dir = fs::temp_directory_path() / ("numlab_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
+  static ScratchDir dir;
+  return (dir.path / name).string();
 }
 }  // namespace
 
