@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+#include "attention/attention_experiment.hpp"
+
+#include "attention/methods/flash.hpp"
+#include "attention/methods/flash_bwd.hpp"
+#include "attention/methods/standard.hpp"
+#include "attention/methods/tiled.hpp"
+#include "attention/methods/tiled_bwd.hpp"
+#include "core/hdf5.hpp"
+#include "core/kokkos_ext/backend.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <tuple>
+
+namespace numlab::attention {
+
+namespace {
+
+// The methods of this experiment: adding one is a file in methods/ and a line here.
+using Methods = std::tuple<StandardMethod, TiledMethod, FlashMethod, TiledBwdMethod, FlashBwdMethod>;
+
+Schema make_problem_schema() {
+  auto in = [](std::string section, ParamSpec p) {
+    p.section = std::move(section);
+    return p;
+  };
+  auto opt = [](ParamSpec p) {
+    p.optional = true;
+    return p;
+  };
+  Schema s;
+  s.params = {
+      in("shape", int_param("B", "batch size", 1, 1, 1 << 20)),
+      in("shape", int_param("H", "heads", 1, 1, 1 << 20)),
+      in("shape", opt(int_param("N", "query length (required unless inputs)", std::nullopt, 1, 1 << 30))),
+      in("shape", opt(int_param("N_kv", "key/value length (default N)", std::nullopt, 1, 1 << 30))),
+      in("shape", opt(int_param("D", "head dim (required unless inputs)", std::nullopt, 1, 1024))),
+      choice_param("dtype", "precision of inputs, outputs and arithmetic", {"float32", "float64"}, "float32"),
+      bool_param("causal", "causal mask, bottom-right aligned when N_kv != N (FlashAttention >= 2.1)", false),
+      int_param("seed", "seed of the random Q, K, V, dO", 0, 0, 9.2e18),
+      bool_param("reference", "compute the fp64 reference and the errors of every method", true),
+      in("inputs", opt(string_param("path", "HDF5 file with datasets Q, K, V [B,H,N,D] and optional dO", std::nullopt))),
+  };
+  return s;
+}
+
+std::vector<MethodDef> make_method_defs() {
+  std::vector<MethodDef> defs;
+  std::apply([&](auto... m) { (defs.push_back(decltype(m)::def()), ...); }, Methods{});
+  return defs;
+}
+
+// Kokkos execution spaces for the portable kernels (`cuda` is reserved for the
+// native tensor-core path; on a CUDA build `default` is Kokkos::Cuda).
+std::vector<std::string> attention_backends() {
+  std::vector<std::string> b;
+  for (auto const& n : kokkos_backends())
+    if (n != "cuda") b.push_back(n);
+  return b;
+}
+
+std::string resolve(std::string const& path, std::string const& config_dir) {
+  namespace fs = std::filesystem;
+  if (fs::path(path).is_absolute() || config_dir.empty()) return path;
+  fs::path beside = fs::path(config_dir) / path;
+  return fs::exists(beside) ? beside.string() : path;
+}
+
+struct HostInputs {
+  AttentionShape shape;
+  std::vector<double> Q, K, V, dO;
+};
+
+HostInputs read_inputs(std::string const& path, ParamMap const& prm) {
+  HostInputs in;
+  h5::Handle f = h5::open_file(path, false);
+  auto load = [&](char const* name, std::vector<double>& out, std::vector<hsize_t>& dims, bool required) {
+    if (!h5::exists(f.get(), name)) {
+      if (required) throw std::runtime_error(fmt::format("inputs '{}': dataset '{}' is missing", path, name));
+      return false;
+    }
+    out = h5::read_dataset(f.get(), name, dims);
+    if (dims.size() != 4)
+      throw std::runtime_error(fmt::format("inputs '{}': dataset '{}' has rank {}, expected 4 ([B,H,N,D])", path,
+                                           name, dims.size()));
+    return true;
+  };
+  std::vector<hsize_t> dq, dk, dv, ddo;
+  load("Q", in.Q, dq, true);
+  load("K", in.K, dk, true);
+  load("V", in.V, dv, true);
+  bool has_do = load("dO", in.dO, ddo, false);
+  auto show = [](std::vector<hsize_t> const& d) { return fmt::format("[{}]", fmt::join(d, ",")); };
+  if (dk != dv || dk[0] != dq[0] || dk[1] != dq[1] || dk[3] != dq[3])
+    throw std::runtime_error(fmt::format("inputs '{}': shapes Q {} K {} V {} do not fit [B,H,N,D] / [B,H,N_kv,D]", path,
+                                         show(dq), show(dk), show(dv)));
+  if (has_do && ddo != dq)
+    throw std::runtime_error(fmt::format("inputs '{}': dO {} must have the shape of Q {}", path, show(ddo), show(dq)));
+  in.shape.B = int(dq[0]);
+  in.shape.H = int(dq[1]);
+  in.shape.N = int(dq[2]);
+  in.shape.N_kv = int(dk[2]);
+  in.shape.D = int(dq[3]);
+  // Shape keys given in the config must agree with the file.
+  auto check = [&](char const* key, int value) {
+    if (has(prm, key) && get_int(prm, key) != value)
+      throw std::runtime_error(fmt::format("inputs '{}': shape.{} = {} in the config but {} in the file", path, key,
+                                           get_int(prm, key), value));
+  };
+  check("N", in.shape.N);
+  check("N_kv", in.shape.N_kv);
+  check("D", in.shape.D);
+  return in;
+}
+
+template <class ExecSpace, class T>
+std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& prm, RunSettings const& s) {
+  using Mem = typename ExecSpace::memory_space;
+  auto p = std::make_unique<AttentionProblem<ExecSpace, T>>();
+  p->space = space;
+  HostInputs in;
+  auto seed = static_cast<std::uint64_t>(get_int(prm, "seed"));
+  if (has(prm, "path")) {
+    in = read_inputs(resolve(get_string(prm, "path"), s.config_dir), prm);
+  } else {
+    in.shape.N = int(get_int(prm, "N"));
+    in.shape.N_kv = has(prm, "N_kv") ? int(get_int(prm, "N_kv")) : in.shape.N;
+    in.shape.D = int(get_int(prm, "D"));
+  }
+  in.shape.B = has(prm, "path") ? in.shape.B : int(get_int(prm, "B"));
+  in.shape.H = has(prm, "path") ? in.shape.H : int(get_int(prm, "H"));
+  in.shape.causal = get_bool(prm, "causal");
+  auto const& sh = in.shape;
+  std::size_t nq = std::size_t(sh.B) * sh.H * sh.N * sh.D, nkv = std::size_t(sh.B) * sh.H * sh.N_kv * sh.D;
+  auto random = [&](std::vector<double>& v, std::size_t n, std::uint64_t sd) {
+    if (v.empty()) {
+      v.resize(n);
+      fill_standard_normal(v.data(), n, sd);
+    }
+  };
+  random(in.Q, nq, seed);
+  random(in.K, nkv, seed + 1);
+  random(in.V, nkv, seed + 2);
+  random(in.dO, nq, seed + 3);
+  p->shape = sh;
+  p->Q = to_tensor<T, Mem>(in.Q, sh.B, sh.H, sh.N, sh.D, "Q");
+  p->K = to_tensor<T, Mem>(in.K, sh.B, sh.H, sh.N_kv, sh.D, "K");
+  p->V = to_tensor<T, Mem>(in.V, sh.B, sh.H, sh.N_kv, sh.D, "V");
+  p->dO = to_tensor<T, Mem>(in.dO, sh.B, sh.H, sh.N, sh.D, "dO");
+  if (get_bool(prm, "reference")) p->reference = reference_attention<T, Mem>(sh, p->Q, p->K, p->V, p->dO);
+  return p;
+}
+
+template <class F>
+decltype(auto) with_dtype(std::string const& dtype, F&& f) {
+  if (dtype == "float64") return f(double{});
+  return f(float{});
+}
+
+class AttentionExperiment final : public Experiment {
+ public:
+  std::string kind() const override { return "attention"; }
+  std::string doc() const override {
+    return "attention forward (standard, tiled, flash) and backward (tiled_bwd, flash_bwd) as Kokkos kernels";
+  }
+  Schema const& problem_schema() const override { return schema_; }
+  std::vector<MethodDef> const& methods() const override { return defs_; }
+  std::vector<std::string> backends() const override { return attention_backends(); }
+  std::vector<std::string> summary_metrics() const override {
+    return {"forward_seconds_median", "backward_seconds_median", "forward_tflops", "backward_tflops",
+            "peak_device_bytes",      "O_rel_fro_error",         "dQ_rel_fro_error"};
+  }
+
+  void validate(PointSpec const& pt) const override {
+    if (!has(pt.problem, "path")) {
+      if (!has(pt.problem, "N")) throw KeyError("N", "shape.N is required unless inputs.path is given");
+      if (!has(pt.problem, "D")) throw KeyError("D", "shape.D is required unless inputs.path is given");
+    }
+  }
+
+  std::unique_ptr<ProblemInstance> make_problem(ParamMap const& prm, RunSettings const& s) override {
+    return with_backend(s.backend, [&](auto space) {
+      return with_dtype(get_string(prm, "dtype"), [&](auto t) { return build<decltype(space), decltype(t)>(space, prm, s); });
+    });
+  }
+
+  PointResult run(ProblemInstance& base, PointSpec const& pt, RunSettings const& s) override {
+    return with_backend(s.backend, [&](auto space) {
+      return with_dtype(get_string(pt.problem, "dtype"), [&](auto t) {
+        using Exec = decltype(space);
+        using T = decltype(t);
+        auto& p = dynamic_cast<AttentionProblem<Exec, T>&>(base);
+        PointResult r;
+        bool found = false;
+        std::apply(
+            [&](auto... m) {
+              ((!found && pt.method == decltype(m)::def().name ? (r = decltype(m)::run(p, pt, s), found = true)
+                                                                : false),
+               ...);
+            },
+            Methods{});
+        if (!found) throw std::logic_error("attention: no method " + pt.method);
+        // The shape actually run (from the file when inputs are given).
+        r.metrics["B_run"] = std::int64_t(p.shape.B);
+        r.metrics["H_run"] = std::int64_t(p.shape.H);
+        r.metrics["N_run"] = std::int64_t(p.shape.N);
+        r.metrics["N_kv_run"] = std::int64_t(p.shape.N_kv);
+        r.metrics["D_run"] = std::int64_t(p.shape.D);
+        return r;
+      });
+    });
+  }
+
+ private:
+  Schema schema_ = make_problem_schema();
+  std::vector<MethodDef> defs_ = make_method_defs();
+};
+
+}  // namespace
+
+Experiment* attention_experiment() {
+  static AttentionExperiment e;
+  return &e;
+}
+
+}  // namespace numlab::attention

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+// Every tile decision of the Kokkos forward kernels in one place: register block, padded tile
+// shapes, team scratch layout and level, team/vector sizes, validation against the backend's
+// scratch, and the default tiles.
+#pragma once
+
+#include "attention/attention_types.hpp"
+#include "attention/detail/fwd_backend.hpp"
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+namespace numlab::attention {
+
+// Forward variants (tag dispatch of the scratch layouts below).
+struct StandardFwdTag {};
+struct TiledFwdTag {};
+struct FlashFwdTag {};
+
+namespace detail {
+KOKKOS_INLINE_FUNCTION constexpr int round_up(int n, int m) { return (n + m - 1) / m * m; }
+KOKKOS_INLINE_FUNCTION constexpr int ceil_div(int n, int m) { return (n + m - 1) / m; }
+}  // namespace detail
+
+// Register block of the tile GEMMs (S = Q K^T and O += P V): one vector lane computes R rows x
+// W columns of the product in registers.
+//  - host: 4 rows x 32 bytes (two 16-byte SSE vectors) = 8 accumulators of the 16 xmm
+//    registers, which gcc -O3 unrolls and vectorises; each loaded K^T/V value feeds 4 rows.
+//  - device: 4 rows x 1 column, consecutive lanes on consecutive columns, so the shared memory
+//    reads of K^T/V are conflict-free and the Q/P values are broadcasts.
+template <class ExecSpace, class T>
+struct FwdRegisterBlock {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "attention kernels: T is float or double");
+  static constexpr int R = 4;
+  static constexpr int W = detail::is_host_exec_v<ExecSpace> ? int(32 / sizeof(T)) : 1;
+};
+
+// A validated tile configuration of one forward call: what the launch builds its policy from
+// and the kernel carves its scratch from.
+struct FwdTilePlan {
+  int Br = 0, Bc = 0;            // tile_q, tile_k: rows of a Q tile / of a K,V tile
+  int Tr = 0, Tc = 0;            // number of Q tiles (ceil(N / Br)) and K,V tiles (ceil(N_kv / Bc))
+  int D = 0;                     // head dim
+  int BrP = 0, BcP = 0, DP = 0;  // Br, Bc, D rounded up to the register block (zero padding)
+  int ldKt = 0;                  // leading dim of the K^T tile (D, ldKt): BcP, +1 on a GPU (banks)
+  int level = 0;                 // team scratch level
+  std::size_t scratch_bytes = 0; // team scratch per team
+  int team_size = 1;             // 0: Kokkos::AUTO
+  int vector_length = 1;
+};
+
+namespace detail {
+
+// Element counts of the team scratch buffers, in carving order (the kernels allocate exactly
+// these, in this order; unused slots are 0).
+//  flash:    Q (BrP, D) | K^T (D, ldKt) then V (BcP, DP) | S = P (BrP, BcP) | O acc (BrP, DP) |
+//            m_i, l_i, alpha (3 BrP)
+//  tiled:    Q (BrP, D) | K^T then V | O acc (BrP, DP) | row max, row sum (2 BrP)   (S lives
+//            in a global workspace, see tiled_attention.hpp)
+//  standard: scores kernel Q (BrP, D) | K^T (D, ldKt) | S (BrP, BcP); P V kernel P (BrP, BcP) |
+//            V (BcP, DP) | O acc (BrP, DP); the larger of the two kernels
+// (A plain struct, not std::array: the kernels call these in device code.)
+struct ScratchCounts {
+  std::size_t n[5] = {0, 0, 0, 0, 0};
+};
+
+KOKKOS_INLINE_FUNCTION std::size_t kv_buffer_count(FwdTilePlan const& p) {
+  // K^T and V of one tile are never needed at the same time: one buffer holds either.
+  std::size_t const kt = std::size_t(p.D) * p.ldKt, v = std::size_t(p.BcP) * p.DP;
+  return kt > v ? kt : v;
+}
+KOKKOS_INLINE_FUNCTION ScratchCounts scratch_counts(FlashFwdTag, FwdTilePlan const& p) {
+  return {{std::size_t(p.BrP) * p.D, kv_buffer_count(p), std::size_t(p.BrP) * p.BcP, std::size_t(p.BrP) * p.DP,
+           3 * std::size_t(p.BrP)}};
+}
+KOKKOS_INLINE_FUNCTION ScratchCounts scratch_counts(TiledFwdTag, FwdTilePlan const& p) {
+  return {{std::size_t(p.BrP) * p.D, kv_buffer_count(p), std::size_t(p.BrP) * p.DP, 2 * std::size_t(p.BrP), 0}};
+}
+KOKKOS_INLINE_FUNCTION ScratchCounts scratch_counts_scores(FwdTilePlan const& p) {
+  return {{std::size_t(p.BrP) * p.D, std::size_t(p.D) * p.ldKt, std::size_t(p.BrP) * p.BcP, 0, 0}};
+}
+KOKKOS_INLINE_FUNCTION ScratchCounts scratch_counts_pv(FwdTilePlan const& p) {
+  return {{std::size_t(p.BrP) * p.BcP, std::size_t(p.BcP) * p.DP, std::size_t(p.BrP) * p.DP, 0, 0}};
+}
+
+template <class ExecSpace, class T>
+std::size_t scratch_bytes(ScratchCounts const& c) {
+  using ScratchVec = Kokkos::View<T*, typename ExecSpace::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+  std::size_t bytes = 0;
+  for (std::size_t n : c.n)
+    if (n > 0) bytes += ScratchVec::shmem_size(n);  // includes the alignment slack of each buffer
+  return bytes;
+}
+template <class ExecSpace, class T>
+std::size_t scratch_bytes(FlashFwdTag t, FwdTilePlan const& p) { return scratch_bytes<ExecSpace, T>(scratch_counts(t, p)); }
+template <class ExecSpace, class T>
+std::size_t scratch_bytes(TiledFwdTag t, FwdTilePlan const& p) { return scratch_bytes<ExecSpace, T>(scratch_counts(t, p)); }
+template <class ExecSpace, class T>
+std::size_t scratch_bytes(StandardFwdTag, FwdTilePlan const& p) {
+  return std::max(scratch_bytes<ExecSpace, T>(scratch_counts_scores(p)), scratch_bytes<ExecSpace, T>(scratch_counts_pv(p)));
+}
+
+constexpr int bit_ceil(int n) {
+  int p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+// Tile shapes without the scratch check.
+template <class ExecSpace, class T>
+FwdTilePlan shape_plan(AttentionShape const& s, TileSizes t) {
+  using RB = FwdRegisterBlock<ExecSpace, T>;
+  FwdTilePlan p;
+  p.Br = t.tile_q;
+  p.Bc = t.tile_k;
+  p.Tr = ceil_div(s.N, p.Br);
+  p.Tc = ceil_div(s.N_kv, p.Bc);
+  p.D = s.D;
+  p.BrP = round_up(p.Br, RB::R);
+  p.BcP = round_up(p.Bc, RB::W);
+  p.DP = round_up(s.D, RB::W);
+  p.ldKt = is_host_exec_v<ExecSpace> ? p.BcP : p.BcP + 1;
+  if constexpr (is_host_exec_v<ExecSpace>) {
+    // One thread per team, so the league spreads over all host threads; the compiler
+    // vectorises the loops of the single lane.
+    p.team_size = 1;
+    p.vector_length = 1;
+  } else {
+    // Vector lanes over the columns of a register block row (up to a warp); Kokkos picks the
+    // team size from the scratch and register use.
+    p.team_size = 0;
+    p.vector_length = std::min(32, bit_ceil(std::max(p.BcP, p.DP) / RB::W));
+  }
+  return p;
+}
+
+constexpr char const* kernel_name(StandardFwdTag) { return "numlab::attention::standard_forward"; }
+constexpr char const* kernel_name(TiledFwdTag) { return "numlab::attention::tiled_forward"; }
+constexpr char const* kernel_name(FlashFwdTag) { return "numlab::attention::flash_forward"; }
+
+}  // namespace detail
+
+// Team scratch offered to the forward kernels on ExecSpace: level 0 (GPU shared memory) and,
+// on the host only, level 1. Host backends cap level 0 at 32 KiB ("roughly L1") but both levels
+// are the same per-thread host buffer there, so larger tiles go to level 1 at no cost; on a GPU
+// level 1 is global memory, which would silently defeat the tiling, so it is refused.
+template <class ExecSpace>
+std::size_t forward_scratch_capacity() {
+  using Policy = Kokkos::TeamPolicy<ExecSpace>;
+  return detail::is_host_exec_v<ExecSpace> ? std::size_t(std::max(Policy::scratch_size_max(0), Policy::scratch_size_max(1)))
+                                           : std::size_t(Policy::scratch_size_max(0));
+}
+
+// Validates tiles for one forward call and returns its plan. Throws std::invalid_argument
+// naming the kernel when a tile is not positive or the tiles do not fit the team scratch:
+// "numlab::attention::flash_forward: tile_q=256, tile_k=256, D=128 need X bytes of team
+// scratch; the backend offers Y".
+template <class ExecSpace, class T, class Tag>
+FwdTilePlan plan_forward_tiles(Tag tag, AttentionShape const& s, TileSizes t) {
+  std::string const who = detail::kernel_name(tag);
+  if (t.tile_q < 1 || t.tile_k < 1)
+    throw std::invalid_argument(who + ": tile_q and tile_k must be >= 1 (got tile_q=" + std::to_string(t.tile_q) +
+                                ", tile_k=" + std::to_string(t.tile_k) + ")");
+  FwdTilePlan p = detail::shape_plan<ExecSpace, T>(s, t);
+  p.scratch_bytes = detail::scratch_bytes<ExecSpace, T>(tag, p);
+  using Policy = Kokkos::TeamPolicy<ExecSpace>;
+  std::size_t const level0 = std::size_t(Policy::scratch_size_max(0));
+  std::size_t const offered = forward_scratch_capacity<ExecSpace>();
+  if (p.scratch_bytes > offered)
+    throw std::invalid_argument(who + ": tile_q=" + std::to_string(t.tile_q) + ", tile_k=" + std::to_string(t.tile_k) +
+                                ", D=" + std::to_string(s.D) + " need " + std::to_string(p.scratch_bytes) +
+                                " bytes of team scratch; the backend offers " + std::to_string(offered) +
+                                " (" + ExecSpace::name() + "); use smaller tiles");
+  p.level = p.scratch_bytes <= level0 ? 0 : 1;
+  return p;
+}
+
+// Teams of tiled_forward in flight at once, G: its league of (b, h, query tile) teams runs in
+// chunks of G teams, each with its own (BrP, Tc BcP) slot of the score workspace, so the
+// workspace is O(G tile_q N_kv) instead of O(B H N N_kv).
+//  - host: one team per thread (team size 1): G = space.concurrency().
+//  - device: as many teams as fit resident at once, estimated from the threads a team uses
+//    (BrP / R row blocks x vector_length): space.concurrency() (resident threads of the GPU)
+//    / threads per team, a few teams per SM.
+template <class ExecSpace, class T>
+int tiled_forward_concurrent_teams(ExecSpace const& space, FwdTilePlan const& p, int league) {
+  int threads_per_team = 1;
+  if constexpr (!detail::is_host_exec_v<ExecSpace>)
+    threads_per_team = std::max(1, p.BrP / FwdRegisterBlock<ExecSpace, T>::R) * std::max(1, p.vector_length);
+  int const G = std::max(1, int(space.concurrency()) / threads_per_team);
+  return std::max(1, std::min(G, league));
+}
+
+// Default tiles of a forward kernel on ExecSpace for head dim D.
+//  - host: Br = Bc = 64. Measured (flash, fp32, D = 64, N = 4096, one core, best of 3): 32x64,
+//    64x64, 64x128, 128x64 and 128x128 all within 10% (17-19 GFLOP/s); 64 keeps the K^T/V
+//    tile (16 KiB at D = 64) inside the 32 KiB L1 and, unlike 128, still gives several teams
+//    per head for the OpenMP threads at the lab's N = 512.
+//  - device: the largest square-ish tiles from a short list that fit shared memory (level 0),
+//    preferring more query rows (more work per K/V tile load).
+template <class ExecSpace, class T, class Tag = FlashFwdTag>
+TileSizes default_forward_tiles(int D, Tag tag = {}) {
+  if constexpr (detail::is_host_exec_v<ExecSpace>) {
+    (void)D;
+    (void)tag;
+    return {64, 64};
+  } else {
+    constexpr TileSizes candidates[] = {{128, 64}, {64, 64}, {64, 32}, {32, 32}, {32, 16}, {16, 16}, {16, 8}, {8, 8}};
+    using Policy = Kokkos::TeamPolicy<ExecSpace>;
+    AttentionShape s;
+    s.N = s.N_kv = 1;
+    s.D = D;
+    for (TileSizes t : candidates) {
+      FwdTilePlan p = detail::shape_plan<ExecSpace, T>(s, t);
+      if (detail::scratch_bytes<ExecSpace, T>(tag, p) <= std::size_t(Policy::scratch_size_max(0))) return t;
+    }
+    return candidates[std::size(candidates) - 1];  // plan_forward_tiles reports the shortfall
+  }
+}
+
+}  // namespace numlab::attention
