@@ -5,6 +5,7 @@
 
 #include "attention/flash_attention.hpp"
 #include "attention/problem.hpp"
+#include "attention/tile_size.hpp"
 #include "core/interrupt.hpp"
 #include "core/memory_tracker.hpp"
 #include "core/timing.hpp"
@@ -67,15 +68,19 @@ void time_method(ExecSpace const& space, RunSettings const& s, double flops, std
 }
 
 // Forward state for the backward methods: flash forward in T, untimed, once per problem.
+// Tiles: the heuristic's choice for this backend, so it fits any team scratch.
+// Stored only once the forward succeeded, so a failure is not taken for a state.
 template <class ExecSpace, class T>
 void ensure_forward_state(AttentionProblem<ExecSpace, T>& p) {
   if (p.O.extent(0) > 0) return;
   using Mem = typename ExecSpace::memory_space;
   auto const& sh = p.shape;
-  p.O = Tensor4<T, Mem>("numlab::attention::O_fwd", sh.B, sh.H, sh.N, sh.D);
-  p.L = Tensor3<T, Mem>("numlab::attention::L_fwd", sh.B, sh.H, sh.N);
-  flash_forward<ExecSpace, T, Mem>(p.space, sh, TileSizes{}, p.Q, p.K, p.V, p.O, p.L);
+  Tensor4<T, Mem> O("numlab::attention::O_fwd", sh.B, sh.H, sh.N, sh.D);
+  Tensor3<T, Mem> L("numlab::attention::L_fwd", sh.B, sh.H, sh.N);
+  flash_forward<ExecSpace, T, Mem>(p.space, sh, default_forward_tiles<ExecSpace, T>(sh.D), p.Q, p.K, p.V, O, L);
   p.space.fence();
+  p.O = O;
+  p.L = L;
 }
 
 }  // namespace numlab::attention
