@@ -17,8 +17,9 @@ namespace numlab::attention {
 // O = softmax(Q K^T * scale [+ causal mask]) V and L = log-sum-exp per row of the scaled scores
 // (natural log; L may be an empty View). Q, O: [B,H,N,D]; K, V: [B,H,N_kv,D]; L: [B,H,N].
 // Tiles: tile_q query rows per team (Br), tile_k keys per scratch tile (Bc); they must fit the
-// team scratch (plan_forward_tiles throws std::invalid_argument otherwise). The softmax
-// statistics are kept in T. Asynchronous on `space` (fence before reading O, L).
+// team scratch (plan_forward_tiles throws std::invalid_argument otherwise; on a GPU the lab's
+// 64 x 64 does not fit D = 128; default_forward_tiles<ExecSpace, T>(D) picks tiles that fit). The
+// softmax statistics are kept in T. Asynchronous on `space` (fence before reading O, L).
 template <class ExecSpace, class T, class Mem>
 void flash_forward(ExecSpace const& space, AttentionShape const& shape, TileSizes tiles, Tensor4<const T, Mem> Q,
                    Tensor4<const T, Mem> K, Tensor4<const T, Mem> V, Tensor4<T, Mem> O, Tensor3<T, Mem> L) {
@@ -30,7 +31,8 @@ void flash_forward(ExecSpace const& space, AttentionShape const& shape, TileSize
   if (league == 0) return;
   Kokkos::Profiling::pushRegion(who);
   detail::FlashFwdKernel<ExecSpace, T, Mem> kernel{shape, plan, softmax_scale_log2<T>(shape.scale()), Q, K, V, O, L};
-  Kokkos::parallel_for("numlab::attention::flash_fwd", detail::forward_policy(space, league, plan, plan.scratch_bytes), kernel);
+  Kokkos::parallel_for("numlab::attention::flash_fwd", detail::forward_policy(space, league, plan, plan.scratch_bytes),
+                       kernel);
   Kokkos::Profiling::popRegion();
 }
 

@@ -88,8 +88,8 @@ KOKKOS_INLINE_FUNCTION typename Reducer::value_type vector_reduce(Member const& 
     for (int j = 0; j < n; ++j) body(j, acc);
     for (int r = 0; r < R; ++r) result.v[r] = acc[r];
   } else {
-    Kokkos::parallel_reduce(Kokkos::ThreadVectorRange(member, n), [&](int j, Block& b) { body(j, b.v); },
-                            Reducer(result));
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(member, n), [&](int j, Block& b) { body(j, b.v); }, Reducer(result));
   }
   return result;
 }
@@ -126,22 +126,20 @@ KOKKOS_INLINE_FUNCTION detail::RowBlock<T, R> row_max(Member const& member, T co
 template <int R, class Member, class T>
 KOKKOS_INLINE_FUNCTION detail::RowBlock<T, R> row_max(Member const& member, T const* s, int n,
                                                       int const (&n_valid)[R]) {
-  return detail::vector_reduce<detail::RowBlockReducer<T, R, true>>(
-      member, n, [&](int j, T(&m)[R]) {
-        for (int r = 0; r < R; ++r) {
-          T const v = j < n_valid[r] ? s[j * R + r] : negative_infinity<T>();
-          m[r] = v > m[r] ? v : m[r];
-        }
-      });
+  return detail::vector_reduce<detail::RowBlockReducer<T, R, true>>(member, n, [&](int j, T(&m)[R]) {
+    for (int r = 0; r < R; ++r) {
+      T const v = j < n_valid[r] ? s[j * R + r] : negative_infinity<T>();
+      m[r] = v > m[r] ? v : m[r];
+    }
+  });
 }
 
 // Sum of each row of the panel p (n columns).
 template <int R, class Member, class T>
 KOKKOS_INLINE_FUNCTION detail::RowBlock<T, R> row_sum(Member const& member, T const* p, int n) {
-  return detail::vector_reduce<detail::RowBlockReducer<T, R, false>>(
-      member, n, [&](int j, T(&acc)[R]) {
-        for (int r = 0; r < R; ++r) acc[r] += p[j * R + r];
-      });
+  return detail::vector_reduce<detail::RowBlockReducer<T, R, false>>(member, n, [&](int j, T(&acc)[R]) {
+    for (int r = 0; r < R; ++r) acc[r] += p[j * R + r];
+  });
 }
 
 // True when every row of the block sees all n columns (n_valid[r] >= n): the tile is neither

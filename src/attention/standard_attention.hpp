@@ -35,7 +35,15 @@ void standard_forward(ExecSpace const& space, AttentionShape const& shape, Tenso
     return Tensor4<T, Mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, label), shape.B, shape.H, shape.N,
                            shape.N_kv);
   };
-  Kernel kernel{shape, plan, T(shape.scale()), Q, K, V, O, L, alloc("numlab::attention::standard_fwd::S"),
+  Kernel kernel{shape,
+                plan,
+                T(shape.scale()),
+                Q,
+                K,
+                V,
+                O,
+                L,
+                alloc("numlab::attention::standard_fwd::S"),
                 alloc("numlab::attention::standard_fwd::P")};
   if (shape.N_kv > 0) {
     auto const scores_bytes = detail::scratch_bytes<ExecSpace, T>(detail::scratch_counts_scores(plan));

@@ -28,30 +28,42 @@ KOKKOS_INLINE_FUNCTION constexpr int round_up(int n, int m) { return (n + m - 1)
 KOKKOS_INLINE_FUNCTION constexpr int ceil_div(int n, int m) { return (n + m - 1) / m; }
 }  // namespace detail
 
+namespace detail {
+// SIMD register width the host compiler targets, in bytes: the x86-64 baseline (SSE2) 16,
+// -mavx/-mavx2 32, -mavx512f 64 (other targets: 16, e.g. NEON).
+#if defined(__AVX512F__)
+inline constexpr int host_simd_bytes = 64;
+#elif defined(__AVX__)
+inline constexpr int host_simd_bytes = 32;
+#else
+inline constexpr int host_simd_bytes = 16;
+#endif
+}  // namespace detail
+
 // Register block of the tile GEMMs (S = Q K^T and O += P V): one vector lane computes R rows x
 // W columns of the product in registers.
-//  - host: 4 rows x 32 bytes (two 16-byte SSE vectors) = 8 accumulators of the 16 xmm
-//    registers, which gcc -O3 unrolls and vectorises; each loaded K^T/V value feeds 4 rows.
+//  - host: 4 rows x two SIMD vectors (SSE2: 8 floats / 4 doubles) = 8 accumulator registers of
+//    the 16, which gcc -O3 unrolls and vectorises; each loaded K^T/V value feeds 4 rows.
 //  - device: 4 rows x 1 column, consecutive lanes on consecutive columns, so the shared memory
 //    reads of K^T/V are conflict-free and the Q/P values are broadcasts.
 template <class ExecSpace, class T>
 struct FwdRegisterBlock {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "attention kernels: T is float or double");
   static constexpr int R = 4;
-  static constexpr int W = detail::is_host_exec_v<ExecSpace> ? int(32 / sizeof(T)) : 1;
+  static constexpr int W = detail::is_host_exec_v<ExecSpace> ? int(2 * detail::host_simd_bytes / sizeof(T)) : 1;
 };
 
 // A validated tile configuration of one forward call: what the launch builds its policy from
 // and the kernel carves its scratch from.
 struct FwdTilePlan {
-  int Br = 0, Bc = 0;            // tile_q, tile_k: rows of a Q tile / of a K,V tile
-  int Tr = 0, Tc = 0;            // number of Q tiles (ceil(N / Br)) and K,V tiles (ceil(N_kv / Bc))
-  int D = 0;                     // head dim
-  int BrP = 0, BcP = 0, DP = 0;  // Br, Bc, D rounded up to the register block (zero padding)
-  int ldKt = 0;                  // leading dim of the K^T tile (D, ldKt): BcP, +1 on a GPU (banks)
-  int level = 0;                 // team scratch level
-  std::size_t scratch_bytes = 0; // team scratch per team
-  int team_size = 1;             // 0: Kokkos::AUTO
+  int Br = 0, Bc = 0;             // tile_q, tile_k: rows of a Q tile / of a K,V tile
+  int Tr = 0, Tc = 0;             // number of Q tiles (ceil(N / Br)) and K,V tiles (ceil(N_kv / Bc))
+  int D = 0;                      // head dim
+  int BrP = 0, BcP = 0, DP = 0;   // Br, Bc, D rounded up to the register block (zero padding)
+  int ldKt = 0;                   // leading dim of the K^T tile (D, ldKt): BcP, +1 on a GPU (banks)
+  int level = 0;                  // team scratch level
+  std::size_t scratch_bytes = 0;  // team scratch per team
+  int team_size = 1;              // 0: Kokkos::AUTO
   int vector_length = 1;
 };
 
@@ -98,12 +110,17 @@ std::size_t scratch_bytes(ScratchCounts const& c) {
   return bytes;
 }
 template <class ExecSpace, class T>
-std::size_t scratch_bytes(FlashFwdTag t, FwdTilePlan const& p) { return scratch_bytes<ExecSpace, T>(scratch_counts(t, p)); }
+std::size_t scratch_bytes(FlashFwdTag t, FwdTilePlan const& p) {
+  return scratch_bytes<ExecSpace, T>(scratch_counts(t, p));
+}
 template <class ExecSpace, class T>
-std::size_t scratch_bytes(TiledFwdTag t, FwdTilePlan const& p) { return scratch_bytes<ExecSpace, T>(scratch_counts(t, p)); }
+std::size_t scratch_bytes(TiledFwdTag t, FwdTilePlan const& p) {
+  return scratch_bytes<ExecSpace, T>(scratch_counts(t, p));
+}
 template <class ExecSpace, class T>
 std::size_t scratch_bytes(StandardFwdTag, FwdTilePlan const& p) {
-  return std::max(scratch_bytes<ExecSpace, T>(scratch_counts_scores(p)), scratch_bytes<ExecSpace, T>(scratch_counts_pv(p)));
+  return std::max(scratch_bytes<ExecSpace, T>(scratch_counts_scores(p)),
+                  scratch_bytes<ExecSpace, T>(scratch_counts_pv(p)));
 }
 
 constexpr int bit_ceil(int n) {
@@ -153,8 +170,9 @@ constexpr char const* kernel_name(FlashFwdTag) { return "numlab::attention::flas
 template <class ExecSpace>
 std::size_t forward_scratch_capacity() {
   using Policy = Kokkos::TeamPolicy<ExecSpace>;
-  return detail::is_host_exec_v<ExecSpace> ? std::size_t(std::max(Policy::scratch_size_max(0), Policy::scratch_size_max(1)))
-                                           : std::size_t(Policy::scratch_size_max(0));
+  return detail::is_host_exec_v<ExecSpace>
+             ? std::size_t(std::max(Policy::scratch_size_max(0), Policy::scratch_size_max(1)))
+             : std::size_t(Policy::scratch_size_max(0));
 }
 
 // Validates tiles for one forward call and returns its plan. Throws std::invalid_argument
@@ -175,8 +193,8 @@ FwdTilePlan plan_forward_tiles(Tag tag, AttentionShape const& s, TileSizes t) {
   if (p.scratch_bytes > offered)
     throw std::invalid_argument(who + ": tile_q=" + std::to_string(t.tile_q) + ", tile_k=" + std::to_string(t.tile_k) +
                                 ", D=" + std::to_string(s.D) + " need " + std::to_string(p.scratch_bytes) +
-                                " bytes of team scratch; the backend offers " + std::to_string(offered) +
-                                " (" + ExecSpace::name() + "); use smaller tiles");
+                                " bytes of team scratch; the backend offers " + std::to_string(offered) + " (" +
+                                ExecSpace::name() + "); use smaller tiles");
   p.level = p.scratch_bytes <= level0 ? 0 : 1;
   return p;
 }
@@ -198,10 +216,11 @@ int tiled_forward_concurrent_teams(ExecSpace const& space, FwdTilePlan const& p,
 }
 
 // Default tiles of a forward kernel on ExecSpace for head dim D.
-//  - host: Br = Bc = 64. Measured (flash, fp32, D = 64, N = 4096, one core, best of 3): 32x64,
-//    64x64, 64x128, 128x64 and 128x128 all within 10% (17-19 GFLOP/s); 64 keeps the K^T/V
-//    tile (16 KiB at D = 64) inside the 32 KiB L1 and, unlike 128, still gives several teams
-//    per head for the OpenMP threads at the lab's N = 512.
+//  - host: Br = Bc = 128. Measured (flash, fp32, D = 64, one core, interleaved runs on the
+//    shared 2-core host): 128x128 is 5-10% ahead of 64x64 at N = 1024 and 4096 (each K/V tile
+//    load and each P V epilogue serve twice the work), 96x64 and 128x64 in between; the tiles
+//    (Q, K^T/V, S, O: 160 KiB at D = 64) live in L2 either way. The lab's N = 512 still gives
+//    4 teams per head for the OpenMP threads.
 //  - device: the largest square-ish tiles from a short list that fit shared memory (level 0),
 //    preferring more query rows (more work per K/V tile load).
 template <class ExecSpace, class T, class Tag = FlashFwdTag>
@@ -209,7 +228,7 @@ TileSizes default_forward_tiles(int D, Tag tag = {}) {
   if constexpr (detail::is_host_exec_v<ExecSpace>) {
     (void)D;
     (void)tag;
-    return {64, 64};
+    return {128, 128};
   } else {
     constexpr TileSizes candidates[] = {{128, 64}, {64, 64}, {64, 32}, {32, 32}, {32, 16}, {16, 16}, {16, 8}, {8, 8}};
     using Policy = Kokkos::TeamPolicy<ExecSpace>;

@@ -20,7 +20,8 @@ namespace numlab::attention {
 
 // O = softmax(Q K^T * scale [+ causal mask]) V and L = log-sum-exp per row of the scaled scores
 // (natural log; L may be an empty View). Q, O: [B,H,N,D]; K, V: [B,H,N_kv,D]; L: [B,H,N].
-// Tiles must fit the team scratch (plan_forward_tiles throws std::invalid_argument otherwise).
+// Tiles must fit the team scratch (plan_forward_tiles throws std::invalid_argument otherwise;
+// default_forward_tiles<ExecSpace, T>(D, TiledFwdTag{}) picks tiles that fit).
 // Allocates the (G, tile_q, N_kv) workspace itself and fences `space` before freeing it.
 template <class ExecSpace, class T, class Mem>
 void tiled_forward(ExecSpace const& space, AttentionShape const& shape, TileSizes tiles, Tensor4<const T, Mem> Q,
@@ -41,8 +42,8 @@ void tiled_forward(ExecSpace const& space, AttentionShape const& shape, TileSize
   // Launches on one instance run in order, so the chunks reuse the workspace slots safely.
   for (int first = 0; first < league; first += G) {
     kernel.league_first = first;
-    Kokkos::parallel_for("numlab::attention::tiled_fwd", detail::forward_policy(space, std::min(G, league - first), plan, plan.scratch_bytes),
-                         kernel);
+    Kokkos::parallel_for("numlab::attention::tiled_fwd",
+                         detail::forward_policy(space, std::min(G, league - first), plan, plan.scratch_bytes), kernel);
   }
   space.fence();  // before the workspace is freed
   Kokkos::Profiling::popRegion();

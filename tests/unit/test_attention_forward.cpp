@@ -23,8 +23,8 @@
 #include "attention/tile_size.hpp"
 #include "attention/tiled_attention.hpp"
 
-#include <Kokkos_Core.hpp>
 #include <gtest/gtest.h>
+#include <Kokkos_Core.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -143,9 +143,15 @@ Outputs run(Method method, Problem<T> const& p, TileSizes tiles, bool with_L = t
   if (with_L) L = na::Tensor3<T, Mem>("L", s.B, s.H, s.N);
   Exec space;
   switch (method) {
-    case Method::standard: na::standard_forward<Exec, T, Mem>(space, s, p.Q, p.K, p.V, O, L); break;
-    case Method::tiled: na::tiled_forward<Exec, T, Mem>(space, s, tiles, p.Q, p.K, p.V, O, L); break;
-    case Method::flash: na::flash_forward<Exec, T, Mem>(space, s, tiles, p.Q, p.K, p.V, O, L); break;
+    case Method::standard:
+      na::standard_forward<Exec, T, Mem>(space, s, p.Q, p.K, p.V, O, L);
+      break;
+    case Method::tiled:
+      na::tiled_forward<Exec, T, Mem>(space, s, tiles, p.Q, p.K, p.V, O, L);
+      break;
+    case Method::flash:
+      na::flash_forward<Exec, T, Mem>(space, s, tiles, p.Q, p.K, p.V, O, L);
+      break;
   }
   space.fence();
   Outputs r;
@@ -159,11 +165,11 @@ Outputs run(Method method, Problem<T> const& p, TileSizes tiles, bool with_L = t
 }
 
 struct Errors {
-  double O_rel_fro = 0;   // ||O - O_ref||_F / ||O_ref||_F (absolute when O_ref = 0)
-  double L_max_abs = 0;   // over rows with finite L_ref
-  double L_ref_max = 0;   // max |L_ref| over those rows
-  bool all_finite = true;       // O and the finite-L rows
-  bool empty_rows_exact = true; // rows with L_ref = -inf: O == 0 and L == -inf exactly
+  double O_rel_fro = 0;          // ||O - O_ref||_F / ||O_ref||_F (absolute when O_ref = 0)
+  double L_max_abs = 0;          // over rows with finite L_ref
+  double L_ref_max = 0;          // max |L_ref| over those rows
+  bool all_finite = true;        // O and the finite-L rows
+  bool empty_rows_exact = true;  // rows with L_ref = -inf: O == 0 and L == -inf exactly
 };
 
 Errors compare(AttentionShape const& s, Outputs const& got, Outputs const& ref) {
@@ -211,16 +217,16 @@ class AttentionForward : public ::testing::Test {};
 using Precisions = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(AttentionForward, Precisions);
 
-// Every method against fp64 on awkward lengths (1, 3, 113, 239), N_kv = N, > N and < N,
+// Every method against the high-precision reference on awkward lengths (1, 3, 113, 239), N_kv = N, > N and < N,
 // D in {16, 64, 128}, causal and not, square, skinny and odd tiles (7 x 5 exercises the padding
 // of the register blocks).
 TYPED_TEST(AttentionForward, MatchesReference) {
   using T = TypeParam;
   double const eps = eps_v<T>;
   std::vector<AttentionShape> const shapes = {
-      shape(1, 1, 1, 1, 16, false),    shape(1, 2, 3, 3, 16, false),     shape(2, 2, 113, 113, 64, false),
+      shape(1, 1, 1, 1, 16, false),     shape(1, 2, 3, 3, 16, false),      shape(2, 2, 113, 113, 64, false),
       shape(1, 2, 239, 239, 64, false), shape(1, 1, 113, 239, 128, false), shape(1, 2, 239, 113, 64, false),
-      shape(2, 1, 3, 239, 16, false),  shape(1, 1, 239, 1, 16, false),    shape(1, 1, 1, 113, 128, false)};
+      shape(2, 1, 3, 239, 16, false),   shape(1, 1, 239, 1, 16, false),    shape(1, 1, 1, 113, 128, false)};
   std::vector<TileSizes> const tile_list = {{64, 64}, {32, 16}, {16, 64}, {7, 5}, {128, 128}};
   unsigned seed = 1;
   for (bool causal : {false, true})
@@ -327,7 +333,8 @@ TEST(AttentionForwardApi, RejectsTilesAndExtents) {
   // Square tiles whose scratch buffers need more than the backend offers.
   auto too_big = [&](auto tag) {
     int t = 64;
-    while (na::detail::scratch_bytes<Exec, float>(tag, na::detail::shape_plan<Exec, float>(s, {t, t})) <= offered) t *= 2;
+    while (na::detail::scratch_bytes<Exec, float>(tag, na::detail::shape_plan<Exec, float>(s, {t, t})) <= offered)
+      t *= 2;
     return t;
   };
   int const big = too_big(na::FlashFwdTag{});
@@ -362,9 +369,10 @@ TEST(AttentionForwardApi, RejectsTilesAndExtents) {
 TEST(AttentionForwardApi, DefaultTilesFit) {
   for (int D : {16, 64, 128, 256}) {
     AttentionShape const s = shape(1, 1, 4096, 4096, D, false);
-    EXPECT_NO_THROW((na::plan_forward_tiles<Exec, float>(na::FlashFwdTag{}, s, na::default_forward_tiles<Exec, float>(D))));
-    EXPECT_NO_THROW((na::plan_forward_tiles<Exec, double>(na::TiledFwdTag{}, s,
-                                                          na::default_forward_tiles<Exec, double>(D, na::TiledFwdTag{}))));
+    EXPECT_NO_THROW(
+        (na::plan_forward_tiles<Exec, float>(na::FlashFwdTag{}, s, na::default_forward_tiles<Exec, float>(D))));
+    EXPECT_NO_THROW((na::plan_forward_tiles<Exec, double>(
+        na::TiledFwdTag{}, s, na::default_forward_tiles<Exec, double>(D, na::TiledFwdTag{}))));
     EXPECT_NO_THROW((na::plan_forward_tiles<Exec, double>(
         na::StandardFwdTag{}, s, na::default_forward_tiles<Exec, double>(D, na::StandardFwdTag{}))));
   }
@@ -410,10 +418,25 @@ void check_exp(std::vector<T> const& xs) {
 TYPED_TEST(AttentionForward, FastExpMatchesStd) {
   using T = TypeParam;
   constexpr int emin = std::numeric_limits<T>::min_exponent, emax = std::numeric_limits<T>::max_exponent;
-  std::vector<T> xs = {T(0), T(-0.0), T(1e-30), T(-1e-30), T(0.5), T(-0.5), T(-1e4), T(-1e30), T(1e30),
-                       std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
-                       -std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::max(),
-                       std::numeric_limits<T>::max(), T(emin), T(emin - 0.5), T(emax - 0.5), T(emax - 0.01), T(emax)};
+  std::vector<T> xs = {T(0),
+                       T(-0.0),
+                       T(1e-30),
+                       T(-1e-30),
+                       T(0.5),
+                       T(-0.5),
+                       T(-1e4),
+                       T(-1e30),
+                       T(1e30),
+                       std::numeric_limits<T>::quiet_NaN(),
+                       std::numeric_limits<T>::infinity(),
+                       -std::numeric_limits<T>::infinity(),
+                       -std::numeric_limits<T>::max(),
+                       std::numeric_limits<T>::max(),
+                       T(emin),
+                       T(emin - 0.5),
+                       T(emax - 0.5),
+                       T(emax - 0.01),
+                       T(emax)};
   std::mt19937 gen(42);
   double const lo = std::numeric_limits<T>::min_exponent - 3, hi = std::numeric_limits<T>::max_exponent + 1;
   std::uniform_real_distribution<double> wide(lo, hi), near(-2.0, 2.0);
@@ -428,8 +451,9 @@ TYPED_TEST(AttentionForward, FastExpMatchesStd) {
 TYPED_TEST(AttentionForward, OrderedKeyPreservesOrder) {
   using T = TypeParam;
   using lim = std::numeric_limits<T>;
-  std::vector<T> xs = {-lim::infinity(), -lim::max(), T(-1e4), T(-1), -lim::min(), -lim::denorm_min(), T(-0.0),
-                       T(0), lim::denorm_min(), lim::min(), T(1e-3), T(1), T(1e4), lim::max(), lim::infinity()};
+  std::vector<T> xs = {-lim::infinity(), -lim::max(), T(-1e4),           T(-1),      -lim::min(), -lim::denorm_min(),
+                       T(-0.0),          T(0),        lim::denorm_min(), lim::min(), T(1e-3),     T(1),
+                       T(1e4),           lim::max(),  lim::infinity()};
   for (std::size_t i = 0; i < xs.size(); ++i) {
     EXPECT_EQ(na::detail::from_ordered_key<T>(na::detail::ordered_key(xs[i])), xs[i]) << xs[i];
     EXPECT_EQ(std::signbit(na::detail::from_ordered_key<T>(na::detail::ordered_key(xs[i]))), std::signbit(xs[i]));
@@ -494,10 +518,9 @@ TYPED_TEST(AttentionForward, OnlineSoftmaxMatchesPlainSoftmax) {
   auto vis_h = Kokkos::create_mirror_view(probe.visible);
   for (int r = 0; r < R; ++r) vis_h(r) = visible[r];
   Kokkos::deep_copy(probe.visible, vis_h);
-  Kokkos::parallel_for("test::online_softmax",
-                       typename Probe::Policy(1, 1, 1).set_scratch_size(
-                           0, Kokkos::PerTeam(Probe::tile * R * sizeof(T) + 64)),
-                       probe);
+  Kokkos::parallel_for(
+      "test::online_softmax",
+      typename Probe::Policy(1, 1, 1).set_scratch_size(0, Kokkos::PerTeam(Probe::tile * R * sizeof(T) + 64)), probe);
   auto const& P = probe.P;
   auto const& lse = probe.lse;
   auto Ph = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), P);

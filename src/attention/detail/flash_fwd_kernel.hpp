@@ -34,13 +34,13 @@ struct FlashFwdKernel {
 
     T* buf[5];
     carve_scratch<ExecSpace, T>(member, plan.level, scratch_counts(FlashFwdTag{}, plan), buf);
-    T* const Qp = buf[0];         // (BrP, D) in panels of R rows
-    T* const KVs = buf[1];        // K^T (D, ldKt), then V (BcP, DP)
-    T* const Sp = buf[2];         // (BrP, BcP) in panels: scores S, then probabilities P
-    T* const Os = buf[3];         // (BrP, DP): unnormalised O accumulator
-    T* const m_i = buf[4];        // (BrP) running max, log2 units
-    T* const l_i = m_i + BrP;     // (BrP) running sum
-    T* const alpha = l_i + BrP;   // (BrP) accumulator rescale factor of the current tile
+    T* const Qp = buf[0];        // (BrP, D) in panels of R rows
+    T* const KVs = buf[1];       // K^T (D, ldKt), then V (BcP, DP)
+    T* const Sp = buf[2];        // (BrP, BcP) in panels: scores S, then probabilities P
+    T* const Os = buf[3];        // (BrP, DP): unnormalised O accumulator
+    T* const m_i = buf[4];       // (BrP) running max, log2 units
+    T* const l_i = m_i + BrP;    // (BrP) running sum
+    T* const alpha = l_i + BrP;  // (BrP) accumulator rescale factor of the current tile
     std::size_t const q_panel = std::size_t(D) * R, s_panel = std::size_t(BcP) * R;
 
     load_row_panels<R>(member, Q, t.b, t.h, q0, q_len, BrP, 0, D, D, Qp, q_panel);
@@ -87,8 +87,7 @@ struct FlashFwdKernel {
       member.team_barrier();
 
       // O~ (BrP, DP) = diag(alpha) O~ + P (BrP, BcP) V (BcP, DP)
-      team_gemm<R, W, GemmUpdate::rescale_accumulate, false>(member, BrP, DP, BcP, Sp, s_panel, KVs, DP, Os, DP,
-                                                            alpha);
+      team_gemm<R, W, GemmUpdate::rescale_accumulate, false>(member, BrP, DP, BcP, Sp, s_panel, KVs, DP, Os, DP, alpha);
     }
     member.team_barrier();
 

@@ -39,17 +39,16 @@ struct Exp2Traits<float> {
   using bits_t = std::uint32_t;
   static constexpr int mantissa_bits = 23;
   static constexpr bits_t exponent_bias = 127;
-  static constexpr float min_exponent = -125.0f;   // below: the result is flushed to 0
+  static constexpr float min_exponent = -125.0f;      // below: the result is flushed to 0
   static constexpr float overflow_exponent = 128.0f;  // at and above: +inf
   // 2^(f+1) = 2 * 2^f (doubled coefficients, exact): degree 6 minimax for 2^f, max relative
   // error 3.9e-9 (0.03 ulp) before rounding.
   KOKKOS_FORCEINLINE_FUNCTION static float poly(float f) {
-    return 2.0f +
-           f * (1.38629445079002217306f +
-                f * (0.48045302168234587148f +
-                     f * (0.11100594628398649515f +
-                          f * (0.0192360615650103075956f +
-                               f * (0.0026820001932200314138f + f * 0.00030939463954951096228f)))));
+    return 2.0f + f * (1.38629445079002217306f +
+                       f * (0.48045302168234587148f +
+                            f * (0.11100594628398649515f +
+                                 f * (0.0192360615650103075956f +
+                                      f * (0.0026820001932200314138f + f * 0.00030939463954951096228f)))));
   }
 };
 

@@ -28,8 +28,7 @@ using ScratchVec = Kokkos::View<T*, typename ExecSpace::scratch_memory_space, Ko
 
 // Carves the team scratch in the order of ScratchCounts (tile_size.hpp).
 template <class ExecSpace, class T, class Member>
-KOKKOS_INLINE_FUNCTION void carve_scratch(Member const& member, int level, ScratchCounts const& counts,
-                                          T* (&ptr)[5]) {
+KOKKOS_INLINE_FUNCTION void carve_scratch(Member const& member, int level, ScratchCounts const& counts, T* (&ptr)[5]) {
   for (int i = 0; i < 5; ++i)
     ptr[i] = counts.n[i] > 0 ? ScratchVec<ExecSpace, T>(member.team_scratch(level), counts.n[i]).data() : nullptr;
 }
@@ -169,8 +168,8 @@ KOKKOS_INLINE_FUNCTION void team_gemm(Member const& member, int rows, int cols, 
 // Extents check shared by the launch functions: Q, O [B,H,N,D]; K, V [B,H,N_kv,D]; L [B,H,N]
 // or empty.
 template <class Q4, class K4, class V4, class O4, class L3>
-void check_forward_extents(char const* who, AttentionShape const& s, Q4 const& Q, K4 const& K, V4 const& V,
-                           O4 const& O, L3 const& L) {
+void check_forward_extents(char const* who, AttentionShape const& s, Q4 const& Q, K4 const& K, V4 const& V, O4 const& O,
+                           L3 const& L) {
   auto dims = [](auto const& v) {
     std::string d = "[";
     for (unsigned i = 0; i < v.rank; ++i) d += (i ? "," : "") + std::to_string(v.extent(i));
@@ -182,9 +181,8 @@ void check_forward_extents(char const* who, AttentionShape const& s, Q4 const& Q
   };
   std::string const w = who;
   if (s.B < 1 || s.H < 1 || s.N < 0 || s.N_kv < 0 || s.D < 1)
-    throw std::invalid_argument(w + ": invalid shape B=" + std::to_string(s.B) + " H=" + std::to_string(s.H) +
-                                " N=" + std::to_string(s.N) + " N_kv=" + std::to_string(s.N_kv) +
-                                " D=" + std::to_string(s.D));
+    throw std::invalid_argument(w + ": invalid shape B=" + std::to_string(s.B) + " H=" + std::to_string(s.H) + " N=" +
+                                std::to_string(s.N) + " N_kv=" + std::to_string(s.N_kv) + " D=" + std::to_string(s.D));
   if (!is4(Q, s.B, s.H, s.N, s.D)) throw std::invalid_argument(w + ": Q is " + dims(Q) + ", expected [B,H,N,D]");
   if (!is4(K, s.B, s.H, s.N_kv, s.D)) throw std::invalid_argument(w + ": K is " + dims(K) + ", expected [B,H,N_kv,D]");
   if (!is4(V, s.B, s.H, s.N_kv, s.D)) throw std::invalid_argument(w + ": V is " + dims(V) + ", expected [B,H,N_kv,D]");
@@ -202,16 +200,17 @@ constexpr void static_check_forward() {
   static_assert(Kokkos::SpaceAccessibility<ExecSpace, Mem>::accessible,
                 "attention forward: the Views' memory space is not accessible from ExecSpace");
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "attention forward: T is float or double");
-  static_assert(Kokkos::is_view<Tensor4<const T, Mem>>::value && Tensor4<const T, Mem>::rank == 4 &&
-                    Tensor3<T, Mem>::rank == 3,
-                "attention forward: Q, K, V, O are rank-4 and L rank-3 Views");
+  static_assert(
+      Kokkos::is_view<Tensor4<const T, Mem>>::value && Tensor4<const T, Mem>::rank == 4 && Tensor3<T, Mem>::rank == 3,
+      "attention forward: Q, K, V, O are rank-4 and L rank-3 Views");
 }
 
 // Team policy of a forward kernel from its plan (team/vector sizes and scratch); Tag selects a
 // tagged operator() of the functor.
 template <class Tag = void, class ExecSpace>
 auto forward_policy(ExecSpace const& space, int league, FwdTilePlan const& p, std::size_t scratch_bytes) {
-  using Policy = std::conditional_t<std::is_void_v<Tag>, Kokkos::TeamPolicy<ExecSpace>, Kokkos::TeamPolicy<ExecSpace, Tag>>;
+  using Policy =
+      std::conditional_t<std::is_void_v<Tag>, Kokkos::TeamPolicy<ExecSpace>, Kokkos::TeamPolicy<ExecSpace, Tag>>;
   Policy policy = p.team_size > 0 ? Policy(space, league, p.team_size, p.vector_length)
                                   : Policy(space, league, Kokkos::AUTO, p.vector_length);
   if (scratch_bytes > 0) policy.set_scratch_size(p.level, Kokkos::PerTeam(scratch_bytes));

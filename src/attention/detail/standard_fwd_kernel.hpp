@@ -28,7 +28,7 @@ struct StandardFwdKernel {
   T scale;
   Tensor4<const T, Mem> Q, K, V;
   Tensor4<T, Mem> O;
-  Tensor3<T, Mem> L;  // may be empty
+  Tensor3<T, Mem> L;     // may be empty
   Tensor4<T, Mem> S, P;  // [B,H,N,N_kv]
 
   // Keys visible from the tile's last query row (causal), clipped to N_kv.
@@ -94,9 +94,8 @@ struct StandardFwdKernel {
       Kokkos::parallel_for(Kokkos::ThreadVectorRange(member, n_valid), [&](int j) { p[j] *= inv_sum; });
       Kokkos::parallel_for(Kokkos::ThreadVectorRange(member, n_valid, shape.N_kv), [&](int j) { p[j] = T(0); });
       if (store_L)
-        Kokkos::single(Kokkos::PerThread(member), [&]() {
-          L(t.b, t.h, i) = sum > T(0) ? m + numlab::kx::log(sum) : negative_infinity<T>();
-        });
+        Kokkos::single(Kokkos::PerThread(member),
+                       [&]() { L(t.b, t.h, i) = sum > T(0) ? m + numlab::kx::log(sum) : negative_infinity<T>(); });
     });
   }
 

@@ -41,11 +41,11 @@ struct TiledFwdKernel {
 
     T* buf[5];
     carve_scratch<ExecSpace, T>(member, plan.level, scratch_counts(TiledFwdTag{}, plan), buf);
-    T* const Qp = buf[0];         // (BrP, D) in panels of R rows
-    T* const KVs = buf[1];        // K^T (D, ldKt), or V (BcP, DP)
-    T* const Os = buf[2];         // (BrP, DP)
-    T* const m_row = buf[3];      // (BrP) row max, log2 units
-    T* const l_row = m_row + BrP; // (BrP) row sum
+    T* const Qp = buf[0];          // (BrP, D) in panels of R rows
+    T* const KVs = buf[1];         // K^T (D, ldKt), or V (BcP, DP)
+    T* const Os = buf[2];          // (BrP, DP)
+    T* const m_row = buf[3];       // (BrP) row max, log2 units
+    T* const l_row = m_row + BrP;  // (BrP) row sum
     std::size_t const q_panel = std::size_t(D) * R;
     std::size_t const s_panel = row_length() * R;  // panel stride of the workspace slot
     T* const Sfull = workspace.data() + std::size_t(member.league_rank()) * BrP * row_length();  // (BrP, Tc BcP)
@@ -77,7 +77,7 @@ struct TiledFwdKernel {
         int const r = rb * R + i;
         n_valid[i] = r < q_len ? imax(0, imin(shape.N_kv, shape.last_key(q0 + r) + 1)) : 0;
       }
-      auto tile_valid = [&](int j, int (&nv)[R]) {
+      auto tile_valid = [&](int j, int(&nv)[R]) {
         for (int i = 0; i < R; ++i) nv[i] = imax(0, imin(Bc, n_valid[i] - j * Bc));  // padding columns Bc..BcP masked
       };
       T m[R], m_safe[R], l[R];
