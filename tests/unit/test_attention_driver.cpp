@@ -2,6 +2,7 @@
 // The attention experiment end to end through `numlab`: every method on an
 // awkward shape checked against fp64 and read back from HDF5; the memory each
 // method records grows as the lab says it should.
+#include "core/hdf5.hpp"
 #include "driver_helpers.hpp"
 
 #include <cmath>
@@ -58,4 +59,75 @@ TEST(AttentionDriver, PeakMemoryGrowthLaws) {
   EXPECT_EQ(peak["flash"][1024], 1.0 * 2 * 1024 * (32 + 1) * sizeof(float));
   EXPECT_LT(peak["tiled"][1024], peak["standard"][1024] / 4);
   EXPECT_NEAR(peak["tiled"][1024] / peak["tiled"][256], 4.0, 1.0);
+}
+
+// Bring your own data: Q, K, V, dO from an HDF5 file; O and the gradients come
+// back with save_outputs and match a direct fp64 computation on those inputs.
+TEST(AttentionDriver, InputsFromHdf5AreUsedAndOutputsSaved) {
+  auto dir = work_dir();
+  int const B = 1, H = 2, N = 7, Nkv = 9, D = 4;
+  std::vector<double> q(B * H * N * D), k(B * H * Nkv * D), v(B * H * Nkv * D), dO(B * H * N * D);
+  auto fill = [](std::vector<double>& x, double a) {
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(a * double(i + 1));
+  };
+  fill(q, 0.37);
+  fill(k, 0.91);
+  fill(v, 1.73);
+  fill(dO, 2.11);
+  fs::path in = dir / "qkv.h5";
+  {
+    h5::Handle f = h5::create_file(in.string());
+    h5::write_dataset(f.get(), "Q", q.data(), {B, H, N, D});
+    h5::write_dataset(f.get(), "K", k.data(), {B, H, Nkv, D});
+    h5::write_dataset(f.get(), "V", v.data(), {B, H, Nkv, D});
+    h5::write_dataset(f.get(), "dO", dO.data(), {B, H, N, D});
+  }
+  fs::path cfg = dir / "byod.yaml";
+  std::ofstream(cfg) << "name: byod\nkind: attention\nwarmup: 0\nrepetitions: 1\ndtype: float64\n"
+                        "inputs: {path: qkv.h5}\nmethods: [flash, flash_bwd]\nsave_outputs: true\n";
+  fs::path out = dir / "byod.h5";
+  int rc = run({cfg.string(), "-o", out.string(), "--overwrite"}, dir / "byod.log");
+  ASSERT_EQ(rc, 0) << slurp(dir / "byod.log");
+
+  // Direct fp64 attention on the file's data: O = softmax(Q K^T / sqrt(D)) V.
+  std::vector<double> o_ref(q.size());
+  for (int h = 0; h < H; ++h)
+    for (int i = 0; i < N; ++i) {
+      std::vector<double> s(Nkv);
+      double m = -1e300, l = 0;
+      for (int j = 0; j < Nkv; ++j) {
+        s[j] = 0;
+        for (int d = 0; d < D; ++d) s[j] += q[(h * N + i) * D + d] * k[(h * Nkv + j) * D + d];
+        s[j] /= std::sqrt(double(D));
+        m = std::max(m, s[j]);
+      }
+      for (int j = 0; j < Nkv; ++j) l += std::exp(s[j] - m);
+      for (int d = 0; d < D; ++d) {
+        double acc = 0;
+        for (int j = 0; j < Nkv; ++j) acc += std::exp(s[j] - m) / l * v[(h * Nkv + j) * D + d];
+        o_ref[(h * N + i) * D + d] = acc;
+      }
+    }
+  auto pts = results::read_points(out.string(), true);
+  ASSERT_EQ(pts.size(), 2u);
+  auto const& fwd = pts[0];
+  EXPECT_EQ(std::get<std::int64_t>(fwd.attributes.at("N_kv_run")), Nkv);
+  auto const& o = fwd.arrays.at("O");
+  ASSERT_EQ(o.size(), o_ref.size());
+  for (std::size_t i = 0; i < o.size(); ++i) EXPECT_NEAR(o[i], o_ref[i], 1e-13) << i;
+  EXPECT_LT(std::get<double>(fwd.attributes.at("O_rel_fro_error")), 1e-14);
+  auto const& bwd = pts[1];
+  EXPECT_EQ(bwd.arrays.at("dK").size(), std::size_t(B * H * Nkv * D));
+  EXPECT_LT(std::get<double>(bwd.attributes.at("dV_rel_fro_error")), 1e-13);
+
+  // A config shape that contradicts the file is a failed point with the reason.
+  std::ofstream(cfg) << "name: byod\nkind: attention\nwarmup: 0\nrepetitions: 1\nshape: {D: 8}\n"
+                        "inputs: {path: qkv.h5}\nmethods: [flash]\n";
+  rc = run({cfg.string(), "-o", out.string(), "--overwrite"}, dir / "byod2.log");
+  EXPECT_EQ(rc, 3);
+  auto bad = results::read_points(out.string());
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(std::get<std::string>(bad[0].attributes.at("status")), "failed");
+  EXPECT_NE(std::get<std::string>(bad[0].attributes.at("reason")).find("shape.D = 8 in the config but 4 in the file"),
+            std::string::npos);
 }
