@@ -8,18 +8,17 @@
 #include "attention/methods/tiled_bwd.hpp"
 #include "core/hdf5.hpp"
 #include "core/kokkos_ext/backend.hpp"
+#include "core/method_list.hpp"
 
 #include <fmt/format.h>
 
-#include <filesystem>
-#include <tuple>
 
 namespace numlab::attention {
 
 namespace {
 
 // The methods of this experiment: adding one is a file in methods/ and a line here.
-using Methods = std::tuple<StandardMethod, TiledMethod, FlashMethod, TiledBwdMethod, FlashBwdMethod>;
+using Methods = MethodList<StandardMethod, TiledMethod, FlashMethod, TiledBwdMethod, FlashBwdMethod>;
 
 Schema make_problem_schema() {
   auto in = [](std::string section, ParamSpec p) {
@@ -46,12 +45,6 @@ Schema make_problem_schema() {
   return s;
 }
 
-std::vector<MethodDef> make_method_defs() {
-  std::vector<MethodDef> defs;
-  std::apply([&](auto... m) { (defs.push_back(decltype(m)::def()), ...); }, Methods{});
-  return defs;
-}
-
 // Kokkos execution spaces for the portable kernels (`cuda` is reserved for the
 // native tensor-core path; on a CUDA build `default` is Kokkos::Cuda).
 std::vector<std::string> attention_backends() {
@@ -59,13 +52,6 @@ std::vector<std::string> attention_backends() {
   for (auto const& n : kokkos_backends())
     if (n != "cuda") b.push_back(n);
   return b;
-}
-
-std::string resolve(std::string const& path, std::string const& config_dir) {
-  namespace fs = std::filesystem;
-  if (fs::path(path).is_absolute() || config_dir.empty()) return path;
-  fs::path beside = fs::path(config_dir) / path;
-  return fs::exists(beside) ? beside.string() : path;
 }
 
 struct HostInputs {
@@ -123,7 +109,7 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
   HostInputs in;
   auto seed = static_cast<std::uint64_t>(get_int(prm, "seed"));
   if (has(prm, "path")) {
-    in = read_inputs(resolve(get_string(prm, "path"), s.config_dir), prm);
+    in = read_inputs(resolve_input_path(get_string(prm, "path"), s.config_dir), prm);
   } else {
     in.shape.N = int(get_int(prm, "N"));
     in.shape.N_kv = has(prm, "N_kv") ? int(get_int(prm, "N_kv")) : in.shape.N;
@@ -192,16 +178,7 @@ class AttentionExperiment final : public Experiment {
         using Exec = decltype(space);
         using T = decltype(t);
         auto& p = dynamic_cast<AttentionProblem<Exec, T>&>(base);
-        PointResult r;
-        bool found = false;
-        std::apply(
-            [&](auto... m) {
-              ((!found && pt.method == decltype(m)::def().name ? (r = decltype(m)::run(p, pt, s), found = true)
-                                                                : false),
-               ...);
-            },
-            Methods{});
-        if (!found) throw std::logic_error("attention: no method " + pt.method);
+        PointResult r = Methods::dispatch<PointResult>(pt.method, [&](auto m) { return decltype(m)::run(p, pt, s); });
         // The shape actually run (from the file when inputs are given).
         r.metrics["B_run"] = std::int64_t(p.shape.B);
         r.metrics["H_run"] = std::int64_t(p.shape.H);
@@ -215,7 +192,7 @@ class AttentionExperiment final : public Experiment {
 
  private:
   Schema schema_ = make_problem_schema();
-  std::vector<MethodDef> defs_ = make_method_defs();
+  std::vector<MethodDef> defs_ = Methods::defs();
 };
 
 }  // namespace

@@ -2,21 +2,20 @@
 #include "linsolve/linsolve_experiment.hpp"
 
 #include "core/kokkos_ext/backend.hpp"
+#include "core/method_list.hpp"
 #include "linsolve/generators.hpp"
 #include "linsolve/matrix_market.hpp"
 #include "linsolve/methods/gauss_elim.hpp"
 #include "linsolve/methods/gauss_seidel.hpp"
 #include "linsolve/methods/reference.hpp"
 
-#include <filesystem>
-#include <tuple>
 
 namespace numlab::linsolve {
 
 namespace {
 
 // The methods of this experiment: adding one is a file in methods/ and a line here.
-using Methods = std::tuple<GaussElimMethod, GaussSeidelMethod, ReferenceMethod>;
+using Methods = MethodList<GaussElimMethod, GaussSeidelMethod, ReferenceMethod>;
 
 Schema make_problem_schema() {
   Schema s;
@@ -54,19 +53,6 @@ Schema make_problem_schema() {
   return s;
 }
 
-std::vector<MethodDef> make_method_defs() {
-  std::vector<MethodDef> defs;
-  std::apply([&](auto... m) { (defs.push_back(decltype(m)::def()), ...); }, Methods{});
-  return defs;
-}
-
-std::string resolve(std::string const& path, std::string const& config_dir) {
-  namespace fs = std::filesystem;
-  if (fs::path(path).is_absolute() || config_dir.empty()) return path;
-  fs::path beside = fs::path(config_dir) / path;
-  return fs::exists(beside) ? beside.string() : path;
-}
-
 template <class ExecSpace>
 std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& prm, RunSettings const& s) {
   auto p = std::make_unique<LinsolveProblem<ExecSpace>>();
@@ -74,14 +60,14 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
   auto const& gen = get_string(prm, "generator");
   auto seed = static_cast<std::uint64_t>(get_int(prm, "seed"));
   if (gen == "matrix_market") {
-    HostCsr A = read_matrix_market(resolve(get_string(prm, "path"), s.config_dir));
+    HostCsr A = read_matrix_market(resolve_input_path(get_string(prm, "path"), s.config_dir));
     if (A.numRows() != A.numCols())
       throw std::runtime_error("Matrix Market matrix is not square: " + std::to_string(A.numRows()) + " x " +
                                std::to_string(A.numCols()));
     if (has(prm, "rhs")) {
       p->host.A = A;
-      p->host.b = read_matrix_market_vector(resolve(get_string(prm, "rhs"), s.config_dir));
-      if (has(prm, "solution")) p->host.x_true = read_matrix_market_vector(resolve(get_string(prm, "solution"), s.config_dir));
+      p->host.b = read_matrix_market_vector(resolve_input_path(get_string(prm, "rhs"), s.config_dir));
+      if (has(prm, "solution")) p->host.x_true = read_matrix_market_vector(resolve_input_path(get_string(prm, "solution"), s.config_dir));
       if (p->host.b.extent(0) != std::size_t(A.numRows()) ||
           (p->host.x_true.extent(0) != 0 && p->host.x_true.extent(0) != std::size_t(A.numRows())))
         throw std::runtime_error("rhs / solution length does not match the matrix size");
@@ -150,16 +136,7 @@ class LinsolveExperiment final : public Experiment {
     return with_backend(s.backend, [&](auto space) {
       using Exec = decltype(space);
       auto& p = dynamic_cast<LinsolveProblem<Exec>&>(base);
-      PointResult r;
-      bool found = false;
-      std::apply(
-          [&](auto... m) {
-            ((!found && pt.method == decltype(m)::def().name ? (r = decltype(m)::run(p, pt, s), found = true)
-                                                              : false),
-             ...);
-          },
-          Methods{});
-      if (!found) throw std::logic_error("linsolve: no method " + pt.method);
+      PointResult r = Methods::dispatch<PointResult>(pt.method, [&](auto m) { return decltype(m)::run(p, pt, s); });
       auto const& d = p.diagnostics;
       r.metrics["n_rows"] = std::int64_t(d.n);
       r.metrics["nnz"] = std::int64_t(d.nnz);
@@ -172,7 +149,7 @@ class LinsolveExperiment final : public Experiment {
 
  private:
   Schema schema_ = make_problem_schema();
-  std::vector<MethodDef> defs_ = make_method_defs();
+  std::vector<MethodDef> defs_ = Methods::defs();
 };
 
 }  // namespace
