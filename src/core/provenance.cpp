@@ -60,8 +60,13 @@ std::string cpu_model() {
 
 std::string git_commit() {
   // The tree the binary was built from; the configure-time value if git is unavailable.
+  auto is_hash = [](std::string const& c) {
+    return c.size() == 40 && c.find_first_not_of("0123456789abcdef") == std::string::npos;
+  };
   std::string c = run_command(fmt::format("git -C '{}' rev-parse HEAD 2>/dev/null", NUMLAB_SOURCE_DIR));
-  return c.size() == 40 ? c : std::string(NUMLAB_GIT_COMMIT_CONFIGURED);
+  if (is_hash(c)) return c;
+  std::string configured = NUMLAB_GIT_COMMIT_CONFIGURED;
+  return is_hash(configured) ? configured : "unknown";
 }
 
 ParamMap collect_provenance(RunConfig const& cfg, std::string const& command_line) {
