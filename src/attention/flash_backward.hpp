@@ -44,14 +44,7 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, TileSiz
                 "flash_backward: the views' memory space must be accessible from ExecSpace");
   constexpr char const* who = "numlab::attention::flash_backward";
   detail::bwd::check_shape_and_tiles(who, shape, tiles);
-  detail::bwd::check_q_like(who, "Q", Q, shape);
-  detail::bwd::check_kv_like(who, "K", K, shape);
-  detail::bwd::check_kv_like(who, "V", V, shape);
-  detail::bwd::check_q_like(who, "O", O, shape);
-  detail::bwd::check_q_like(who, "dO", dO, shape);
-  detail::bwd::check_q_like(who, "dQ", dQ, shape);
-  detail::bwd::check_kv_like(who, "dK", dK, shape);
-  detail::bwd::check_kv_like(who, "dV", dV, shape);
+  detail::bwd::check_backward_views(who, shape, Q, K, V, O, dO, dQ, dK, dV);
   if (L.extent(0) != std::size_t(shape.B) || L.extent(1) != std::size_t(shape.H) || L.extent(2) != std::size_t(shape.N))
     throw std::invalid_argument(std::string(who) + ": L must have extents [B,H,N]");
 

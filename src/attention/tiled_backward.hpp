@@ -45,16 +45,9 @@ void tiled_backward(ExecSpace const& space, AttentionShape const& shape, TileSiz
                 "tiled_backward: the views' memory space must be accessible from ExecSpace");
   constexpr char const* who = "numlab::attention::tiled_backward";
   detail::bwd::check_shape_and_tiles(who, shape, tiles);
-  detail::bwd::check_q_like(who, "Q", Q, shape);
-  detail::bwd::check_kv_like(who, "K", K, shape);
-  detail::bwd::check_kv_like(who, "V", V, shape);
   // O is not needed: the seed recomputes P and uses rowsum(dP o P) for D_i. Checked anyway so
   // every backward takes the same arguments.
-  detail::bwd::check_q_like(who, "O", O, shape);
-  detail::bwd::check_q_like(who, "dO", dO, shape);
-  detail::bwd::check_q_like(who, "dQ", dQ, shape);
-  detail::bwd::check_kv_like(who, "dK", dK, shape);
-  detail::bwd::check_kv_like(who, "dV", dV, shape);
+  detail::bwd::check_backward_views(who, shape, Q, K, V, O, dO, dQ, dK, dV);
 
   using Kernel = detail::bwd::TiledBwdKernel<ExecSpace, T, Mem>;
   // A tile never needs more rows than the problem has: clipping keeps small problems within

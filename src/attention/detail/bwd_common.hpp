@@ -116,6 +116,20 @@ void check_kv_like(char const* who, char const* name, View const& v, AttentionSh
   check_extents4(who, name, v.extent(0), v.extent(1), v.extent(2), v.extent(3), s, s.N_kv, "N_kv");
 }
 
+// The arguments every backward takes: Q, O, dO, dQ are [B,H,N,D]; K, V, dK, dV [B,H,N_kv,D].
+template <class In, class Out>
+void check_backward_views(char const* who, AttentionShape const& s, In const& Q, In const& K, In const& V,
+                          In const& O, In const& dO, Out const& dQ, Out const& dK, Out const& dV) {
+  check_q_like(who, "Q", Q, s);
+  check_kv_like(who, "K", K, s);
+  check_kv_like(who, "V", V, s);
+  check_q_like(who, "O", O, s);
+  check_q_like(who, "dO", dO, s);
+  check_q_like(who, "dQ", dQ, s);
+  check_kv_like(who, "dK", dK, s);
+  check_kv_like(who, "dV", dV, s);
+}
+
 inline void check_shape_and_tiles(char const* who, AttentionShape const& s, TileSizes t) {
   if (s.B < 0 || s.H < 0 || s.N < 0 || s.N_kv < 0 || s.D <= 0)
     throw std::invalid_argument(std::string(who) + ": shape needs B, H, N, N_kv >= 0 and D > 0");
