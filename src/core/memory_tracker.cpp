@@ -54,11 +54,6 @@ void MemoryTracker::install() {
   g_installed = true;
 }
 
-bool MemoryTracker::installed() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  return g_installed;
-}
-
 std::int64_t MemoryTracker::live_bytes(std::string const& space) {
   std::lock_guard<std::mutex> lock(g_mutex);
   auto it = g_spaces.find(space);
@@ -74,13 +69,6 @@ std::int64_t MemoryTracker::peak_bytes(std::string const& space) {
 void MemoryTracker::reset_peaks() {
   std::lock_guard<std::mutex> lock(g_mutex);
   for (auto& [name, c] : g_spaces) c.peak = c.live;
-}
-
-std::map<std::string, std::int64_t> MemoryTracker::peaks() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  std::map<std::string, std::int64_t> out;
-  for (auto const& [name, c] : g_spaces) out[name] = c.peak;
-  return out;
 }
 
 MemoryScope::MemoryScope(std::string space) : space_(std::move(space)) {

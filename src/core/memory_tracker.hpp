@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 
 namespace numlab {
@@ -17,13 +16,11 @@ class MemoryTracker {
  public:
   // Registers the callbacks (after Kokkos::initialize); idempotent.
   static void install();
-  static bool installed();
   // Live bytes and high-water mark of one memory space since the last reset.
   static std::int64_t live_bytes(std::string const& space);
   static std::int64_t peak_bytes(std::string const& space);
   // Starts a new high-water period: peak := live, for every space.
   static void reset_peaks();
-  static std::map<std::string, std::int64_t> peaks();
 };
 
 // High-water mark of bytes allocated inside the scope, above what was live

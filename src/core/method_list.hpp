@@ -13,13 +13,20 @@ namespace numlab {
 
 template <class... M>
 struct MethodList {
+  // A method's name, without building its whole definition for every point.
+  template <class Method>
+  static std::string const& name_of() {
+    static std::string const name = Method::def().name;
+    return name;
+  }
+
   static std::vector<MethodDef> defs() { return {M::def()...}; }
 
   // Calls f(M{}) for the method named `name`; returns what f returns.
   template <class R, class F>
   static R dispatch(std::string const& name, F&& f) {
     std::optional<R> r;
-    ((!r && name == M::def().name ? (r = f(M{}), true) : false), ...);
+    ((!r && name == name_of<M>() ? (r = f(M{}), true) : false), ...);
     if (!r) throw std::logic_error("no method named '" + name + "'");
     return std::move(*r);
   }
