@@ -163,16 +163,15 @@ constexpr char const* kernel_name(FlashFwdTag) { return "numlab::attention::flas
 
 }  // namespace detail
 
-// Team scratch offered to the forward kernels on ExecSpace: level 0 (GPU shared memory) and,
-// on the host only, level 1. Host backends cap level 0 at 32 KiB ("roughly L1") but both levels
-// are the same per-thread host buffer there, so larger tiles go to level 1 at no cost; on a GPU
-// level 1 is global memory, which would silently defeat the tiling, so it is refused.
+// Team scratch offered to the forward kernels on ExecSpace: the larger of level 0 (GPU shared
+// memory) and level 1. Tiles that fit level 0 run there; larger ones from level 1, which on
+// host backends is the same per-thread buffer (level 0 is nominally capped at 32 KiB, "roughly
+// L1") and on a GPU global memory: correct but slower, so the device default tiles below always
+// fit level 0 where any candidate does (fp64 at D = 256 is the case where none does).
 template <class ExecSpace>
 std::size_t forward_scratch_capacity() {
   using Policy = Kokkos::TeamPolicy<ExecSpace>;
-  return detail::is_host_exec_v<ExecSpace>
-             ? std::size_t(std::max(Policy::scratch_size_max(0), Policy::scratch_size_max(1)))
-             : std::size_t(Policy::scratch_size_max(0));
+  return std::size_t(std::max(Policy::scratch_size_max(0), Policy::scratch_size_max(1)));
 }
 
 // Validates tiles for one forward call and returns its plan. Throws std::invalid_argument

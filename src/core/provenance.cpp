@@ -5,6 +5,9 @@
 #include "numlab_config.hpp"
 
 #include <Kokkos_Core.hpp>
+#if defined(KOKKOS_ENABLE_CUDA)
+#include <cuda_runtime.h>
+#endif
 #include <fmt/format.h>
 #include <hdf5.h>
 #include <yaml-cpp/yaml.h>
@@ -58,6 +61,18 @@ std::string cpu_model() {
   return "unknown";
 }
 
+// What the default execution space runs on: the GPU's name on a CUDA build, else the CPU.
+std::string device_name() {
+#if defined(KOKKOS_ENABLE_CUDA)
+  cudaDeviceProp prop{};
+  int dev = 0;
+  if (cudaGetDevice(&dev) == cudaSuccess && cudaGetDeviceProperties(&prop, dev) == cudaSuccess)
+    return fmt::format("{} (sm_{}{}, {} SMs, {:.1f} GiB)", prop.name, prop.major, prop.minor,
+                       prop.multiProcessorCount, double(prop.totalGlobalMem) / (1 << 30));
+#endif
+  return cpu_model();
+}
+
 std::string git_commit() {
   // The tree the binary was built from; the configure-time value if git is unavailable.
   auto is_hash = [](std::string const& c) {
@@ -100,7 +115,7 @@ ParamMap collect_provenance(RunConfig const& cfg, std::string const& command_lin
   std::ostringstream kc;
   Kokkos::print_configuration(kc, true);
   p["kokkos_configuration"] = kc.str();
-  p["device"] = cpu_model();  // the CUDA build overrides with the GPU name
+  p["device"] = device_name();
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
   p["hdf5_version"] = fmt::format("{}.{}.{}", maj, min, rel);

@@ -46,19 +46,31 @@ TEST(AttentionDriver, PeakMemoryGrowthLaws) {
   int rc = run({cfg.string(), "-o", out.string(), "--overwrite"}, dir / "attn_mem.log");
   ASSERT_EQ(rc, 0) << slurp(dir / "attn_mem.log");
   std::map<std::string, std::map<std::int64_t, double>> peak;
-  for (auto const& p : results::read_points(out.string()))
-    peak[std::get<std::string>(p.attributes.at("method"))][std::get<std::int64_t>(p.attributes.at("N"))] =
-        double(std::get<std::int64_t>(p.attributes.at("peak_device_bytes")));
-  // N grows 4x: standard's S and P grow 16x; flash holds only O and L (4x);
-  // tiled's score blocks grow with N (4x), far below standard.
+  std::map<std::int64_t, std::int64_t> tiled_teams;
+  for (auto const& p : results::read_points(out.string())) {
+    auto const method = std::get<std::string>(p.attributes.at("method"));
+    auto const N = std::get<std::int64_t>(p.attributes.at("N"));
+    peak[method][N] = double(std::get<std::int64_t>(p.attributes.at("peak_device_bytes")));
+    if (method == "tiled") tiled_teams[N] = std::get<std::int64_t>(p.attributes.at("concurrent_teams"));
+  }
+  // N grows 4x: standard's S and P grow 16x; flash holds only O and L (4x).
   double standard = peak["standard"][1024] / peak["standard"][256];
   double flash = peak["flash"][1024] / peak["flash"][256];
   EXPECT_GT(standard, 10.0);
   EXPECT_NEAR(flash, 4.0, 0.5);
   // flash: exactly O (N D floats per head) and L (N floats per head), nothing N^2.
-  EXPECT_EQ(peak["flash"][1024], 1.0 * 2 * 1024 * (32 + 1) * sizeof(float));
+  auto o_and_l = [](double N) { return 2 * N * (32 + 1) * sizeof(float); };
+  EXPECT_EQ(peak["flash"][1024], o_and_l(1024));
+  // tiled: O, L and a score block of tile_q x N_kv for each of the G teams in flight, G <= the
+  // league (B H N / tile_q teams); one team per thread on the host, hundreds on a GPU.
+  for (std::int64_t N : {256, 1024}) {
+    SCOPED_TRACE("N=" + std::to_string(N));
+    std::int64_t const G = tiled_teams[N];
+    EXPECT_GE(G, 1);
+    EXPECT_LE(G, 2 * N / 32);
+    EXPECT_EQ(peak["tiled"][N], o_and_l(double(N)) + double(G) * 32 * double(N) * sizeof(float));
+  }
   EXPECT_LT(peak["tiled"][1024], peak["standard"][1024] / 4);
-  EXPECT_NEAR(peak["tiled"][1024] / peak["tiled"][256], 4.0, 1.0);
 }
 
 // Bring your own data: Q, K, V, dO from an HDF5 file; O and the gradients come
