@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""SciPy peers of numlab's linear solvers, on the points of a numlab config.
+
+Methods (each once per problem of the config):
+  scipy_solve    scipy.linalg.solve on the dense matrix (LAPACK gesv through
+                 SciPy's BLAS/LAPACK); setup = CSR -> dense copy, as numlab's
+                 gauss_elim / reference; skipped above --max-dense-gib
+  scipy_spsolve  scipy.sparse.linalg.spsolve (SuperLU, COLAMD ordering);
+                 setup = CSR -> CSC
+
+The matrices follow numlab's generators (see linsys.py: the same recipe and
+sizes, NumPy's random numbers; poisson2d and Matrix Market files are the same
+matrices). Metrics as numlab's dense methods: setup_seconds_median,
+solve_seconds_median|min|mean, gflops (2/3 N^3, scipy_solve), rel_error,
+rel_residual, n_rows, nnz, density_actual, dominance_margin,
+dominant_row_fraction; datasets times_seconds and setup_times_seconds.
+status: solved, singular, skipped or failed (with reason).
+
+Usage:
+  scipy_linsolve.py CONFIG.yaml [-o OUT.h5] [--methods scipy_solve,scipy_spsolve]
+                    [--warmup W] [--repetitions R] [--overwrite | --resume]
+  scipy_linsolve.py --dense 500,2000 [--poisson 1000000] [--density 0.01]
+                    [--dominance strict] [--seed 42] -o OUT.h5
+"""
+import argparse
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+import scipy
+import scipy.linalg
+import scipy.sparse as sp
+import scipy.sparse.linalg
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import linsys  # noqa: E402
+import peer_h5  # noqa: E402
+
+METHODS = ["scipy_solve", "scipy_spsolve"]
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def run_point(pt, system_of, args, warmup, reps):
+    try:
+        a, b, x_true, note = system_of(pt["params"])
+    except MemoryError as e:
+        return peer_h5.PointResult.failed(f"out of memory building the matrix: {e}")
+    except (ValueError, OSError) as e:
+        return peer_h5.PointResult.failed(f"cannot build the matrix: {e}")
+    n = a.shape[0]
+    diag = linsys.diagnostics(a)
+    if pt["method"] == "scipy_solve":
+        gib = float(n) * n * 8 / 2**30
+        if gib > args.max_dense_gib:
+            return peer_h5.PointResult.skipped(
+                f"the dense matrix needs {gib:.1f} GiB > --max-dense-gib = {args.max_dense_gib}", **diag)
+        setup = lambda: a.toarray()  # noqa: E731
+        solve = lambda m: scipy.linalg.solve(m, b)  # noqa: E731
+    else:
+        setup = lambda: a.tocsc()  # noqa: E731
+        solve = lambda m: scipy.sparse.linalg.spsolve(m, b)  # noqa: E731
+    setup_t, solve_t = [], []
+    x = None
+    try:
+        for rep in range(warmup + reps):
+            m, ts = timed(setup)
+            x, tv = timed(lambda: solve(m))
+            del m
+            if rep >= warmup:
+                setup_t.append(ts)
+                solve_t.append(tv)
+    except np.linalg.LinAlgError as e:
+        return peer_h5.PointResult("singular", str(e), diag)
+    except MemoryError as e:
+        return peer_h5.PointResult.failed(f"out of memory: {e}", **diag)
+    r = peer_h5.PointResult("solved")
+    r.metrics["setup_seconds_median"] = peer_h5.summarize(setup_t)["median"]
+    r.metrics.update(peer_h5.time_metrics("solve", solve_t))
+    if pt["method"] == "scipy_solve":
+        med = r.metrics["solve_seconds_median"]
+        r.metrics["gflops"] = (2.0 / 3.0) * float(n) ** 3 / med * 1e-9 if med > 0 else 0.0
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(x)):
+        r.status, r.reason = "singular", "the solution has non-finite entries (singular matrix)"
+    r.metrics.update(linsys.accuracy(a, x, b, x_true))
+    r.metrics.update(diag)
+    r.metrics["matrix_note"] = note
+    r.arrays["times_seconds"] = solve_t
+    r.arrays["setup_times_seconds"] = setup_t
+    return r
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    peer_h5.add_common_args(ap, METHODS)
+    ap.add_argument("--dense", default="", help="direct mode: random_sparse sizes, e.g. 500,2000")
+    ap.add_argument("--poisson", default="", help="direct mode: poisson2d sizes, e.g. 1000000")
+    ap.add_argument("--density", type=float, default=0.01, help="direct mode: density of random_sparse")
+    ap.add_argument("--dominance", default="strict", choices=sorted(linsys.DOMINANCE_FACTORS))
+    ap.add_argument("--seed", type=int, default=42, help="direct mode: seed")
+    ap.add_argument("--name", default=None, help="direct mode: the file's name attribute (default scipy_linsolve)")
+    ap.add_argument("--max-dense-gib", type=float, default=16.0,
+                    help="skip scipy_solve where the dense matrix needs more (default 16, as numlab)")
+    args = ap.parse_args(argv)
+    methods = peer_h5.parse_methods(args.methods, METHODS)
+
+    if args.config:
+        cfg = peer_h5.load_config(args.config, numlab=args.numlab)
+        if cfg.kind != "linsolve":
+            raise SystemExit(f"{args.config}: kind {cfg.kind}, expected linsolve")
+        problems, name, resolve = cfg.problems, cfg.name, cfg.resolve_path
+        warmup = cfg.warmup if args.warmup is None else args.warmup
+        reps = cfg.repetitions if args.repetitions is None else args.repetitions
+    else:
+        dense = peer_h5.parse_int_list(args.dense, "--dense")
+        pois = peer_h5.parse_int_list(args.poisson, "--poisson")
+        if not dense and not pois:
+            ap.error("give a CONFIG, or --dense / --poisson sizes")
+        cfg = None
+        problems = linsys.direct_problems(dense, pois, args.density, args.dominance, args.seed)
+        name, resolve = args.name or "scipy_linsolve", (lambda p: p)
+        warmup = 1 if args.warmup is None else args.warmup
+        reps = 5 if args.repetitions is None else args.repetitions
+    points = peer_h5.peer_points(problems, methods)
+    if args.dry_run:
+        peer_h5.print_points(points)
+        return 0
+    out = args.output or peer_h5.default_output(name, "scipy")
+    root = peer_h5.base_root_attrs("scipy", "linsolve", name, cfg, warmup, reps, len(points))
+    root["scipy_version"] = scipy.__version__
+    root["max_dense_gib"] = args.max_dense_gib
+    try:
+        pfile = peer_h5.PeerFile(out, root, peer_h5.output_mode(args))
+    except FileExistsError as e:
+        print(f"scipy_linsolve: error: {e}", file=sys.stderr)
+        return 2
+
+    cache = {}
+
+    def system_of(params):  # one matrix per problem, shared by the methods
+        key = peer_h5.canonical_key({k: v for k, v in params.items()})
+        if key not in cache:
+            cache.clear()
+            cache[key] = linsys.make_system(params, resolve)
+        return cache[key]
+
+    warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+    rc = peer_h5.run_points(pfile, points, lambda pt: run_point(pt, system_of, args, warmup, reps), args)
+    if not args.quiet:
+        print(f"wrote {out} ({len(points)} points)")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+// C entry points over the public API for the device harness (bench.py loads them with ctypes).
+// Not built by CMake: src/cuda/dev/build.sh links it with the kernels into a shared library.
+#include "../flash_attention_cuda.hpp"
+
+#include <cstdio>
+#include <exception>
+
+using namespace numlab::cuda;
+
+static char g_err[512];
+
+extern "C" const char* fa_last_error() { return g_err; }
+
+static AttnShape shape(int B, int H, int N, int Nkv, int D, int causal) {
+  AttnShape s;
+  s.B = B, s.H = H, s.N = N, s.N_kv = Nkv, s.D = D, s.causal = causal != 0;
+  return s;
+}
+
+extern "C" int fa_forward(int B, int H, int N, int Nkv, int D, int causal, int fp16, float scale, const void* q,
+                          const void* k, const void* v, void* o, float* lse, void* stream) {
+  try {
+    ForwardArgs a;
+    a.shape = shape(B, H, N, Nkv, D, causal);
+    a.dtype = fp16 ? DType::fp16 : DType::bf16;
+    a.scale = scale, a.q = q, a.k = k, a.v = v, a.o = o, a.lse = lse;
+    flash_forward(a, stream);
+    return 0;
+  } catch (std::exception const& e) {
+    std::snprintf(g_err, sizeof g_err, "%s", e.what());
+    return 1;
+  }
+}
+
+extern "C" long fa_workspace_bytes(int B, int H, int N, int Nkv, int D, int causal, int det) {
+  return long(backward_workspace_bytes(shape(B, H, N, Nkv, D, causal), det != 0));
+}
+
+extern "C" int fa_backward(int B, int H, int N, int Nkv, int D, int causal, int fp16, float scale, int det,
+                           const void* q, const void* k, const void* v, const void* o, const void* dout,
+                           const float* lse, void* dq, void* dk, void* dv, void* ws, long ws_bytes, void* stream) {
+  try {
+    BackwardArgs a;
+    a.shape = shape(B, H, N, Nkv, D, causal);
+    a.dtype = fp16 ? DType::fp16 : DType::bf16;
+    a.scale = scale, a.deterministic = det != 0;
+    a.q = q, a.k = k, a.v = v, a.o = o, a.dout = dout, a.lse = lse, a.dq = dq, a.dk = dk, a.dv = dv;
+    a.workspace = ws, a.workspace_bytes = std::size_t(ws_bytes);
+    flash_backward(a, stream);
+    return 0;
+  } catch (std::exception const& e) {
+    std::snprintf(g_err, sizeof g_err, "%s", e.what());
+    return 1;
+  }
+}
+
+extern "C" double fa_forward_flops(int B, int H, int N, int Nkv, int D, int causal) {
+  return double(forward_flops(shape(B, H, N, Nkv, D, causal)));
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// Native CUDA FlashAttention (forward + FlashAttention-2 backward) on tensor cores.
+// Plain C++17 interface: no CUDA headers, so Kokkos code and tests can include it.
+#pragma once
+
+#include <cstddef>
+
+namespace numlab::cuda {
+
+enum class DType { bf16, fp16 };
+
+// causal: bottom-right aligned (FlashAttention >= 2.1): query i sees key j iff j <= i + N_kv - N.
+struct AttnShape {
+  int B = 1, H = 1, N = 0, N_kv = 0, D = 0;
+  bool causal = false;
+};
+
+// All tensors contiguous row-major [B,H,N,D] (Q, O, dO, dQ) or [B,H,N_kv,D] (K, V, dK, dV),
+// element type per DType, device pointers. lse: fp32 [B,H,N], natural log:
+// lse_i = max_j(s_ij) + log(sum_j exp(s_ij - max)), s = scale * q.k.
+// Rows with no admissible key (causal, N > N_kv) get O = 0 and lse = -inf.
+struct ForwardArgs {
+  AttnShape shape;
+  DType dtype = DType::bf16;
+  float scale = 0.f;  // 0 -> 1/sqrt(D)
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* o = nullptr;
+  float* lse = nullptr;
+};
+
+// deterministic = true: dQ from a separate pass over key blocks (no floating-point atomics,
+// bitwise reproducible); false: dQ accumulated with fp32 atomics in the workspace.
+struct BackwardArgs {
+  AttnShape shape;
+  DType dtype = DType::bf16;
+  float scale = 0.f;
+  bool deterministic = false;
+  const void *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr, *dout = nullptr;
+  const float* lse = nullptr;
+  void *dq = nullptr, *dk = nullptr, *dv = nullptr;
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
+};
+
+bool supports_head_dim(int D);  // 64, 128, 256
+// D_i = rowsum(dO o O) (fp32 [B,H,N]) plus, unless deterministic, the fp32 dQ accumulator [B,H,N,D].
+std::size_t backward_workspace_bytes(AttnShape const&, bool deterministic);
+// Both throw std::runtime_error on an unsupported head dim, bad arguments or a launch error.
+// cuda_stream is a cudaStream_t (nullptr: the legacy default stream).
+void flash_forward(ForwardArgs const&, void* cuda_stream);
+void flash_backward(BackwardArgs const&, void* cuda_stream);  // workspace_bytes >= backward_workspace_bytes
+// 4 B H N N_kv D, halved when causal (the numlab convention of attention_forward_flops;
+// it ignores the exact count of admissible pairs). Backward does 2.5x these FLOPs.
+std::size_t forward_flops(AttnShape const&);
+
+}  // namespace numlab::cuda

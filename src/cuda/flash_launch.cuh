@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// Host-side launchers, one instantiation per (element type, head dim); the per-head-dim
+// translation units (flash_d64.cu, ...) instantiate them so compilation runs in parallel.
+#pragma once
+
+#include "flash_attention_cuda.hpp"
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+namespace numlab::cuda::detail {
+
+inline std::size_t align256(std::size_t n) { return (n + 255) / 256 * 256; }
+// Workspace: [D_i: fp32 B*H*N][dQ accumulator: fp32 B*H*N*D, atomic mode only]
+inline std::size_t dvec_bytes(AttnShape const& s) { return align256(sizeof(float) * std::size_t(s.B) * s.H * s.N); }
+inline std::size_t dq_accum_bytes(AttnShape const& s) {
+  return sizeof(float) * std::size_t(s.B) * s.H * s.N * std::size_t(s.D);
+}
+
+void check_launch(const char* what);  // throws std::runtime_error on a pending launch error
+
+template <class T, int D>
+void launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream);
+template <class T, int D>
+void launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream);
+
+}  // namespace numlab::cuda::detail

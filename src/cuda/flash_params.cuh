@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// Kernel parameter blocks (passed by value) of the CUDA FlashAttention kernels.
+#pragma once
+
+namespace numlab::cuda::detail {
+
+// Pointers are to element 0 of [B,H,rows,D] tensors; a CTA offsets by its (b*H + h) head.
+struct FwdParams {
+  const void *q, *k, *v;
+  void* o;
+  float* lse;
+  int N, N_kv;
+  bool causal;
+  float scale, scale_log2;  // scale_log2 = scale * log2(e): softmax in base 2
+};
+
+struct BwdParams {
+  const void *q, *k, *v, *dout;
+  const float* lse;
+  const float* dvec;  // D_i = rowsum(dO o O), [B,H,N]
+  float* dq_accum;    // fp32 [B,H,N,D], atomic mode only
+  void *dq, *dk, *dv;
+  int N, N_kv;
+  bool causal, deterministic;
+  float scale, scale_log2;
+};
+
+}  // namespace numlab::cuda::detail

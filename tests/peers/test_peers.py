@@ -1,0 +1,493 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Tests of the peer scripts (scripts/peers), registered with ctest.
+
+  test_peers.py --numlab BUILD/numlab           host tests: config expansion vs
+        `numlab --dry-run` on every shipped config and on synthetic ones, the
+        SciPy peer on a tiny config (schema, accuracy, overlay with numlab's own
+        output), the linear-system generators, file modes; the torch scripts
+        compile and fail cleanly without torch.
+  test_peers.py --torch [--numlab BUILD/numlab] torch tests: exit 77 (ctest SKIP)
+        when torch does not import; on a GPU the torch peers on tiny problems
+        (schema, errors vs fp64, TF32 off); without one the lab algorithms and
+        the scripts on the CPU.
+"""
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PEERS = os.path.join(ROOT, "scripts", "peers")
+SKIP = 77
+NUMLAB = None
+
+try:
+    import h5py
+    import numpy as np
+    import scipy  # noqa: F401
+    _STACK_ERROR = None
+except ImportError as e:
+    _STACK_ERROR = e
+
+try:
+    import yaml  # noqa: F401
+    HAVE_YAML = True
+except ImportError:
+    HAVE_YAML = False
+
+sys.path.insert(0, PEERS)
+
+
+def run(args, **kw):
+    return subprocess.run([sys.executable] + args, capture_output=True, text=True, **kw)
+
+
+def points_of(path):
+    with h5py.File(path, "r") as f:
+        root = {k: v for k, v in f.attrs.items()}
+        pts = []
+        for name, g in f["points"].items():
+            d = {k: v for k, v in g.attrs.items()}
+            d["_group"] = name
+            d["_datasets"] = {k: np.asarray(g[k]) for k in g}
+            pts.append(d)
+    return root, pts
+
+
+def write(tmp, name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+SYNTHETIC = {
+    "lin_zip.yaml": """name: lin_zip
+kind: linsolve
+warmup: 0
+repetitions: 1
+sweep:
+  product: {density: [0.02, 5.0e-2]}
+  zip: {N: [40, 1e2], seed: [1, 2]}
+matrix: {generator: random_sparse, dominance: weak}
+methods:
+  - gauss_elim
+  - {name: gauss_seidel, variant: multicolor}
+""",
+    "lin_omega.yaml": """name: lin_omega
+kind: linsolve
+sweep:
+  product: {omega: [1.0, 1.5], dominance_factor: [2, 0.8]}
+matrix: {N: 30, density: 0.1, seed: 3}
+methods: [{name: gauss_seidel, tol: 1e-8}, reference]
+""",
+    "attn_tiles.yaml": """name: attn_tiles
+kind: attention
+sweep:
+  product: {causal: [false, true], tile_q: [16, 32]}
+  zip: {N: [40, 64], N_kv: [50, 64]}
+shape: {B: 1, H: 2, D: 16}
+dtype: float64
+seed: 5
+methods:
+  - standard
+  - tiled
+  - {name: flash, tile_k: 8}
+  - {name: flash_bwd, dq: separate}
+""",
+    "attn_only_standard.yaml": """name: attn_std
+kind: attention
+sweep:
+  product: {N: [32, 48]}
+shape: {B: 2, H: 1, D: 8}
+reference: false
+methods: [standard]
+""",
+}
+
+TINY_LINSOLVE = """name: peers_tiny
+kind: linsolve
+warmup: 1
+repetitions: 2
+sweep:
+  product: {N: [64, 144], generator: [random_sparse, poisson2d]}
+matrix: {density: 0.05, dominance: strict, seed: 11}
+methods: [gauss_elim, reference]
+"""
+
+
+@unittest.skipIf(_STACK_ERROR is not None, f"numpy / scipy / h5py missing: {_STACK_ERROR}")
+class Expansion(unittest.TestCase):
+    """peer_h5's expansion equals numlab's own (`numlab CONFIG --dry-run`)."""
+
+    def configs(self, tmp):
+        paths = sorted(glob.glob(os.path.join(ROOT, "configs", "*.yaml")))
+        for name, text in SYNTHETIC.items():
+            paths.append(write(tmp, name, text))
+        return paths
+
+    def compare(self, cfg_py, cfg_nl):
+        import peer_h5
+        key = peer_h5.canonical_key
+        self.assertEqual(cfg_py.kind, cfg_nl.kind)
+        self.assertEqual([key(p) for p in cfg_py.problems], [key(p) for p in cfg_nl.problems])
+        for p in cfg_py.problems:
+            self.assertEqual(peer_h5.tile_pairs(cfg_py, p), peer_h5.tile_pairs(cfg_nl, p), key(p))
+        # Methods numlab has and this mirror knows: the very same points.
+        known = peer_h5.METHOD_OPTIONS[cfg_py.kind]
+        if all(p["method"] in known for p in cfg_nl.points):
+            sig = lambda c: [(p["index"], p["method"], key(p["problem"]), key(p["options"])) for p in c.points]  # noqa
+            self.assertEqual(sig(cfg_py), sig(cfg_nl))
+
+    @unittest.skipUnless(HAVE_YAML, "PyYAML missing: the Python mirror is not available")
+    def test_mirror_equals_dry_run(self):
+        import peer_h5
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in self.configs(tmp):
+                with self.subTest(config=os.path.basename(path)):
+                    mirror = peer_h5.load_config(path)
+                    try:
+                        own = peer_h5.load_config(path, numlab=NUMLAB)
+                    except peer_h5.ConfigError as e:
+                        # e.g. backend: cuda in a build without the CUDA path: nothing to compare with
+                        self.skipTest(f"this numlab build rejects it: {e}")
+                    self.compare(mirror, own)
+
+    @unittest.skipUnless(HAVE_YAML, "PyYAML missing")
+    def test_settings(self):
+        import peer_h5
+        c = peer_h5.load_config(os.path.join(ROOT, "configs", "attn_sweep.yaml"))
+        self.assertEqual((c.name, c.kind, c.warmup, c.repetitions), ("attn_sweep", "attention", 1, 3))
+        self.assertEqual(len(c.problems), 3)
+        self.assertEqual(peer_h5.tile_pairs(c, c.problems[0]), [(64, 64), (128, 64), (64, 128), (128, 128),
+                                                                (64, 256), (128, 256)])
+        n = peer_h5.load_config(os.path.join(ROOT, "configs", "attn_sweep.yaml"), numlab=NUMLAB)
+        self.assertEqual((n.name, n.warmup, n.repetitions), ("attn_sweep", 1, 3))
+
+    def test_peer_points(self):
+        import peer_h5
+        probs = [{"N": 8, "D": 4}, {"N": 16, "D": 4}]
+        pts = peer_h5.peer_points(probs, ["a", "lab"], ["lab"], lambda p: [(4, 4), (8, 4)] if p["N"] == 8 else [])
+        self.assertEqual([(p["index"], p["method"], p["params"].get("tile_q")) for p in pts],
+                         [(0, "a", None), (1, "lab", 4), (2, "lab", 8), (3, "a", None), (4, "lab", 128)])
+        self.assertEqual(len({p["key"] for p in pts}), len(pts))
+        self.assertEqual(peer_h5.format_value(2.0), "2")
+        self.assertEqual(peer_h5.format_value(1e-10), "1e-10")
+        self.assertEqual(peer_h5.canonical_key({"b": True, "a": 0.05}), "a=0.05;b=true")
+
+
+@unittest.skipIf(_STACK_ERROR is not None, f"numpy / scipy / h5py missing: {_STACK_ERROR}")
+class ScipyPeer(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.cfg = write(cls.tmp.name, "peers_tiny.yaml", TINY_LINSOLVE)
+        cls.out = os.path.join(cls.tmp.name, "peers_tiny_scipy.h5")
+        cls.res = run([os.path.join(PEERS, "scipy_linsolve.py"), cls.cfg, "-o", cls.out, "-q"]
+                      + ([] if HAVE_YAML else ["--numlab", NUMLAB]))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_schema_and_accuracy(self):
+        self.assertEqual(self.res.returncode, 0, self.res.stderr)
+        root, pts = points_of(self.out)
+        self.assertEqual(int(root["schema_version"]), 1)
+        self.assertIsInstance(root["schema_version"], np.int64)
+        for k in ("peer", "kind", "name", "device", "host", "created_utc", "command_line", "numpy_version",
+                  "scipy_version", "config_text"):
+            self.assertIn(k, root)
+        self.assertEqual((root["peer"], root["kind"], root["name"]), ("scipy", "linsolve", "peers_tiny"))
+        self.assertEqual(len(pts), 4 * 2)
+        for i, p in enumerate(pts):
+            with self.subTest(point=p["_group"]):
+                self.assertEqual(p["_group"], f"p{i:06d}")
+                self.assertEqual(int(p["point_index"]), i)
+                self.assertIn(p["method"], ("scipy_solve", "scipy_spsolve"))
+                for k in ("N", "density", "dominance", "seed", "generator", "point_key", "n_rows", "nnz"):
+                    self.assertIn(k, p)
+                self.assertIsInstance(p["N"], np.int64)
+                self.assertEqual(p["status"], "solved", p.get("reason"))
+                self.assertLess(p["rel_error"], 1e-10)
+                self.assertLess(p["rel_residual"], 1e-12)
+                for k in ("solve_seconds_median", "solve_seconds_min", "solve_seconds_mean", "setup_seconds_median"):
+                    self.assertGreater(p[k], 0.0)
+                self.assertEqual(p["_datasets"]["times_seconds"].shape, (2,))
+                self.assertEqual(p["_datasets"]["setup_times_seconds"].shape, (2,))
+                if p["method"] == "scipy_solve":
+                    self.assertGreater(p["gflops"], 0.0)
+
+    def test_overlay_with_numlab(self):
+        """Every numlab point has peer points with the same problem parameters."""
+        nl = os.path.join(self.tmp.name, "numlab.h5")
+        r = subprocess.run([NUMLAB, self.cfg, "-o", nl, "-q"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        _, npts = points_of(nl)
+        _, ppts = points_of(self.out)
+        keys = ("N", "density", "dominance", "seed", "generator")
+        peer_problems = {tuple(str(p[k]) for k in keys) for p in ppts}
+        self.assertEqual({tuple(str(p[k]) for k in keys) for p in npts}, peer_problems)
+        for p in npts:  # same matrix size and (poisson2d) the same matrix
+            q = next(q for q in ppts if all(str(q[k]) == str(p[k]) for k in keys))
+            self.assertEqual(p["n_rows"], q["n_rows"])
+            if p["generator"] == "poisson2d":
+                self.assertEqual(p["nnz"], q["nnz"])
+
+    def test_existing_output_modes(self):
+        r = run([os.path.join(PEERS, "scipy_linsolve.py"), self.cfg, "-o", self.out, "-q"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("already exists", r.stderr)
+        before = os.path.getmtime(self.out)
+        r = run([os.path.join(PEERS, "scipy_linsolve.py"), self.cfg, "-o", self.out, "-q", "--resume"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.path.getmtime(self.out), before)  # nothing left to run
+
+    def test_direct_mode_skips_large_dense(self):
+        out = os.path.join(self.tmp.name, "direct.h5")
+        r = run([os.path.join(PEERS, "scipy_linsolve.py"), "--dense", "40", "--poisson", "100", "-o", out, "-q",
+                 "--max-dense-gib", "1e-6", "--repetitions", "1", "--warmup", "0"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        root, pts = points_of(out)
+        self.assertEqual(root["name"], "scipy_linsolve")
+        st = {(p["generator"], p["method"]): p["status"] for p in pts}
+        self.assertEqual(st[("random_sparse", "scipy_solve")], "skipped")
+        self.assertEqual(st[("random_sparse", "scipy_spsolve")], "solved")
+        self.assertIn("max-dense-gib", next(p for p in pts if p["status"] == "skipped")["reason"])
+
+
+@unittest.skipIf(_STACK_ERROR is not None, f"numpy / scipy / h5py missing: {_STACK_ERROR}")
+class Generators(unittest.TestCase):
+    def test_random_sparse(self):
+        import linsys
+        for dom, margin in (("strict", 0.5), ("weak", 0.0), ("none", -1.0)):
+            a, b, x, _ = linsys.make_system({"generator": "random_sparse", "N": 400, "density": 0.05,
+                                             "dominance": dom, "seed": 1})
+            d = linsys.diagnostics(a)
+            p = 0.05 * 400 / 399
+            mean = 400 + 400 * 399 * p
+            self.assertLess(abs(d["nnz"] - mean), 6 * np.sqrt(400 * 399 * p))
+            self.assertAlmostEqual(d["dominance_margin"], margin, places=12)
+            self.assertTrue(np.all(np.diff(a.indptr) >= 1))
+            self.assertTrue(np.allclose(a @ x, b))
+            self.assertEqual(a.shape, (400, 400))
+            self.assertEqual(np.count_nonzero(a.diagonal()), 400)
+        full = linsys.random_sparse(30, 1.0, 2.0, 0)
+        self.assertEqual(full.nnz, 900)
+
+    def test_poisson(self):
+        import linsys
+        self.assertEqual(linsys.poisson_grid(1000000), (1000, 1000))
+        self.assertEqual(linsys.poisson_grid(10000000), (3125, 3200))
+        self.assertEqual(linsys.poisson_grid(7), (1, 7))
+        a = linsys.poisson2d(3, 4).toarray()
+        self.assertTrue(np.all(a.diagonal() == 4.0))
+        self.assertEqual(a[4, 3], -1.0)   # west of grid (1, 1)
+        self.assertEqual(a[4, 1], -1.0)   # south
+        self.assertEqual(a[3, 2], 0.0)    # no wrap-around between grid rows
+
+    def test_matrix_market(self):
+        import linsys
+        a, b, x, _ = linsys.make_system({"generator": "matrix_market", "path": "symmetric.mtx", "seed": 4},
+                                        lambda p: os.path.join(ROOT, "tests", "data", p))
+        self.assertEqual(a.toarray()[2, 1], -1.5)
+        self.assertEqual(a.toarray()[1, 2], -1.5)
+        self.assertTrue(np.allclose(a @ x, b))
+
+
+class TorchScriptsWithoutTorch(unittest.TestCase):
+    def test_compile(self):
+        for name in ("peer_h5.py", "linsys.py", "scipy_linsolve.py", "torch_attention.py", "torch_linsolve.py"):
+            path = os.path.join(PEERS, name)
+            with open(path, encoding="utf-8") as f:
+                compile(f.read(), path, "exec")  # a syntax error raises
+
+    @unittest.skipIf(_STACK_ERROR is not None, f"numpy / h5py missing: {_STACK_ERROR}")
+    def test_help_and_clean_exit(self):
+        for name in ("torch_attention.py", "torch_linsolve.py"):
+            r = run([os.path.join(PEERS, name), "--help"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("Usage", r.stdout)
+        try:
+            import torch  # noqa: F401
+            return
+        except ImportError:
+            pass
+        with tempfile.TemporaryDirectory() as tmp:
+            r = run([os.path.join(PEERS, "torch_attention.py"), "--shape", "1,1,8,8", "-o",
+                     os.path.join(tmp, "x.h5")])
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("PyTorch is not importable", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "x.h5")))
+
+
+# ------------------------------------------------------------------ torch --
+TINY_ATTENTION = """name: peers_attn_tiny
+kind: attention
+warmup: 1
+repetitions: 2
+sweep:
+  product: {causal: [false, true]}
+  zip: {N: [64, 40, 50], N_kv: [64, 50, 40]}
+shape: {B: 1, H: 2, D: 32}
+dtype: float32
+methods: [standard, {name: tiled, tile_q: 16, tile_k: 32}, {name: tiled_bwd, tile_q: 16, tile_k: 32}]
+"""
+
+
+class TorchPeers(unittest.TestCase):
+    """Runs where torch imports: the real GPU peers on CUDA, else the CPU test device."""
+
+    @classmethod
+    def setUpClass(cls):
+        import torch
+        cls.torch = torch
+        cls.cuda = torch.cuda.is_available()
+        cls.dev_args = [] if cls.cuda else ["--device", "cpu"]
+        cls.tmp = tempfile.TemporaryDirectory()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_lab_algorithms_match_reference(self):
+        import torch_attention as T
+        torch = self.torch
+        T.DEVICE = torch.device("cuda" if self.cuda else "cpu")
+        for N, Nk, causal in ((37, 37, False), (37, 37, True), (29, 45, True), (45, 29, True)):
+            prob = {"B": 2, "H": 2, "N": N, "N_kv": Nk, "D": 8, "dtype": "float64", "causal": causal, "seed": 3}
+            inp = T.Inputs(prob, T.DEVICE, lambda p: p)
+            ref = T.Reference(inp, True, chunk_elements=N * Nk)  # one head per chunk
+            o1 = T.lab_tiled_forward(inp.q, inp.k, inp.v, 16, 8, causal)
+            o2, l2 = T.lab_flash_forward(inp.q, inp.k, inp.v, 16, 8, causal)
+            g = T.lab_tiled_backward(inp.do, inp.q, inp.k, inp.v, 16, 8, causal)
+            # Autograd of a plain softmax attention in fp64 as an independent check of the reference.
+            q, k, v = (x.clone().requires_grad_(True) for x in (inp.q, inp.k, inp.v))
+            s = q @ k.transpose(-1, -2) / np.sqrt(8)
+            if causal:
+                s = s.masked_fill(~T.causal_mask(N, Nk, q.device, 0, N), float("-inf"))
+            o = torch.nan_to_num(torch.softmax(s, -1), nan=0.0) @ v
+            o.backward(inp.do)
+            for name, x, r in (("O tiled", o1, ref.O), ("O flash", o2, ref.O), ("L flash", l2, ref.L),
+                               ("dQ", g[0], ref.dQ), ("dK", g[1], ref.dK), ("dV", g[2], ref.dV),
+                               ("autograd O", o, ref.O), ("autograd dQ", q.grad, ref.dQ),
+                               ("autograd dK", k.grad, ref.dK), ("autograd dV", v.grad, ref.dV)):
+                with self.subTest(N=N, N_kv=Nk, causal=causal, what=name):
+                    self.assertLess(T.error_norms(x, r)[1], 1e-13)
+
+    def test_attention_config(self):
+        cfg = write(self.tmp.name, "attn.yaml", TINY_ATTENTION)
+        out = os.path.join(self.tmp.name, "attn_torch.h5")
+        r = run([os.path.join(PEERS, "torch_attention.py"), cfg, "-o", out, "-q"] + self.dev_args
+                + ([] if HAVE_YAML else ["--numlab", NUMLAB]))
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        root, pts = points_of(out)
+        self.assertEqual((root["peer"], root["kind"], int(root["schema_version"])), ("torch", "attention", 1))
+        self.assertEqual(len(pts), 6 * 7)
+        for p in pts:
+            with self.subTest(point=p["_group"], method=p["method"], N=p["N"], N_kv=p["N_kv"], causal=p["causal"]):
+                for k in ("B", "H", "N", "N_kv", "D", "dtype", "causal", "seed", "method", "status", "point_key"):
+                    self.assertIn(k, p)
+                self.assertIsInstance(p["causal"], np.int8)
+                if p["method"].startswith("torch_lab"):
+                    self.assertEqual(p["status"], "ok", p.get("reason"))
+                    self.assertEqual((p["tile_q"], p["tile_k"]), (16, 32))
+                if p["status"] != "ok":
+                    self.assertTrue(p.get("reason"))
+                    continue
+                if p["method"] == "torch_lab_tiled_bwd" or (p["method"].startswith("sdpa")
+                                                            and "backward_seconds_median" in p):
+                    for g in ("dQ", "dK", "dV"):
+                        self.assertLess(p[f"{g}_rel_fro_error"], 1e-5)  # fp32, TF32 off
+                    self.assertGreater(p["backward_tflops"], 0)
+                if "forward_seconds_median" in p:
+                    self.assertLess(p["O_rel_fro_error"], 1e-5)
+                    self.assertGreater(p["forward_tflops"], 0)
+                if self.cuda:
+                    self.assertGreaterEqual(p["peak_device_bytes"], 0)
+        if self.cuda:  # the math backend runs fp32 everywhere (N_kv < N causal excepted)
+            math_ok = [p for p in pts if p["method"] == "sdpa_math" and p["status"] == "ok"]
+            self.assertEqual(len(math_ok), 5)
+
+    @unittest.skipUnless(os.environ.get("NUMLAB_TEST_CUDA", "1") != "0", "disabled")
+    def test_direct_half_precision(self):
+        if not self.cuda:
+            self.skipTest("no CUDA device")
+        out = os.path.join(self.tmp.name, "direct.h5")
+        r = run([os.path.join(PEERS, "torch_attention.py"), "--shape", "1,2,256,64", "--dtype", "bfloat16,float16",
+                 "--causal", "0,1", "--methods", "sdpa_flash,sdpa_efficient,sdpa_math,torch_lab_flash", "-o", out,
+                 "-q", "--repetitions", "2"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        _, pts = points_of(out)
+        self.assertEqual(len(pts), 2 * 2 * 4)
+        flash = [p for p in pts if p["method"] == "sdpa_flash"]
+        self.assertTrue(all(p["status"] == "ok" for p in flash), [p.get("reason") for p in flash])
+        for p in pts:
+            if p["status"] == "ok":
+                with self.subTest(method=p["method"], dtype=p["dtype"], causal=p["causal"]):
+                    self.assertLess(p["O_rel_fro_error"], 3e-2)
+
+    def test_linsolve(self):
+        out = os.path.join(self.tmp.name, "lin.h5")
+        r = run([os.path.join(PEERS, "torch_linsolve.py"), "--dense", "200", "--poisson", "4096", "-o", out, "-q",
+                 "--repetitions", "2"] + self.dev_args)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        root, pts = points_of(out)
+        self.assertEqual((root["peer"], root["kind"]), ("torch", "linsolve"))
+        solve = next(p for p in pts if p["method"] == "torch_solve")
+        self.assertEqual(solve["status"], "solved", solve.get("reason"))
+        self.assertLess(solve["rel_error"], 1e-10)
+        spmv = next(p for p in pts if p["method"] == "cusparse_spmv")
+        self.assertEqual(spmv["status"], "ok", spmv.get("reason"))
+        self.assertLess(spmv["spmv_rel_error"], 1e-14)
+        self.assertGreater(spmv["spmv_bandwidth_GBps"], 0)
+
+
+def _flatten(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from _flatten(t)
+        else:
+            yield t
+
+
+def main():
+    global NUMLAB
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--numlab", default=os.path.join(ROOT, "build", "numlab"))
+    ap.add_argument("--torch", action="store_true", help="the torch tests (exit 77 = skipped without torch)")
+    args, rest = ap.parse_known_args()
+    NUMLAB = os.path.abspath(args.numlab)
+    loader = unittest.TestLoader()
+    if args.torch:
+        if _STACK_ERROR is not None:
+            print(f"SKIP: numpy / scipy / h5py missing in {sys.executable}: {_STACK_ERROR}")
+            return SKIP
+        try:
+            import torch  # noqa: F401
+        except ImportError as e:
+            print(f"SKIP: PyTorch is not importable in {sys.executable}: {e}")
+            return SKIP
+        suite = loader.loadTestsFromTestCase(TorchPeers)
+    else:
+        if _STACK_ERROR is not None:
+            print(f"SKIP: numpy / scipy / h5py missing in {sys.executable}: {_STACK_ERROR}")
+            return SKIP
+        if not os.access(NUMLAB, os.X_OK):
+            print(f"error: numlab binary '{NUMLAB}' not found", file=sys.stderr)
+            return 1
+        suite = unittest.TestSuite(loader.loadTestsFromTestCase(c)
+                                   for c in (Expansion, ScipyPeer, Generators, TorchScriptsWithoutTorch))
+    if rest:
+        suite = unittest.TestSuite(t for t in _flatten(suite) if any(r in t.id() for r in rest))
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
