@@ -1,0 +1,331 @@
+# SPDX-License-Identifier: MIT
+"""Load numlab HDF5 results (and peer files in the same schema) into Python.
+
+    import numlab_results as nr
+    files = nr.load_files(["results/attn_sweep.h5", "results/bench/attention_peers_torch.h5"])
+    points = nr.all_points(files)            # list of dicts, one per /points/pNNNNNN
+    df = nr.load_frame(["results/linsolve_sweep.h5"])   # the same as a pandas DataFrame
+
+Every point dict holds the group's attributes (decoded to plain Python values),
+the small datasets `residual_history`, `times_seconds`, `sweep_seconds`,
+`setup_times_seconds` as NumPy arrays, and these bookkeeping keys:
+
+  source     short name of the file (its stem, made unique when two files share one)
+  path       the file's path
+  peer       the file's root attribute `peer` ('numpy', 'scipy', 'torch', ...) or 'numlab'
+  is_peer    True for a peer file
+  kind       'attention' or 'linsolve' (root attribute `kind`, else inferred)
+  group      the point's group name (pNNNNNN)
+
+Readers are tolerant: unknown attributes are kept, missing ones are absent,
+a file without /points gives no points, and a point that failed or was skipped
+simply has no metrics. Use `is_valid(p)` before treating a metric as a result.
+"""
+import math
+import os
+import sys
+
+import numpy as np
+
+try:
+    import h5py
+except ImportError:  # pragma: no cover - reported by the callers
+    h5py = None
+
+# Statuses whose metrics are results (a solution, a timed kernel).
+VALID_STATUSES = {"ok", "solved", "converged", "success", "passed"}
+# Statuses that still carry diagnostics (residual history, spectral radius,
+# iterations) but no valid solution.
+DIAGNOSTIC_STATUSES = {"diverged", "max_iterations"}
+
+# Datasets small enough to load with every point.
+SMALL_DATASETS = ("residual_history", "times_seconds", "sweep_seconds", "setup_times_seconds")
+
+# Problem parameters used to match numlab points with peer points.
+PROBLEM_KEYS = {
+    "attention": ("B", "H", "N", "N_kv", "D", "dtype", "causal", "seed"),
+    "linsolve": ("generator", "N", "density", "dominance", "seed"),
+}
+
+# Named dominance levels (src/linsolve/generators.cpp): diagonal = factor x off-diagonal row sum.
+DOMINANCE_FACTORS = {"strict": 2.0, "weak": 1.0, "none": 0.5}
+
+# Time metrics compared between numlab and its peers.
+TIME_METRICS = ("forward_seconds_median", "backward_seconds_median", "solve_seconds_median",
+                "sweep_seconds_median")
+
+BOOKKEEPING = ("source", "path", "peer", "is_peer", "kind", "group")
+
+
+def decode(value):
+    """HDF5 attribute -> plain Python value (str, int, float, bool, list)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        if value.shape == () or value.size == 1:
+            return decode(value.reshape(-1)[0] if value.size else None)
+        return [decode(v) for v in value.tolist()]
+    return value
+
+
+class ResultFile:
+    """One HDF5 file: root attributes and its points."""
+
+    def __init__(self, path, attrs, points, source):
+        self.path = path
+        self.attrs = attrs
+        self.points = points
+        self.source = source
+
+    @property
+    def peer(self):
+        p = self.attrs.get("peer")
+        return str(p) if p not in (None, "") else None
+
+    @property
+    def is_peer(self):
+        return self.peer is not None
+
+    @property
+    def kind(self):
+        k = self.attrs.get("kind")
+        if k:
+            return str(k)
+        kinds = {p["kind"] for p in self.points if p.get("kind")}
+        return kinds.pop() if len(kinds) == 1 else "unknown"
+
+    @property
+    def name(self):
+        return str(self.attrs.get("name") or self.source)
+
+    def __repr__(self):
+        return f"ResultFile({self.path!r}, {len(self.points)} points, kind={self.kind}, peer={self.peer})"
+
+
+def infer_kind(attrs):
+    if any(k in attrs for k in ("forward_seconds_median", "backward_seconds_median", "O_rel_fro_error")):
+        return "attention"
+    if any(k in attrs for k in ("solve_seconds_median", "density", "rel_residual", "iterations")):
+        return "linsolve"
+    if "D" in attrs and "H" in attrs:
+        return "attention"
+    return None
+
+
+def _unique_sources(paths):
+    """Short, unique names for the files: the stem, with parent folders added on clashes."""
+    parts = [os.path.normpath(os.path.abspath(p)).split(os.sep) for p in paths]
+    depth = {i: 1 for i in range(len(paths))}
+    for _ in range(8):
+        names = {}
+        for i, pp in enumerate(parts):
+            tail = pp[-depth[i]:]
+            tail[-1] = os.path.splitext(tail[-1])[0]
+            names[i] = "/".join(tail)
+        clashes = [i for i in names if list(names.values()).count(names[i]) > 1]
+        if not clashes:
+            return [names[i] for i in range(len(paths))]
+        for i in clashes:
+            depth[i] += 1
+    return [f"{names[i]}#{i}" for i in range(len(paths))]
+
+
+def load_file(path, source=None, load_arrays=True):
+    """Reads one file; raises OSError when it is not readable HDF5."""
+    if h5py is None:
+        raise RuntimeError("h5py is not installed (apt-get install python3-h5py)")
+    source = source or os.path.splitext(os.path.basename(path))[0]
+    points = []
+    with h5py.File(path, "r") as f:
+        attrs = {k: decode(v) for k, v in f.attrs.items()}
+        peer = attrs.get("peer")
+        peer = str(peer) if peer not in (None, "") else None
+        file_kind = str(attrs["kind"]) if attrs.get("kind") else None
+        grp = f.get("points")
+        if isinstance(grp, h5py.Group):
+            for name in sorted(grp.keys()):
+                g = grp.get(name)
+                if not isinstance(g, h5py.Group):
+                    continue
+                p = {k: decode(v) for k, v in g.attrs.items()}
+                if load_arrays:
+                    for ds in SMALL_DATASETS:
+                        d = g.get(ds)
+                        if isinstance(d, h5py.Dataset) and d.ndim <= 1 and d.size <= 10_000_000:
+                            try:
+                                p[ds] = np.asarray(d[()], dtype=float).reshape(-1)
+                            except (TypeError, ValueError):
+                                pass
+                p["source"] = source
+                p["path"] = path
+                p["peer"] = peer or "numlab"
+                p["is_peer"] = peer is not None
+                p["kind"] = file_kind or infer_kind(p) or "unknown"
+                p["group"] = name
+                if "status" not in p:
+                    # A peer that forgot the status: a point with a metric is a result.
+                    p["status"] = "ok" if any(m in p for m in TIME_METRICS) else "unknown"
+                p["status"] = str(p["status"])
+                points.append(p)
+    return ResultFile(path, attrs, points, source)
+
+
+def load_files(paths, log=None, load_arrays=True):
+    """Reads every readable file; unreadable ones are reported through log (default: stderr)."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    files = []
+    for path, source in zip(paths, _unique_sources(paths)):
+        try:
+            rf = load_file(path, source, load_arrays=load_arrays)
+        except (OSError, KeyError, RuntimeError) as e:
+            log(f"warning: cannot read {path}: {e}")
+            continue
+        sv = rf.attrs.get("schema_version")
+        if sv not in (None, 1):
+            log(f"warning: {path}: schema_version {sv} (this reader knows 1); reading it anyway")
+        if not rf.points:
+            log(f"note: {path}: no points")
+        files.append(rf)
+    return files
+
+
+def all_points(files):
+    return [p for f in files for p in f.points]
+
+
+def load_points(paths, log=None):
+    return all_points(load_files(paths, log=log))
+
+
+def load_frame(paths, log=None):
+    """All points of the files as a pandas DataFrame (one row per point)."""
+    import pandas as pd
+    return pd.DataFrame(load_points(paths, log=log))
+
+
+# ---------------------------------------------------------------- point helpers
+
+def status_of(p):
+    return str(p.get("status", "unknown"))
+
+
+def is_valid(p):
+    """The point's metrics are a result (ok / solved / converged)."""
+    return status_of(p) in VALID_STATUSES
+
+
+def has_diagnostics(p):
+    """Valid, or diverged / hit max_iterations: iteration diagnostics are meaningful."""
+    return status_of(p) in VALID_STATUSES or status_of(p) in DIAGNOSTIC_STATUSES
+
+
+def number(p, key):
+    """A finite float metric of the point, or None."""
+    v = p.get(key)
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def valid_metric(p, key):
+    """The metric when the point is valid, else None."""
+    return number(p, key) if is_valid(p) else None
+
+
+def effective_dominance(p):
+    """Diagonal dominance factor a_ii / sum_j |a_ij| of a linsolve point, or None.
+
+    `dominance_factor` overrides `dominance`; `dominance` is strict / weak / none
+    (factors 2, 1, 0.5) or a number."""
+    f = number(p, "dominance_factor")
+    if f is not None:
+        return f
+    d = p.get("dominance")
+    if d is None:
+        return None
+    if isinstance(d, str):
+        if d.strip().lower() in DOMINANCE_FACTORS:
+            return DOMINANCE_FACTORS[d.strip().lower()]
+        try:
+            return float(d)
+        except ValueError:
+            return None
+    return number(p, "dominance")
+
+
+def truthy(v):
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes", "on")
+    try:
+        return bool(v)
+    except (TypeError, ValueError):
+        return False
+
+
+def problem_value(p, key):
+    """A problem parameter, normalised for comparison (None when absent)."""
+    if key == "dominance":
+        return effective_dominance(p)
+    if key == "N_kv":
+        v = p.get("N_kv", p.get("N_kv_run"))
+        if v is None:
+            v = p.get("N")
+        return None if v is None else int(v)
+    if key == "causal":
+        return None if p.get("causal") is None else truthy(p.get("causal"))
+    v = p.get(key)
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v.strip().lower()
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    return v
+
+
+def _same(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+    return a == b
+
+
+def problems_match(numlab_point, peer_point, kind=None):
+    """True when every problem parameter the peer records equals numlab's.
+
+    A parameter the peer leaves out matches anything; one the peer records but
+    numlab's point lacks does not match."""
+    kind = kind or numlab_point.get("kind")
+    for key in PROBLEM_KEYS.get(kind, ()):
+        b = problem_value(peer_point, key)
+        if b is None:
+            continue
+        a = problem_value(numlab_point, key)
+        if a is None or not _same(a, b):
+            return False
+    return True
+
+
+def problem_key(p, keys=None):
+    """Tuple of the normalised problem parameters (for grouping)."""
+    keys = keys or PROBLEM_KEYS.get(p.get("kind"), ())
+    return tuple(problem_value(p, k) for k in keys)
+
+
+def short_commit(c):
+    c = str(c or "")
+    return c[:10] if len(c) >= 10 else c
+
+
+def version_attrs(attrs):
+    """Library versions recorded in root attributes: {'numpy_version': '1.24.2', ...}."""
+    return {k: v for k, v in attrs.items() if k.endswith("_version") and k != "schema_version"}
