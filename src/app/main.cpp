@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-// numlab CONFIG.yaml [options]: the command-line front end of the driver.
+// numlab CONFIG.yaml [options]: the command-line front end of the driver;
+// numlab merge OUT.h5 IN1.h5 ...: joins the shard files of a sweep (app/merge.hpp).
 #include "app/driver.hpp"
+#include "app/merge.hpp"
 #include "numlab_config.hpp"
 
 #include <CLI/CLI.hpp>
@@ -34,11 +36,16 @@ int main(int argc, char** argv) {
   app.add_flag("--overwrite", opts.overwrite, "replace an existing output file");
   app.add_flag("-q,--quiet", opts.quiet, "no progress and no summary");
   app.allow_extras();  // --kokkos-* flags go to Kokkos
+  MergeOptions merge_opts;
+  CLI::App* merge_cmd = add_merge_command(app, merge_opts);
   try {
     app.parse(argc, argv);
   } catch (CLI::ParseError const& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+  std::string cmd;
+  for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
+  if (merge_cmd->parsed()) return run_merge(merge_opts, cmd);
   for (auto const& x : app.remaining())
     if (x.rfind("--kokkos", 0) != 0) {
       fmt::print(stderr, "numlab: unknown argument '{}' (see numlab --help)\n", x);
@@ -63,7 +70,5 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   opts.progress_tty = ::isatty(STDERR_FILENO) != 0;
-  std::string cmd;
-  for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
   return run_driver(opts, argc, argv, cmd);
 }
