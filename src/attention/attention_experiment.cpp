@@ -6,9 +6,11 @@
 #include "attention/methods/standard.hpp"
 #include "attention/methods/tiled.hpp"
 #include "attention/methods/tiled_bwd.hpp"
+#include "attention/native/native_attention.hpp"
 #include "core/hdf5.hpp"
 #include "core/kokkos_ext/backend.hpp"
 #include "core/method_list.hpp"
+#include "numlab_config.hpp"
 
 #include <fmt/format.h>
 
@@ -36,7 +38,8 @@ Schema make_problem_schema() {
       in("shape", opt(int_param("N", "query length (required unless inputs)", std::nullopt, 1, 1 << 30))),
       in("shape", opt(int_param("N_kv", "key/value length (default N)", std::nullopt, 1, 1 << 30))),
       in("shape", opt(int_param("D", "head dim (required unless inputs)", std::nullopt, 1, 1024))),
-      choice_param("dtype", "precision of inputs, outputs and arithmetic", {"float32", "float64"}, "float32"),
+      choice_param("dtype", "precision of inputs, outputs and arithmetic: float32/float64 (Kokkos backends), "
+                   "bfloat16/float16 (backend cuda)", {"float32", "float64", "bfloat16", "float16"}, "float32"),
       bool_param("causal", "causal mask, bottom-right aligned when N_kv != N (FlashAttention >= 2.1)", false),
       int_param("seed", "seed of the random Q, K, V, dO", 0, 0, 9.2e18),
       bool_param("reference", "compute the fp64 reference and the errors of every method", true),
@@ -45,12 +48,15 @@ Schema make_problem_schema() {
   return s;
 }
 
-// Kokkos execution spaces for the portable kernels (`cuda` is reserved for the
-// native tensor-core path; on a CUDA build `default` is Kokkos::Cuda).
+// Kokkos execution spaces for the portable kernels, and `cuda`: the native
+// tensor-core path (native/), when built (on a Kokkos-CUDA build `default` is Kokkos::Cuda).
 std::vector<std::string> attention_backends() {
   std::vector<std::string> b;
   for (auto const& n : kokkos_backends())
     if (n != "cuda") b.push_back(n);
+#ifdef NUMLAB_HAVE_CUDA_NATIVE
+  b.push_back("cuda");
+#endif
   return b;
 }
 
@@ -101,11 +107,8 @@ HostInputs read_inputs(std::string const& path, ParamMap const& prm) {
   return in;
 }
 
-template <class ExecSpace, class T>
-std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& prm, RunSettings const& s) {
-  using Mem = typename ExecSpace::memory_space;
-  auto p = std::make_unique<AttentionProblem<ExecSpace, T>>();
-  p->space = space;
+// The inputs of a problem on the host in fp64: from inputs.path, else seeded random.
+HostInputs host_inputs(ParamMap const& prm, RunSettings const& s) {
   HostInputs in;
   auto seed = static_cast<std::uint64_t>(get_int(prm, "seed"));
   if (has(prm, "path")) {
@@ -130,6 +133,16 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
   random(in.K, nkv, seed + 1);
   random(in.V, nkv, seed + 2);
   random(in.dO, nq, seed + 3);
+  return in;
+}
+
+template <class ExecSpace, class T>
+std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& prm, RunSettings const& s) {
+  using Mem = typename ExecSpace::memory_space;
+  auto p = std::make_unique<AttentionProblem<ExecSpace, T>>();
+  p->space = space;
+  HostInputs in = host_inputs(prm, s);
+  auto const& sh = in.shape;
   p->shape = sh;
   p->Q = to_tensor<T, Mem>(in.Q, sh.B, sh.H, sh.N, sh.D, "Q");
   p->K = to_tensor<T, Mem>(in.K, sh.B, sh.H, sh.N_kv, sh.D, "K");
@@ -149,7 +162,8 @@ class AttentionExperiment final : public Experiment {
  public:
   std::string kind() const override { return "attention"; }
   std::string doc() const override {
-    return "attention forward (standard, tiled, flash) and backward (tiled_bwd, flash_bwd) as Kokkos kernels";
+    return "attention forward (standard, tiled, flash) and backward (tiled_bwd, flash_bwd) as Kokkos kernels; "
+           "flash and flash_bwd in bf16/fp16 on tensor cores with backend cuda";
   }
   Schema const& problem_schema() const override { return schema_; }
   std::vector<MethodDef> const& methods() const override { return defs_; }
@@ -166,13 +180,22 @@ class AttentionExperiment final : public Experiment {
     }
   }
 
+  void validate_settings(PointSpec const& pt, RunSettings const& s) const override {
+    native::validate_point(pt, s);
+  }
+
   std::unique_ptr<ProblemInstance> make_problem(ParamMap const& prm, RunSettings const& s) override {
+    if (s.backend == "cuda") {
+      HostInputs in = host_inputs(prm, s);
+      return native::make_problem(in.shape, std::move(in.Q), std::move(in.K), std::move(in.V), std::move(in.dO), prm);
+    }
     return with_backend(s.backend, [&](auto space) {
       return with_dtype(get_string(prm, "dtype"), [&](auto t) { return build<decltype(space), decltype(t)>(space, prm, s); });
     });
   }
 
   PointResult run(ProblemInstance& base, PointSpec const& pt, RunSettings const& s) override {
+    if (s.backend == "cuda") return native::run(base, pt, s);
     return with_backend(s.backend, [&](auto space) {
       return with_dtype(get_string(pt.problem, "dtype"), [&](auto t) {
         using Exec = decltype(space);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "attention/attention_types.hpp"
+#include "attention/detail/flash_fwd_gpu_kernel.hpp"
 #include "attention/detail/flash_fwd_kernel.hpp"
 #include "attention/detail/fwd_tiles.hpp"
 #include "attention/online_softmax.hpp"
@@ -26,6 +27,17 @@ void flash_forward(ExecSpace const& space, AttentionShape const& shape, TileSize
   detail::static_check_forward<ExecSpace, T, Mem>();
   char const* who = "numlab::attention::flash_forward";
   detail::check_forward_extents(who, shape, Q, K, V, O, L);
+  if constexpr (!detail::is_host_exec_v<ExecSpace> && std::is_same_v<T, float>) {
+    using Geo = detail::FlashFwdGpuGeometry;
+    if (Geo::supports(shape.D) && tiles.tile_q == Geo::Br && tiles.tile_k == Geo::Bc && Q.span_is_contiguous() &&
+        K.span_is_contiguous() && V.span_is_contiguous() && O.span_is_contiguous()) {
+      if (shape.D == 64)
+        detail::launch_flash_fwd_gpu<ExecSpace, Mem, 64>(space, shape, Q, K, V, O, L);
+      else
+        detail::launch_flash_fwd_gpu<ExecSpace, Mem, 128>(space, shape, Q, K, V, O, L);
+      return;
+    }
+  }
   FwdTilePlan const plan = plan_forward_tiles<ExecSpace, T>(FlashFwdTag{}, shape, tiles);
   int const league = shape.B * shape.H * plan.Tr;
   if (league == 0) return;

@@ -163,6 +163,25 @@ constexpr char const* kernel_name(FlashFwdTag) { return "numlab::attention::flas
 
 }  // namespace detail
 
+namespace detail {
+// Fixed geometry of the register-tiled GPU flash forward (fp32, D = 64 or 128;
+// flash_fwd_gpu_kernel.hpp): tile_q x tile_k = 64 x 64, the device default for those cases.
+struct FlashFwdGpuGeometry {
+  static constexpr int Br = 64, Bc = 64;    // query rows per team, keys per K/V tile
+  static constexpr int threads = 128;       // 8 row groups x 16 column groups
+  static constexpr int chunk = 16;          // Q/K columns (S phase) or V rows (P V phase) per stage
+  static constexpr int ld = Br + 4;         // row pitch of the staged Q^T/K^T and of P^T: spreads banks
+  KOKKOS_INLINE_FUNCTION static constexpr bool supports(int D) { return D == 64 || D == 128; }
+  // Team scratch in floats: stage (Q^T and K^T chunks, or a V chunk) | P^T | row reduction table.
+  KOKKOS_INLINE_FUNCTION static constexpr std::size_t stage_floats(int D) {
+    return std::size_t(2 * chunk * ld) > std::size_t(chunk * D) ? std::size_t(2 * chunk * ld) : std::size_t(chunk * D);
+  }
+  KOKKOS_INLINE_FUNCTION static constexpr std::size_t pt_floats() { return std::size_t(Bc) * ld; }
+  KOKKOS_INLINE_FUNCTION static constexpr std::size_t red_floats() { return std::size_t(Br) * 16; }
+};
+
+}  // namespace detail
+
 // Team scratch offered to the forward kernels on ExecSpace: the larger of level 0 (GPU shared
 // memory) and level 1. Tiles that fit level 0 run there; larger ones from level 1, which on
 // host backends is the same per-thread buffer (level 0 is nominally capped at 32 KiB, "roughly
@@ -220,7 +239,8 @@ int tiled_forward_concurrent_teams(ExecSpace const& space, FwdTilePlan const& p,
 //    load and each P V epilogue serve twice the work), 96x64 and 128x64 in between; the tiles
 //    (Q, K^T/V, S, O: 160 KiB at D = 64) live in L2 either way. The lab's N = 512 still gives
 //    4 teams per head for the OpenMP threads.
-//  - device: the largest square-ish tiles from a short list that fit shared memory (level 0),
+//  - device: flash in fp32 at D = 64 / 128: 64 x 64, the register-tiled kernel's geometry;
+//    otherwise the largest square-ish tiles from a short list that fit shared memory (level 0),
 //    preferring more query rows (more work per K/V tile load).
 template <class ExecSpace, class T, class Tag = FlashFwdTag>
 TileSizes default_forward_tiles(int D, Tag tag = {}) {
@@ -229,6 +249,9 @@ TileSizes default_forward_tiles(int D, Tag tag = {}) {
     (void)tag;
     return {128, 128};
   } else {
+    if constexpr (std::is_same_v<Tag, FlashFwdTag> && std::is_same_v<T, float>)
+      if (detail::FlashFwdGpuGeometry::supports(D))
+        return {detail::FlashFwdGpuGeometry::Br, detail::FlashFwdGpuGeometry::Bc};  // register-tiled kernel
     constexpr TileSizes candidates[] = {{128, 64}, {64, 64}, {64, 32}, {32, 32}, {32, 16}, {16, 16}, {16, 8}, {8, 8}};
     using Policy = Kokkos::TeamPolicy<ExecSpace>;
     AttentionShape s;

@@ -336,6 +336,7 @@ RunConfig Parser::parse() {
       }
       try {
         exp.validate(pt);
+        exp.validate_settings(pt, cfg.settings);
       } catch (KeyError const& e) {
         auto it = marks_.find(e.key);
         if (it != marks_.end()) fail_at(it->second, e.key, e.what());

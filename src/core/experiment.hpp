@@ -76,6 +76,9 @@ class Experiment {
   virtual std::vector<std::string> backends() const = 0;
   // Cross-key checks on a complete point; throw KeyError.
   virtual void validate(PointSpec const&) const {}
+  // Checks that also depend on the run's settings (e.g. a dtype only some backend
+  // runs); throw KeyError.
+  virtual void validate_settings(PointSpec const&, RunSettings const&) const {}
   virtual std::unique_ptr<ProblemInstance> make_problem(ParamMap const& problem, RunSettings const&) = 0;
   virtual PointResult run(ProblemInstance&, PointSpec const&, RunSettings const&) = 0;
   // Metrics shown in the end-of-run summary table, in order.

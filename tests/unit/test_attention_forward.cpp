@@ -258,6 +258,31 @@ TYPED_TEST(AttentionForward, MatchesReference) {
     }
 }
 
+// The default tiles of each backend (on a GPU, fp32 at D = 64 / 128: the register-tiled kernel
+// with its fixed 64 x 64 geometry) on lengths that are not tile multiples, N_kv != N, causal
+// rows without keys, against the reference and the 2x-standard rule.
+TYPED_TEST(AttentionForward, DefaultTilesMatchReference) {
+  using T = TypeParam;
+  double const eps = eps_v<T>;
+  unsigned seed = 500;
+  for (int D : {64, 128})
+    for (bool causal : {false, true})
+      for (auto [N, N_kv] : {std::pair{113, 113}, std::pair{239, 97}, std::pair{65, 300}, std::pair{1, 64}}) {
+        AttentionShape const s = shape(2, 3, N, N_kv, D, causal);
+        Problem<T> const p(s, seed++);
+        Outputs const ref = reference(p);
+        TileSizes const t = na::default_forward_tiles<Exec, T>(D);
+        SCOPED_TRACE(describe(s, t));
+        Errors const std_err = compare(s, run(Method::standard, p, {}), ref);
+        Errors const e = compare(s, run(Method::flash, p, t), ref);
+        EXPECT_TRUE(e.all_finite);
+        EXPECT_TRUE(e.empty_rows_exact);
+        EXPECT_LE(e.O_rel_fro, c_O * eps * (std::sqrt(double(D)) + std::sqrt(double(N_kv))));
+        EXPECT_LE(e.O_rel_fro, 2 * std_err.O_rel_fro + eps);
+        EXPECT_LE(e.L_max_abs, 2 * std_err.L_max_abs + 4 * eps * (1 + e.L_ref_max));
+      }
+}
+
 // The log-sum-exp output is optional: an empty L View is accepted and O is unchanged.
 TYPED_TEST(AttentionForward, EmptyLogSumExpView) {
   using T = TypeParam;

@@ -29,6 +29,9 @@ PointResult run_backward(AttentionProblem<ExecSpace, T>& p, RunSettings const& s
     return fenced_seconds(p.space, [&] { kernel(dQ, dK, dV); });
   });
   r.status = "ok";
+  // Inputs of the backward (Q, K, V, O, L, dO), allocated before its memory scope.
+  r.metrics["inputs_device_bytes"] =
+      std::int64_t((p.Q.size() + p.K.size() + p.V.size() + p.O.size() + p.L.size() + p.dO.size()) * sizeof(T));
   if (p.reference) {
     add_error_metrics<T>(r, "dQ", compare<T, Mem>(dQ, p.reference->dQ));
     add_error_metrics<T>(r, "dK", compare<T, Mem>(dK, p.reference->dK));

@@ -26,6 +26,9 @@ PointResult run_forward(AttentionProblem<ExecSpace, T>& p, RunSettings const& s,
     return fenced_seconds(p.space, [&] { kernel(O, L); });
   });
   r.status = "ok";
+  // The inputs the method reads (Q, K, V), allocated before its memory scope: the device
+  // footprint of a forward call is inputs_device_bytes + peak_device_bytes.
+  r.metrics["inputs_device_bytes"] = std::int64_t((p.Q.size() + p.K.size() + p.V.size()) * sizeof(T));
   if (p.reference) {
     add_error_metrics<T>(r, "O", compare<T, Mem>(O, p.reference->O));
     add_error_metrics<T>(r, "L", compare<T, Mem>(L, p.reference->L));

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Ratio tables of one bench/gpu run: numlab's HDF5 files beside the peers' files of the
+same run (same directory), against issue 5's and 6's targets.
+
+Usage: bench/gpu_table.py OUT_DIR      (prints Markdown tables)
+"""
+import os
+import sys
+
+import h5py
+import numpy as np
+
+
+def load(path):
+    """Points of a numlab-schema file as a list of dicts ({} if the file is missing)."""
+    if not os.path.exists(path):
+        return []
+    pts = []
+    with h5py.File(path, "r") as f:
+        for g in f["points"].values():
+            d = {}
+            for k, v in g.attrs.items():
+                if isinstance(v, bytes):
+                    v = v.decode()
+                elif isinstance(v, np.generic):
+                    v = v.item()
+                d[k] = v
+            pts.append(d)
+    return pts
+
+
+def device_of(path):
+    if not os.path.exists(path):
+        return None
+    with h5py.File(path, "r") as f:
+        v = f.attrs.get("device")
+        return v.decode() if isinstance(v, bytes) else v
+
+
+def ok(p):
+    return p.get("status") in ("ok", "solved", "converged", "max_iterations")
+
+
+def key(p):
+    return (int(p["N"]), int(p["D"]), str(p["dtype"]), int(bool(p.get("causal", 0))))
+
+
+def pick(points, method, **match):
+    out = {}
+    for p in points:
+        if p.get("method") != method or not ok(p):
+            continue
+        if any(str(p.get(k)) != str(v) for k, v in match.items()):
+            continue
+        out[key(p)] = p
+    return out
+
+
+def fmt(x, spec=".1f"):
+    return "-" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, spec)
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def table(title, header, rows, note=""):
+    print(f"\n### {title}\n")
+    if note:
+        print(note + "\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "results/bench/gpu"
+    f = lambda n: os.path.join(out, n)
+    dev = device_of(f("attn_gpu_fp32.h5")) or device_of(f("attn_cuda_bench.h5"))
+    print(f"# bench/gpu on {dev}\n")
+    print("TFLOP/s: 4 B H N N_kv D (halved when causal) per forward, 2.5x that per backward; "
+          "median of repetitions after warm-up, CUDA events or device fence. Peers from the same run.")
+
+    fp32 = load(f("attn_gpu_fp32.h5")) + load(f("attn_gpu_fp32_bwd.h5"))
+    peers32 = load(f("peers_torch_fp32.h5"))
+    fl = pick(fp32, "flash")
+    eff = pick(peers32, "sdpa_efficient")
+    math_ = pick(peers32, "sdpa_math")
+    rows = []
+    for k in sorted(fl):
+        a = fl[k].get("forward_tflops")
+        e = eff.get(k, {}).get("forward_tflops")
+        rows.append([str(k[0]), str(k[1]), fmt(a), fmt(e), fmt(math_.get(k, {}).get("forward_tflops")),
+                     fmt(ratio(a, e), ".2f")])
+    table("Kokkos flash forward, fp32 (TF32 off) vs SDPA efficient (target >= 0.7x)",
+          ["N", "D", "numlab TFLOP/s", "efficient", "math", "numlab / efficient"], rows)
+
+    rows = []
+    for mode in ("atomic", "separate"):
+        b = pick(fp32, "flash_bwd", dq=mode)
+        for k in sorted(b):
+            a = b[k].get("backward_tflops")
+            e = eff.get(k, {}).get("backward_tflops")
+            rows.append([str(k[0]), str(k[1]), mode, f"{b[k].get('tile_q')}x{b[k].get('tile_k')}", fmt(a), fmt(e),
+                         fmt(ratio(a, e), ".2f")])
+    table("Kokkos flash backward, fp32 vs SDPA efficient backward (target >= 0.5x)",
+          ["N", "D", "dQ", "tiles", "numlab TFLOP/s", "efficient", "ratio"], rows)
+
+    rows = []
+    for k in sorted(fl):
+        p = fl[k]
+        B, H, N, D = int(p["B"]), int(p["H"]), int(p["N"]), int(p["D"])
+        ideal = 4 * (4 * B * H * N * D) + 4 * B * H * N  # Q, K, V, O (fp32) + L
+        used = p.get("inputs_device_bytes", 0) + p.get("peak_device_bytes", 0)
+        rows.append([str(N), str(D), f"{used / 2**20:.1f}", f"{ideal / 2**20:.1f}", fmt(ratio(used, ideal), ".3f")])
+    table("Kokkos flash forward device memory: inputs + method peak vs Q+K+V+O+L (target <= 1.10)",
+          ["N", "D", "measured MiB", "Q+K+V+O+L MiB", "ratio"], rows)
+
+    nat = load(f("attn_cuda_bench.h5"))
+    half = load(f("peers_torch_half.h5"))
+    nf = pick(nat, "flash")
+    nb = {m: pick(nat, "flash_bwd", dq=m) for m in ("atomic", "separate")}
+    fa, cu, ef = pick(half, "sdpa_flash"), pick(half, "sdpa_cudnn"), pick(half, "sdpa_efficient")
+    rows = []
+    for k in sorted(nf, key=lambda k: (k[2], k[3], k[1], k[0])):
+        a = nf[k].get("forward_tflops")
+        fl_ = fa.get(k, {}).get("forward_tflops")
+        c = cu.get(k, {}).get("forward_tflops")
+        ba = nb["atomic"].get(k, {}).get("backward_tflops")
+        bs = nb["separate"].get(k, {}).get("backward_tflops")
+        fb = fa.get(k, {}).get("backward_tflops")
+        cb = cu.get(k, {}).get("backward_tflops")
+        rows.append([k[2], "yes" if k[3] else "no", str(k[1]), str(k[0]), fmt(a), fmt(fl_), fmt(ratio(a, fl_), ".2f"),
+                     fmt(c), fmt(ratio(a, c), ".2f"), fmt(ba), fmt(bs), fmt(fb), fmt(ratio(ba, fb), ".2f"), fmt(cb),
+                     fmt(ratio(ba, cb), ".2f")])
+    table("Native tensor-core attention (backend: cuda) vs SDPA flash (FA2) and cuDNN (targets: forward >= 1.0x "
+          "flash, backward >= 0.8x)",
+          ["dtype", "causal", "D", "N", "fwd", "flash", "x flash", "cudnn", "x cudnn", "bwd atomic", "bwd determ.",
+           "flash bwd", "x flash", "cudnn bwd", "x cudnn"], rows)
+
+    lin = load(f("linsolve_gpu.h5"))
+    tl = load(f("peers_torch_linsolve.h5"))
+    ts = {int(p["N"]): p for p in tl if p.get("method") == "torch_solve" and ok(p)}
+    rows = []
+    for p in sorted((p for p in lin if ok(p)), key=lambda p: (int(p["N"]), p.get("point_index", 0))):
+        N = int(p["N"])
+        t = p.get("solve_seconds_median")
+        tt = ts.get(N, {}).get("solve_seconds_median")
+        opts = ", ".join(f"{k}={p[k]}" for k in ("panel_kernel", "block_size", "leaf_width") if k in p)
+        rows.append([str(N), p["method"] + (f" ({opts})" if opts else ""), fmt(t and t * 1e3, ".1f"),
+                     fmt(tt and tt * 1e3, ".1f"), fmt(ratio(t, tt), ".2f"), fmt(p.get("rel_error"), ".1e")])
+    table("Dense solve fp64 vs torch.linalg.solve (cuSOLVER) (target gauss_elim <= 2x at N = 16384)",
+          ["N", "method", "ms", "torch ms", "ratio", "rel_error"], rows)
+
+    gs = load(f("poisson_gpu.h5"))
+    spmv = {int(p["N"]): p for p in tl if p.get("method") == "cusparse_spmv" and ok(p)}
+    rows = []
+    for p in sorted((p for p in gs if ok(p)), key=lambda p: (int(p["N"]), p.get("point_index", 0))):
+        N = int(p["N"])
+        sw = p.get("sweep_seconds_median")
+        sp = spmv.get(N, {}).get("spmv_seconds_median")
+        opts = ", ".join(f"{k}={p[k]}" for k in ("variant", "coloring", "check_every") if k in p)
+        rows.append([str(N), opts, fmt(sw and sw * 1e3, ".3f"), fmt(sp and sp * 1e3, ".3f"), fmt(ratio(sw, sp), ".2f"),
+                     fmt(p.get("sweep_bandwidth_GBps"), ".0f"), str(p.get("iterations", "-"))])
+    table("Gauss-Seidel sweep on 2D Poisson vs one cuSPARSE CSR SpMV (target multicolour <= 2x at N = 10^7)",
+          ["N", "variant", "sweep ms", "SpMV ms", "ratio", "GB/s", "sweeps run"], rows)
+
+    it = load(f("poisson_gpu_iterations.h5"))
+    rows = [[str(int(p["N"])), str(p.get("variant")), str(p.get("status")), str(p.get("iterations")),
+             fmt(p.get("rel_residual"), ".1e")] for p in sorted(it, key=lambda p: (int(p["N"]), p.get("point_index", 0)))]
+    table("Iterations to rel. residual 1e-6: lexicographic vs multicolour order", ["N", "variant", "status",
+                                                                                 "iterations", "rel_residual"], rows)
+
+
+if __name__ == "__main__":
+    main()

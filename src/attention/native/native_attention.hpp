@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// `backend: cuda` of the attention experiment: the native CUDA tensor-core kernels
+// (src/cuda, bf16 / fp16), run through numlab::cuda::NativeAttention, with the same
+// metrics as the Kokkos methods. Methods: `flash` (forward) and `flash_bwd`
+// (backward; `dq: separate` = the deterministic backward, `atomic` = fp32 atomics).
+//
+// Per point, besides the errors against the fp64 reference (computed on the bf16/fp16
+// inputs, as every method's), the error of standard attention computed in the same
+// precision on the host (same_precision.hpp), as `<X>_max_abs_error_standard_same_precision`
+// and `<X>_rel_fro_error_standard_same_precision` for X = O, L or dQ, dK, dV: the
+// accuracy rule is `<X>_max_abs_error <= 2 <X>_max_abs_error_standard_same_precision`.
+// That baseline is computed while B H N N_kv D <= kSamePrecisionMaxWork.
+//
+// In a build without the native path (no nvcc) only validate_point() does anything: it
+// says that bfloat16 / float16 need `backend: cuda`.
+#pragma once
+
+#include "attention/attention_types.hpp"
+#include "core/experiment.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace numlab::attention::native {
+
+// Work limit (B H N N_kv D) of the host same-precision baseline: about 10 s on one core.
+inline constexpr double kSamePrecisionMaxWork = 8589934592.0;  // 2^33
+
+// Whether this build has the native path (numlab_cuda).
+bool built();
+// The dtypes of the native path, and of the Kokkos kernels.
+bool is_native_dtype(std::string const& dtype);
+// The methods the native path implements.
+std::vector<std::string> const& native_methods();
+
+// Checks of one point that depend on the backend (throws KeyError naming the key):
+// bfloat16 / float16 only with backend cuda and float32 / float64 only without; with
+// backend cuda only the native methods and the native head dims.
+void validate_point(PointSpec const& pt, RunSettings const& s);
+
+// The problem of a point: host inputs (fp64, from the seed or a file) rounded to the
+// dtype, uploaded when a device is present, and the fp64 reference when `reference`.
+std::unique_ptr<ProblemInstance> make_problem(AttentionShape const& shape, std::vector<double> Q,
+                                              std::vector<double> K, std::vector<double> V, std::vector<double> dO,
+                                              ParamMap const& prm);
+// Runs the point's method; without a CUDA device: status `skipped`, reason `no CUDA device`.
+PointResult run(ProblemInstance& problem, PointSpec const& pt, RunSettings const& s);
+
+}  // namespace numlab::attention::native

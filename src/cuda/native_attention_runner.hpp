@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// Host side of the native CUDA FlashAttention path, as plain C++ (no CUDA headers,
+// so Kokkos code and tests include it with any compiler): host fp64 inputs in,
+// rounded to bf16/fp16 on upload; flash_forward / flash_backward timed with CUDA
+// events; outputs back as fp64; the device memory each step allocates, counted.
+//
+//   NativeAttention a(shape, DType::bf16, scale, Q, K, V, dO);   // uploads Q, K, V (+dO)
+//   ForwardRun f = a.forward({warmup, repetitions});               // O, lse
+//   BackwardRun g = a.backward(/*deterministic=*/true, {...});     // dQ, dK, dV
+//
+// Every failure (no device, out of memory, an unsupported shape, a kernel error) is a
+// std::runtime_error naming the step and the CUDA error.
+#pragma once
+
+#include "cuda/flash_attention_cuda.hpp"
+#include "cuda/native_low_precision.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace numlab::cuda {
+
+// The CUDA device this process would run on (the current one, device 0 by default).
+struct DeviceInfo {
+  bool present = false;    // cudaGetDeviceCount() > 0 and the device answered
+  int count = 0;           // devices visible
+  int device = -1;         // the one used
+  std::string name;        // cudaDeviceProp::name, e.g. "NVIDIA H100 80GB HBM3"
+  int cc_major = 0, cc_minor = 0;
+  std::int64_t total_bytes = 0;
+  int runtime_version = 0;  // cudaRuntimeGetVersion, e.g. 13000
+  int driver_version = 0;   // cudaDriverGetVersion; 0 without a driver
+  std::string reason;       // why not present (the CUDA error), empty when present
+};
+// Never throws; without a driver or a GPU, present = false and reason says why.
+DeviceInfo device_info();
+
+struct TimingOptions {
+  int warmup = 1;                   // untimed runs first (the last run's outputs are returned)
+  int repetitions = 5;              // timed runs, each between two CUDA events on the stream
+  bool download = true;             // copy the outputs back (false: only time them)
+  std::function<void()> before_each;  // called before every run (e.g. an interrupt check; may throw)
+};
+
+struct TimedRuns {
+  std::vector<double> seconds;  // every timed repetition
+  double median = 0, min = 0, mean = 0;
+};
+
+struct ForwardRun {
+  TimedRuns times;
+  std::int64_t peak_device_bytes = 0;         // what the forward allocates: O and lse
+  std::int64_t peak_device_bytes_inputs = 0;  // what it reads: Q, K, V
+  std::vector<double> O;                      // [B,H,N,D], the device's dtype values
+  std::vector<double> lse;                    // [B,H,N], natural log, fp32 values
+};
+
+struct BackwardRun {
+  TimedRuns times;
+  std::int64_t peak_device_bytes = 0;         // what the backward allocates: dQ, dK, dV and workspace
+  std::int64_t peak_device_bytes_inputs = 0;  // what it reads: Q, K, V, O, lse, dO
+  std::int64_t workspace_bytes = 0;           // backward_workspace_bytes(shape, deterministic)
+  std::vector<double> dQ, dK, dV;             // [B,H,N,D], [B,H,N_kv,D] x 2
+};
+
+// One attention problem on the device: inputs uploaded once, the methods run on them.
+class NativeAttention {
+ public:
+  // q, k, v: host [B,H,N,D] / [B,H,N_kv,D] row-major; dout [B,H,N,D] or null (then
+  // backward() throws). scale 0 means 1/sqrt(D). Throws when no device is present, the
+  // head dim is not supported, or the upload fails.
+  NativeAttention(AttnShape const& shape, DType dtype, float scale, double const* q, double const* k,
+                  double const* v, double const* dout);
+  ~NativeAttention();
+  NativeAttention(NativeAttention&&) noexcept;
+  NativeAttention& operator=(NativeAttention&&) noexcept;
+  NativeAttention(NativeAttention const&) = delete;
+  NativeAttention& operator=(NativeAttention const&) = delete;
+
+  AttnShape const& shape() const;
+  DType dtype() const;
+  DeviceInfo const& device() const;
+
+  // flash_forward warmup + repetitions times into one O and lse allocated for the call.
+  ForwardRun forward(TimingOptions const& opt);
+  // flash_backward likewise. Its forward state (O, lse) is made by one untimed
+  // flash_forward on first use and kept, like the inputs.
+  BackwardRun backward(bool deterministic, TimingOptions const& opt);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace numlab::cuda

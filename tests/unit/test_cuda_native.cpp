@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+// The native CUDA path (backend cuda, src/cuda + src/attention/native):
+//  - everywhere: the host bf16/fp16 rounding, and the same-precision standard attention
+//    (the baseline of the accuracy rule) against the fp64 reference;
+//  - in a build with the path (nvcc found): the config checks of dtype / backend / method /
+//    head dim, `numlab --list`, and numlab end to end on a small cuda config (its points are
+//    `skipped` with reason `no CUDA device` on a machine without a GPU);
+//  - on a GPU: the kernels through the runner, forward and both backwards, bf16 and fp16,
+//    D 64/128/256, causal and not, N in {1, 113, 1023} with N_kv != N, against the fp64
+//    reference under the official FlashAttention tests' rule: a kernel's max-abs error is at
+//    most 2x that of standard attention computed in the same precision (plus 2^-16 of the
+//    largest reference value, for where the baseline happens to be exact); the deterministic
+//    backward bitwise reproducible. Without a GPU these GTEST_SKIP.
+#include "attention/native/native_attention.hpp"
+#include "attention/native/same_precision.hpp"
+#include "attention/problem.hpp"
+#include "attention/reference.hpp"
+#include "core/config.hpp"
+#include "cuda/native_low_precision.hpp"
+#include "driver_helpers.hpp"
+#include "numlab_config.hpp"
+
+#ifdef NUMLAB_HAVE_CUDA_NATIVE
+#include "cuda/native_attention_runner.hpp"
+#endif
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+namespace nc = numlab::cuda;
+namespace nn = numlab::attention::native;
+namespace na = numlab::attention;
+using HostView4 = na::Tensor4<const double, Kokkos::HostSpace>;
+using HostView3 = na::Tensor3<const double, Kokkos::HostSpace>;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// ------------------------------------------------------------ host rounding --
+
+TEST(CudaNativeLowPrecision, RoundsToNearestEvenWithSubnormalsAndOverflow) {
+  using nc::DType;
+  // bf16 (7 fraction bits): ties go to the even neighbour.
+  EXPECT_EQ(nc::round_to(DType::bf16, 1.0 + 0x1p-8), 1.0);
+  EXPECT_EQ(nc::round_to(DType::bf16, 1.0 + 3 * 0x1p-8), 1.0 + 0x1p-6);
+  EXPECT_EQ(nc::round_to(DType::bf16, 1.0 + 0x1p-8 + 0x1p-30), 1.0 + 0x1p-7);
+  EXPECT_EQ(nc::to_bits(DType::bf16, 1.0), 0x3F80);
+  EXPECT_EQ(nc::to_bits(DType::bf16, 0.1), 0x3DCD);
+  EXPECT_EQ(nc::round_to(DType::bf16, 3.5e38), kInf);  // above (2 - 2^-7) 2^127 after rounding
+  // fp16 (10 fraction bits, normals from 2^-14, largest 65504).
+  EXPECT_EQ(nc::to_bits(DType::fp16, 1.0), 0x3C00);
+  EXPECT_EQ(nc::to_bits(DType::fp16, -2.0), 0xC000);
+  EXPECT_EQ(nc::to_bits(DType::fp16, 0.1), 0x2E66);
+  EXPECT_EQ(nc::to_bits(DType::fp16, 65504.0), 0x7BFF);
+  EXPECT_EQ(nc::round_to(DType::fp16, 65519.0), 65504.0);
+  EXPECT_EQ(nc::round_to(DType::fp16, 65520.0), kInf);
+  EXPECT_EQ(nc::round_to(DType::fp16, -65520.0), -kInf);
+  EXPECT_EQ(nc::to_bits(DType::fp16, 0x1p-14), 0x0400);
+  EXPECT_EQ(nc::to_bits(DType::fp16, 0x1p-24), 0x0001);       // smallest subnormal
+  EXPECT_EQ(nc::round_to(DType::fp16, 0x1p-25), 0.0);         // tie between 0 and 2^-24: even
+  EXPECT_EQ(nc::round_to(DType::fp16, 0.75 * 0x1p-24), 0x1p-24);
+  EXPECT_EQ(nc::round_to(DType::fp16, 3 * 0x1p-25), 2 * 0x1p-24);  // tie between 1 and 2 ulps: even
+  EXPECT_TRUE(std::isnan(nc::from_bits(DType::fp16, nc::to_bits(DType::fp16, std::nan("")))));
+}
+
+TEST(CudaNativeLowPrecision, EveryBitPatternRoundTrips) {
+  for (auto t : {nc::DType::bf16, nc::DType::fp16}) {
+    for (std::uint32_t b = 0; b < 0x10000u; ++b) {
+      const double v = nc::from_bits(t, std::uint16_t(b));
+      if (std::isnan(v)) continue;
+      ASSERT_EQ(nc::to_bits(t, v), b) << nc::dtype_name(t) << " pattern " << b;
+      ASSERT_EQ(nc::round_to(t, v), v) << nc::dtype_name(t) << " pattern " << b;
+    }
+  }
+}
+
+TEST(CudaNativeLowPrecision, Bf16IsFloatRoundedToItsTop16Bits) {
+  std::mt19937 rng(7);
+  for (int n = 0; n < 200000; ++n) {
+    std::uint32_t u = rng();
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    if (!std::isfinite(f)) continue;
+    // The usual round-to-nearest-even of fp32 -> bf16 on the bits (cuda_bf16.h's __float2bfloat16_rn).
+    const std::uint32_t expect = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    ASSERT_EQ(nc::to_bits(nc::DType::bf16, double(f)), std::uint16_t(expect)) << "bits " << u;
+  }
+}
+
+// ---------------------------------------------------- same-precision baseline --
+
+struct HostProblem {
+  na::AttentionShape s;
+  nc::DType dtype;
+  std::vector<double> Q, K, V, dO;  // rounded to dtype
+  HostProblem(na::AttentionShape shape, nc::DType t, std::uint64_t seed) : s(shape), dtype(t) {
+    const std::size_t nq = std::size_t(s.B) * s.H * s.N * s.D, nkv = std::size_t(s.B) * s.H * s.N_kv * s.D;
+    auto make = [&](std::vector<double>& x, std::size_t n, std::uint64_t sd) {
+      x.resize(n);
+      na::fill_standard_normal(x.data(), n, sd);
+      for (double& e : x) e = nc::round_to(t, e);
+    };
+    make(Q, nq, seed);
+    make(K, nkv, seed + 1);
+    make(V, nkv, seed + 2);
+    make(dO, nq, seed + 3);
+  }
+  HostView4 view(std::vector<double> const& x, bool kv) const {
+    return HostView4(x.data(), s.B, s.H, kv ? s.N_kv : s.N, s.D);
+  }
+  HostView3 rows(std::vector<double> const& x) const { return HostView3(x.data(), s.B, s.H, s.N); }
+  na::ReferenceResult reference() const {
+    return na::reference_attention<double, Kokkos::HostSpace>(s, view(Q, false), view(K, true), view(V, true),
+                                                              view(dO, false));
+  }
+};
+
+// The baseline's errors are those of a computation in the dtype: about one unit roundoff u
+// (0.45u..0.76u measured over these cases: the final rounding alone gives u/sqrt(3)),
+// neither fp64-exact (then the 2x rule could not be met) nor worse than the dtype.
+TEST(CudaNativeSamePrecision, ErrorsAreAFewUnitRoundoffsAndOutputsAreRepresentable) {
+  struct Case {
+    int N, N_kv;
+    bool causal;
+  };
+  for (auto t : {nc::DType::bf16, nc::DType::fp16})
+    for (Case c : {Case{37, 53, false}, Case{37, 53, true}, Case{53, 37, true}, Case{1, 29, false}}) {
+      na::AttentionShape s;
+      s.B = 2;
+      s.H = 2;
+      s.N = c.N;
+      s.N_kv = c.N_kv;
+      s.D = 16;
+      s.causal = c.causal;
+      SCOPED_TRACE(std::string(nc::dtype_name(t)) + " N=" + std::to_string(c.N) + " N_kv=" +
+                   std::to_string(c.N_kv) + (c.causal ? " causal" : ""));
+      HostProblem p(s, t, 11);
+      auto ref = p.reference();
+      auto sp = nn::standard_same_precision(s, t, p.Q.data(), p.K.data(), p.V.data(), p.dO.data());
+      const double u = nc::unit_roundoff(t);
+      auto check = [&](char const* name, std::vector<double> const& x, na::Tensor4<double, Kokkos::HostSpace> r,
+                       bool kv) {
+        for (double e : x) ASSERT_EQ(nc::round_to(t, e), e) << name << " holds a value not of the dtype";
+        auto e = na::compare<double, Kokkos::HostSpace>(p.view(x, kv), r);
+        EXPECT_LT(e.rel_fro, 2 * u) << name;
+        EXPECT_GT(e.rel_fro, 0.2 * u) << name;
+      };
+      check("O", sp.O, ref.O, false);
+      check("dQ", sp.dQ, ref.dQ, false);
+      check("dK", sp.dK, ref.dK, true);
+      check("dV", sp.dV, ref.dV, true);
+      auto eL = na::compare<double, Kokkos::HostSpace>(p.rows(sp.L), ref.L);  // fp32, and -inf where no key
+      EXPECT_LT(eL.max_abs, 1e-5) << "L";
+      // Forward only gives the same O and L and no gradients.
+      auto fwd = nn::standard_same_precision(s, t, p.Q.data(), p.K.data(), p.V.data());
+      EXPECT_EQ(fwd.O, sp.O);
+      EXPECT_EQ(fwd.L, sp.L);
+      EXPECT_TRUE(fwd.dQ.empty());
+    }
+}
+
+// ------------------------------------------------------------- config checks --
+
+numlab::ConfigError config_error(std::string const& yaml) {
+  try {
+    numlab::parse_config(yaml, "t.yaml");
+  } catch (numlab::ConfigError const& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no config error for:\n" << yaml;
+  return numlab::ConfigError("", 0, 0, "", "");
+}
+
+std::string attn_config(std::string const& extra) {
+  return "name: t\nkind: attention\nshape: {B: 1, H: 1, N: 64, D: 64}\n" + extra;
+}
+
+TEST(CudaNativeConfig, LowPrecisionNeedsBackendCuda) {
+  auto e = config_error(attn_config("dtype: bfloat16\nmethods: [flash]\n"));
+  EXPECT_EQ(e.key, "dtype");
+  EXPECT_NE(std::string(e.what()).find("backend: cuda"), std::string::npos) << e.what();
+  EXPECT_EQ(e.line, 4) << e.what();
+}
+
+TEST(CudaNativeConfig, BackendCudaChecksDtypeMethodAndHeadDim) {
+  auto const backends = numlab::find_experiment("attention")->backends();
+  const bool offered = std::find(backends.begin(), backends.end(), "cuda") != backends.end();
+  EXPECT_EQ(offered, nn::built());
+  if (!nn::built()) {
+    EXPECT_EQ(config_error(attn_config("backend: cuda\ndtype: bfloat16\nmethods: [flash]\n")).key, "backend");
+    GTEST_SKIP() << "built without the native CUDA path";
+  }
+  auto e = config_error(attn_config("backend: cuda\ndtype: float32\nmethods: [flash]\n"));
+  EXPECT_EQ(e.key, "dtype");
+  EXPECT_NE(std::string(e.what()).find("bfloat16 or float16"), std::string::npos) << e.what();
+  e = config_error(attn_config("backend: cuda\nmethods: [flash]\n"));  // float32 by default
+  EXPECT_EQ(e.key, "dtype");
+  e = config_error(attn_config("backend: cuda\ndtype: float16\nmethods: [flash, tiled_bwd]\n"));
+  EXPECT_EQ(e.key, "methods");
+  EXPECT_NE(std::string(e.what()).find("tiled_bwd"), std::string::npos) << e.what();
+  e = config_error(
+      "name: t\nkind: attention\nbackend: cuda\ndtype: float16\nshape: {N: 64, D: 96}\nmethods: [flash]\n");
+  EXPECT_EQ(e.key, "D");
+  EXPECT_EQ(e.line, 5) << e.what();
+  auto cfg = numlab::parse_config(
+      attn_config("backend: cuda\ndtype: float16\nmethods: [flash, {name: flash_bwd, dq: separate}]\n"), "t.yaml");
+  EXPECT_EQ(cfg.points.size(), 2u);
+  auto shipped = numlab::load_config(std::string(NUMLAB_SOURCE_DIR) + "/configs/attn_cuda.yaml");
+  EXPECT_GT(shipped.points.size(), 0u);
+}
+
+TEST(CudaNativeDriver, ListShowsBackendCuda) {
+  if (!nn::built()) GTEST_SKIP() << "built without the native CUDA path";
+  auto dir = work_dir();
+  ASSERT_EQ(run({"--list"}, dir / "list.log"), 0);
+  auto text = slurp(dir / "list.log");
+  auto kind = text.find("kind: attention");
+  ASSERT_NE(kind, std::string::npos) << text;
+  auto line = text.substr(text.find("backends in this build:", kind));
+  line = line.substr(0, line.find('\n'));
+  EXPECT_NE(line.find("cuda"), std::string::npos) << line;
+}
+
+// numlab end to end on a small cuda config: ok points with the accuracy rule met on a
+// GPU, skipped points (and exit 0) without one.
+TEST(CudaNativeDriver, SmallCudaConfigEndToEnd) {
+  if (!nn::built()) GTEST_SKIP() << "built without the native CUDA path";
+  auto dir = work_dir();
+  fs::path cfg = dir / "attn_cuda_e2e.yaml";
+  std::ofstream(cfg) << "name: attn_cuda_e2e\nkind: attention\nbackend: cuda\nwarmup: 1\nrepetitions: 2\n"
+                        "sweep: {product: {dtype: [bfloat16, float16], causal: [false, true]}}\n"
+                        "shape: {B: 1, H: 2, N: 113, N_kv: 150, D: 64}\n"
+                        "methods: [flash, {name: flash_bwd, dq: atomic}, {name: flash_bwd, dq: separate}]\n"
+                        "save_outputs: true\n";
+  fs::path out = dir / "attn_cuda_e2e.h5";
+  int rc = run({cfg.string(), "-o", out.string(), "--overwrite"}, dir / "attn_cuda_e2e.log");
+  ASSERT_EQ(rc, 0) << slurp(dir / "attn_cuda_e2e.log");
+  auto pts = numlab::results::read_points(out.string(), true);
+  ASSERT_EQ(pts.size(), 12u);
+#ifdef NUMLAB_HAVE_CUDA_NATIVE
+  const bool gpu = nc::device_info().present;
+#else
+  const bool gpu = false;
+#endif
+  const std::int64_t B = 1, H = 2, N = 113, Nkv = 150, D = 64;
+  for (auto const& p : pts) {
+    auto const& a = p.attributes;
+    auto str = [&](char const* k) { return std::get<std::string>(a.at(k)); };
+    auto num = [&](std::string const& k) {
+      auto const& v = a.at(k);
+      return std::holds_alternative<double>(v) ? std::get<double>(v) : double(std::get<std::int64_t>(v));
+    };
+    const std::string method = str("method");
+    SCOPED_TRACE(p.group + " " + method + " " + str("dtype"));
+    if (!gpu) {
+      EXPECT_EQ(str("status"), "skipped");
+      EXPECT_EQ(str("reason"), "no CUDA device");
+      continue;
+    }
+    ASSERT_EQ(str("status"), "ok") << str("reason");
+    EXPECT_FALSE(str("device_name").empty());
+    EXPECT_EQ(p.arrays.at("times_seconds").size(), 2u);
+    if (method == "flash") {
+      EXPECT_GT(num("forward_tflops"), 0.0);
+      EXPECT_EQ(num("peak_device_bytes"), double(2 * B * H * N * D + 4 * B * H * N));  // O (16-bit) and lse (fp32)
+      EXPECT_EQ(num("peak_device_bytes_inputs"), double(2 * B * H * (N + 2 * Nkv) * D));
+      EXPECT_EQ(p.arrays.at("O").size(), std::size_t(B * H * N * D));
+      EXPECT_LE(num("O_max_abs_error"), 2 * num("O_max_abs_error_standard_same_precision") + 1e-5);
+      EXPECT_LT(num("L_max_abs_error"), 1e-3);
+    } else {
+      EXPECT_GT(num("backward_tflops"), 0.0);
+      EXPECT_EQ(num("peak_device_bytes"), double(2 * B * H * (N + 2 * Nkv) * D + num("backward_workspace_bytes")));
+      EXPECT_EQ(std::get<bool>(a.at("deterministic")), str("dq") == "separate");
+      EXPECT_EQ(p.arrays.at("dK").size(), std::size_t(B * H * Nkv * D));
+      for (std::string g : {"dQ", "dK", "dV"})
+        EXPECT_LE(num(g + "_max_abs_error"), 2 * num(g + "_max_abs_error_standard_same_precision") + 1e-5) << g;
+    }
+  }
+}
+
+// ------------------------------------------------------------ kernels on a GPU --
+
+#ifdef NUMLAB_HAVE_CUDA_NATIVE
+
+double max_abs_finite(Kokkos::View<const double****, Kokkos::LayoutRight, Kokkos::HostSpace> x) {
+  double m = 0;
+  for (std::size_t n = 0; n < x.span(); ++n)
+    if (std::isfinite(x.data()[n])) m = std::max(m, std::abs(x.data()[n]));
+  return m;
+}
+
+// max-abs error of x against ref at most 2x the baseline's, plus 2^-16 of the largest |ref|.
+void expect_rule(char const* name, HostProblem const& p, std::vector<double> const& x, std::vector<double> const& base,
+                 na::Tensor4<double, Kokkos::HostSpace> ref, bool kv) {
+  auto e = na::compare<double, Kokkos::HostSpace>(p.view(x, kv), ref);
+  auto b = na::compare<double, Kokkos::HostSpace>(p.view(base, kv), ref);
+  const double atol = 0x1p-16 * max_abs_finite(ref);
+  EXPECT_TRUE(std::isfinite(e.max_abs)) << name;
+  EXPECT_LE(e.max_abs, 2 * b.max_abs + atol) << name << ": kernel " << e.max_abs << " vs same-precision standard "
+                                             << b.max_abs << " (rel_fro " << e.rel_fro << " vs " << b.rel_fro << ")";
+  EXPECT_LE(e.rel_fro, 2 * b.rel_fro + 0x1p-16) << name;
+}
+
+using KernelCase = std::tuple<nc::DType, int, bool>;  // dtype, D, causal
+
+class CudaNativeKernels : public ::testing::TestWithParam<KernelCase> {};
+
+TEST_P(CudaNativeKernels, MeetTheSamePrecisionRuleAndDeterministicIsBitwise) {
+  auto info = nc::device_info();
+  if (!info.present) GTEST_SKIP() << "no CUDA device: " << info.reason;
+  auto [dtype, D, causal] = GetParam();
+  struct Shape {
+    int B, H, N, N_kv;
+  };
+  // Lengths not multiples of any tile; N_kv < N with causal leaves rows that see no key.
+  for (Shape sh : {Shape{1, 2, 1, 113}, Shape{1, 2, 113, 113}, Shape{2, 3, 113, 203}, Shape{1, 1, 1023, 1023},
+                   Shape{1, 1, 1023, 777}}) {
+    na::AttentionShape s;
+    s.B = sh.B;
+    s.H = sh.H;
+    s.N = sh.N;
+    s.N_kv = sh.N_kv;
+    s.D = D;
+    s.causal = causal;
+    SCOPED_TRACE("B=" + std::to_string(s.B) + " H=" + std::to_string(s.H) + " N=" + std::to_string(s.N) +
+                 " N_kv=" + std::to_string(s.N_kv));
+    HostProblem p(s, dtype, 1234 + std::uint64_t(s.N));
+    const nc::AttnShape as{s.B, s.H, s.N, s.N_kv, s.D, s.causal};
+    nc::NativeAttention dev(as, dtype, float(s.scale()), p.Q.data(), p.K.data(), p.V.data(), p.dO.data());
+    nc::TimingOptions opt;
+    opt.warmup = 1;
+    opt.repetitions = 2;
+    auto f = dev.forward(opt);
+    auto g_atomic = dev.backward(false, opt);
+    auto g_det = dev.backward(true, opt);
+    auto g_det2 = dev.backward(true, opt);
+    auto ref = p.reference();
+    auto base = nn::standard_same_precision(s, dtype, p.Q.data(), p.K.data(), p.V.data(), p.dO.data());
+
+    ASSERT_EQ(f.times.seconds.size(), 2u);
+    EXPECT_EQ(f.peak_device_bytes, std::int64_t(p.Q.size() * 2 + std::size_t(s.B) * s.H * s.N * 4));
+    expect_rule("O", p, f.O, base.O, ref.O, false);
+    // L: fp32 in both, so no dtype rounding to compare with: 2x the baseline plus 1e-4 (1 + |L|).
+    auto eL = na::compare<double, Kokkos::HostSpace>(p.rows(f.lse), ref.L);
+    auto bL = na::compare<double, Kokkos::HostSpace>(p.rows(base.L), ref.L);
+    double maxL = 0;
+    for (std::size_t n = 0; n < ref.L.span(); ++n)
+      if (std::isfinite(ref.L.data()[n])) maxL = std::max(maxL, std::abs(ref.L.data()[n]));
+    EXPECT_LE(eL.max_abs, 2 * bL.max_abs + 1e-4 * (1 + maxL)) << "L (an infinite error: -inf rows differ)";
+    for (auto const* g : {&g_atomic, &g_det}) {
+      SCOPED_TRACE(g == &g_det ? "deterministic" : "atomic");
+      expect_rule("dQ", p, g->dQ, base.dQ, ref.dQ, false);
+      expect_rule("dK", p, g->dK, base.dK, ref.dK, true);
+      expect_rule("dV", p, g->dV, base.dV, ref.dV, true);
+      EXPECT_EQ(g->workspace_bytes, std::int64_t(nc::backward_workspace_bytes(as, g == &g_det)));
+    }
+    EXPECT_TRUE(g_det.dQ == g_det2.dQ && g_det.dK == g_det2.dK && g_det.dV == g_det2.dV)
+        << "the deterministic backward differs between two runs";
+  }
+}
+
+std::string case_name(::testing::TestParamInfo<KernelCase> const& info) {
+  return std::string(std::get<0>(info.param) == nc::DType::bf16 ? "bf16" : "fp16") + "_D" +
+         std::to_string(std::get<1>(info.param)) + (std::get<2>(info.param) ? "_causal" : "");
+}
+
+INSTANTIATE_TEST_SUITE_P(All, CudaNativeKernels,
+                         ::testing::Combine(::testing::Values(nc::DType::bf16, nc::DType::fp16),
+                                            ::testing::Values(64, 128, 256), ::testing::Bool()),
+                         case_name);
+
+TEST(CudaNativeRunner, ReportsTheDeviceOrWhyNot) {
+  auto info = nc::device_info();
+  if (!info.present) {
+    EXPECT_FALSE(info.reason.empty());
+    GTEST_SKIP() << "no CUDA device: " << info.reason;
+  }
+  EXPECT_FALSE(info.name.empty());
+  EXPECT_GE(info.cc_major, 8);
+  EXPECT_GT(info.total_bytes, 0);
+}
+
+TEST(CudaNativeRunner, RejectsUnsupportedHeadDim) {
+  if (!nc::device_info().present) GTEST_SKIP() << "no CUDA device";
+  std::vector<double> x(2 * 8 * 96, 0.5);
+  EXPECT_THROW(nc::NativeAttention(nc::AttnShape{1, 2, 8, 8, 96, false}, nc::DType::bf16, 0.f, x.data(), x.data(),
+                                   x.data(), x.data()),
+               std::invalid_argument);
+}
+
+#else
+
+TEST(CudaNativeKernels, NotBuilt) { GTEST_SKIP() << "built without the native CUDA path (no nvcc at configure time)"; }
+
+#endif
+
+}  // namespace
