@@ -19,7 +19,9 @@ int main(int argc, char** argv) {
   DriverOptions opts;
   bool list = false;
   std::string shard;
-  app.add_option("config", opts.config_path, "YAML config of the experiment")->check(CLI::ExistingFile);
+  // Named in capitals: CLI11 2.4 (Ubuntu 24.04) refuses the merge subcommand's --config
+  // beside a positional of the parent that is also called "config".
+  app.add_option("CONFIG", opts.config_path, "YAML config of the experiment")->check(CLI::ExistingFile);
   app.add_option("-o,--output", opts.output, "HDF5 output path (default: the config's `output`)");
   app.add_flag("--dry-run", opts.dry_run, "validate the config and print the expanded points");
   app.add_flag("--list", list, "list experiment kinds, methods, options and backends of this build");
