@@ -14,6 +14,7 @@
 #include <KokkosBlas1_nrm2.hpp>
 #include <KokkosSparse_spmv.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -26,6 +27,9 @@ namespace numlab::linsolve {
 
 enum class GsVariant { sequential, multicolor, kokkos_kernels };
 enum class SweepDirection { forward, backward, symmetric };  // symmetric = forward then backward
+// Colouring of the multicolour variant: greedy in natural order on the host (deterministic on
+// every backend; red-black on the 5-point grid) or Kokkos Kernels' default for the backend.
+enum class GsColoring { greedy, kokkos_kernels };
 
 inline const char* to_string(GsVariant v) {
   switch (v) {
@@ -52,14 +56,23 @@ struct GaussSeidelOptions {
   double tol = 1e-10;   // stop when ||b - A x||_2 / ||b||_2 <= tol
   int max_iter = 1000;
   double divtol = 1e5;  // diverged when the residual exceeds divtol * initial residual, or is not finite
+  // Residual (and the tol/divtol tests) after every check_every-th sweep and after the last; the
+  // sweeps in between run back to back with no host synchronisation. 1: a residual per sweep.
+  int check_every = 1;
+  GsColoring coloring = GsColoring::greedy;
 };
 
 struct IterativeResult {
   SolveStatus status = SolveStatus::max_iterations;
   int iterations = 0;
   double rel_residual = 0;
-  std::vector<double> residual_history;  // relative residual: entry 0 = initial guess, then one per iteration
-  std::vector<double> sweep_seconds;     // fenced wall time of each sweep alone, without the residual
+  // Relative residual: entry 0 = initial guess, then one per check (per iteration when
+  // check_every = 1); residual_iterations holds the iteration of each entry.
+  std::vector<double> residual_history;
+  std::vector<int> residual_iterations;
+  // Fenced wall time of the sweeps alone, without the residual: one entry per check, the mean
+  // sweep time of the batch of sweeps since the previous check (per sweep when check_every = 1).
+  std::vector<double> sweep_seconds;
 };
 
 template <class ExecSpace>
@@ -81,11 +94,16 @@ class GaussSeidel {
       throw std::invalid_argument("GaussSeidel: omega = " + std::to_string(opt.omega) + " outside (0, 2)");
     if (opt.max_iter < 0) throw std::invalid_argument("GaussSeidel: max_iter < 0");
     if (!(opt.tol >= 0.0)) throw std::invalid_argument("GaussSeidel: tol < 0");
+    if (opt.check_every < 1) throw std::invalid_argument("GaussSeidel: check_every < 1");
 
     diag_ = detail::analyse_diagonal(space_, A_, opt_.omega);
     switch (opt_.variant) {
       case GsVariant::sequential: break;
-      case GsVariant::multicolor: mc_ = detail::build_multicolor(space_, A_, diag_.winv, split_rows()); break;
+      case GsVariant::multicolor:
+        mc_ = detail::build_multicolor(space_, A_, diag_.winv, split_rows(), opt_.coloring == GsColoring::greedy);
+        bp_ = vector_type(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::b_colour_order"), A_.numRows());
+        xp_ = vector_type(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::x_colour_order"), A_.numRows());
+        break;
       case GsVariant::kokkos_kernels: setup_kokkos_kernels(); break;
     }
     space_.fence();
@@ -93,28 +111,40 @@ class GaussSeidel {
 
   // One sweep in place (SOR weighted) in the configured direction; b and x must not alias.
   // Enqueued on the space (the KK variant on the default instance): fence before reading x.
+  // The multicolour variant gathers b and x into colour order and x back around the sweep
+  // (solve() does that once per solve instead).
   void sweep(Vector<ExecSpace> b, Vector<ExecSpace> x) {
     check_sizes(b, x);
-    switch (opt_.variant) {
-      case GsVariant::sequential:
-      case GsVariant::multicolor:
-        if (opt_.direction != SweepDirection::backward) own_sweep(b, x, false);
-        if (opt_.direction != SweepDirection::forward) own_sweep(b, x, true);
-        break;
-      case GsVariant::kokkos_kernels: kk_sweep(b, x); break;
+    if (opt_.variant == GsVariant::multicolor) {
+      detail::permute_vector(space_, mc_.perm, b, bp_, true);
+      detail::permute_vector(space_, mc_.perm, x, xp_, true);
+      sweep_internal(bp_, xp_);
+      detail::permute_vector(space_, mc_.perm, xp_, x, false);
+      return;
     }
+    sweep_internal(b, x);
   }
 
-  // x holds x0 on entry. Relative residuals use ||b||_2 (1 when b = 0, i.e. absolute).
+  // x holds x0 on entry. Relative residuals use ||b||_2 (1 when b = 0, i.e. absolute). The
+  // residual is one fused pass (b - A x reduced to its squared norm, no residual vector); the
+  // multicolour variant runs on colour-ordered copies of b and x, gathered once here.
   IterativeResult solve(Vector<ExecSpace> b, Vector<ExecSpace> x) {
     check_sizes(b, x);
     Kokkos::fence();  // b and x may come from work on other instances
     IterativeResult res;
-    vector_type r(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::residual"), b.extent(0));
+    const bool coloured = opt_.variant == GsVariant::multicolor;
+    vector_type bs = b, xs = x;  // the vectors the sweeps work on
+    if (coloured) {
+      detail::permute_vector(space_, mc_.perm, b, bp_, true);
+      detail::permute_vector(space_, mc_.perm, x, xp_, true);
+      bs = bp_;
+      xs = xp_;
+    }
     const double bnorm_raw = KokkosBlas::nrm2(b);
     const double bnorm = bnorm_raw > 0 ? bnorm_raw : 1.0;
-    const double r0 = residual_norm(b, x, r);
+    const double r0 = residual_norm(bs, xs);
     res.residual_history.push_back(r0 / bnorm);
+    res.residual_iterations.push_back(0);
     res.rel_residual = r0 / bnorm;
     if (!std::isfinite(r0)) {
       res.status = SolveStatus::diverged;
@@ -125,20 +155,26 @@ class GaussSeidel {
       return res;
     }
     res.status = SolveStatus::max_iterations;
-    res.residual_history.reserve(static_cast<std::size_t>(opt_.max_iter) + 1);
-    res.sweep_seconds.reserve(static_cast<std::size_t>(opt_.max_iter));
-    for (int it = 1; it <= opt_.max_iter; ++it) {
+    const int every = opt_.check_every;
+    const std::size_t checks = static_cast<std::size_t>((opt_.max_iter + every - 1) / every);
+    res.residual_history.reserve(checks + 1);
+    res.residual_iterations.reserve(checks + 1);
+    res.sweep_seconds.reserve(checks);
+    for (int it = 0; it < opt_.max_iter;) {
       check_interrupt();
+      const int batch = std::min(every, opt_.max_iter - it);
       Kokkos::fence();  // KK kernels run on the default instance, ours on space_: fence all
       const auto t0 = std::chrono::steady_clock::now();
-      sweep(b, x);
+      for (int k = 0; k < batch; ++k) sweep_internal(bs, xs);
       Kokkos::fence();
       const auto t1 = std::chrono::steady_clock::now();
-      res.sweep_seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
-      const double rn = residual_norm(b, x, r);
+      it += batch;
+      res.sweep_seconds.push_back(std::chrono::duration<double>(t1 - t0).count() / batch);
+      const double rn = residual_norm(bs, xs);
       res.iterations = it;
       res.rel_residual = rn / bnorm;
       res.residual_history.push_back(res.rel_residual);
+      res.residual_iterations.push_back(it);
       if (!std::isfinite(rn) || rn > opt_.divtol * r0) {
         res.status = SolveStatus::diverged;
         break;
@@ -148,6 +184,8 @@ class GaussSeidel {
         break;
       }
     }
+    if (coloured) detail::permute_vector(space_, mc_.perm, xp_, x, false);
+    space_.fence();
     return res;
   }
 
@@ -187,10 +225,26 @@ class GaussSeidel {
       throw std::invalid_argument("GaussSeidel: b or x length differs from the matrix size " + std::to_string(n));
   }
 
-  double residual_norm(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x, vector_type const& r) const {
-    Kokkos::deep_copy(r, b);
-    KokkosSparse::spmv("N", -1.0, A_, x, 1.0, r);
-    return KokkosBlas::nrm2(r);
+  // ||b - A x||_2 of the vectors the sweeps work on (colour order for the multicolour variant).
+  double residual_norm(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x) const {
+    if (opt_.variant != GsVariant::multicolor) return std::sqrt(detail::residual_norm2(space_, A_, b, x));
+    detail::MulticolorResidual<ExecSpace> f{mc_.row_map, mc_.entries, mc_.values, mc_.diag, b, x};
+    double sum = 0;
+    Kokkos::parallel_reduce("numlab::gs::mc_residual", Kokkos::RangePolicy<ExecSpace>(space_, 0, A_.numRows()), f,
+                            sum);
+    return std::sqrt(sum);
+  }
+
+  // One configured sweep on the vectors the variant works on (colour order for multicolour).
+  void sweep_internal(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x) {
+    switch (opt_.variant) {
+      case GsVariant::sequential:
+      case GsVariant::multicolor:
+        if (opt_.direction != SweepDirection::backward) own_sweep(b, x, false);
+        if (opt_.direction != SweepDirection::forward) own_sweep(b, x, true);
+        break;
+      case GsVariant::kokkos_kernels: kk_sweep(b, x); break;
+    }
   }
 
   void own_sweep(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x, bool backward) {
@@ -202,7 +256,7 @@ class GaussSeidel {
       Kokkos::parallel_for("numlab::gs::sequential", Kokkos::RangePolicy<ExecSpace>(space_, 0, 1), f);
       return;
     }
-    detail::MulticolorRows<ExecSpace> f{mc_.perm, mc_.row_map, mc_.entries, mc_.values, mc_.winv, b, x, om1};
+    detail::MulticolorRows<ExecSpace> f{mc_.row_map, mc_.entries, mc_.values, mc_.winv, b, x, om1};
     const int nc = mc_.num_colors();
     for (int t = 0; t < nc; ++t) {
       const int c = backward ? nc - 1 - t : t;
@@ -248,6 +302,7 @@ class GaussSeidel {
   GaussSeidelOptions opt_;
   detail::DiagonalInfo<ExecSpace> diag_;
   detail::MulticolorLayout<ExecSpace> mc_;
+  vector_type bp_, xp_;  // multicolour: b and x in colour order
   std::shared_ptr<detail::kk::Handle<ExecSpace>> kk_;  // shared: the handle owns KK's buffers
   int kk_colors_ = 0;
 };

@@ -581,4 +581,157 @@ TEST(SpectralRadius, Forward3x3MatchesQuadraticFormula) {
   EXPECT_NEAR(dense_rho_gelfand(G), exact, 1e-9 * exact);
 }
 
+// ------------------------------------------------- multicolour layout and batching --
+
+// Independent red-black reference on the m x m grid: colour 1 = (gx + gy) even, the greedy
+// natural-order colouring of the 5-point graph. A forward sweep updates colour 1 from the old
+// colour 2, then colour 2 from the new colour 1; backward the other way round.
+void red_black_sweep(int m, std::vector<double> const& b, std::vector<double>& x, double omega, bool backward) {
+  auto pass = [&](int parity) {
+    for (int gy = 0; gy < m; ++gy)
+      for (int gx = 0; gx < m; ++gx) {
+        if ((gx + gy) % 2 != parity) continue;
+        const int i = gy * m + gx;
+        double s = b[i];
+        if (gy > 0) s += x[i - m];
+        if (gx > 0) s += x[i - 1];
+        if (gx < m - 1) s += x[i + 1];
+        if (gy < m - 1) s += x[i + m];
+        x[i] = (1 - omega) * x[i] + omega * s / 4.0;
+      }
+  };
+  pass(backward ? 1 : 0);
+  pass(backward ? 0 : 1);
+}
+
+TEST(GaussSeidelMulticolor, GreedyColouringIsRedBlackAndSweepsMatchReference) {
+  for (int m : {6, 7}) {
+    const int n = m * m;
+    std::vector<double> bh(n), x0(n);
+    for (int i = 0; i < n; ++i) {
+      bh[i] = 1.0 + 0.25 * (i % 5);
+      x0[i] = 0.125 * (i % 3);
+    }
+    for (auto d : {SweepDirection::forward, SweepDirection::backward, SweepDirection::symmetric})
+      for (double w : {1.0, 1.5}) {
+        GaussSeidel<Exec> gs(Exec(), device_csr(n, poisson2d(m)), opts(GsVariant::multicolor, d, w));
+        SCOPED_TRACE("m=" + std::to_string(m) + " " + to_string(d) + " omega=" + std::to_string(w));
+        EXPECT_EQ(gs.num_colors(), 2);
+        auto b = device_vec(bh);
+        auto x = device_vec(x0);
+        std::vector<double> want = x0;
+        for (int s = 0; s < 3; ++s) {
+          gs.sweep(b, x);
+          if (d != SweepDirection::backward) red_black_sweep(m, bh, want, w, false);
+          if (d != SweepDirection::forward) red_black_sweep(m, bh, want, w, true);
+        }
+        Kokkos::fence();
+        const auto got = host_vec(x);
+        for (int i = 0; i < n; ++i) EXPECT_NEAR(got[i], want[i], 1e-14 * std::fabs(want[i]) + 1e-15) << "i=" << i;
+      }
+  }
+}
+
+TEST(GaussSeidelMulticolor, KokkosKernelsColouringStillConverges) {
+  const int m = 20, n = m * m;
+  auto o = opts(GsVariant::multicolor);
+  o.coloring = GsColoring::kokkos_kernels;
+  o.tol = 1e-8;
+  o.max_iter = 20000;
+  GaussSeidel<Exec> gs(Exec(), device_csr(n, poisson2d(m)), o);
+  EXPECT_GE(gs.num_colors(), 2);
+  auto x = device_vec(std::vector<double>(n, 0.0));
+  const auto r = gs.solve(device_vec(std::vector<double>(n, 1.0)), x);
+  EXPECT_EQ(r.status, SolveStatus::converged);
+  EXPECT_LE(r.rel_residual, 1e-8);
+}
+
+// The fused residual (one pass, colour order for multicolour) equals b - A x computed on the host.
+TEST(GaussSeidelResidual, FusedResidualMatchesHostAfterSweeps) {
+  const int m = 12, n = m * m;
+  const auto t = poisson2d(m);
+  std::vector<double> bh(n);
+  for (int i = 0; i < n; ++i) bh[i] = std::sin(0.3 * i);
+  for (auto v : all_variants) {
+    auto o = opts(v);
+    o.max_iter = 7;
+    o.tol = 0;
+    GaussSeidel<Exec> gs(Exec(), device_csr(n, t), o);
+    auto x = device_vec(std::vector<double>(n, 0.0));
+    const auto r = gs.solve(device_vec(bh), x);
+    const auto xh = host_vec(x);
+    const auto ax = matvec(n, t, xh);
+    std::vector<double> res(n);
+    for (int i = 0; i < n; ++i) res[i] = bh[i] - ax[i];
+    SCOPED_TRACE(to_string(v));
+    EXPECT_EQ(r.iterations, 7);
+    EXPECT_NEAR(r.rel_residual, norm2(res) / norm2(bh), 1e-12 * r.rel_residual);
+  }
+}
+
+// check_every = k: the same sweeps (same x after a fixed count), residuals only every k sweeps
+// and after the last, per-sweep times averaged over each batch.
+TEST(GaussSeidelStatus, CheckEveryBatchesSweepsWithoutChangingThem) {
+  const int m = 16, n = m * m;
+  const auto t = poisson2d(m);
+  for (auto v : all_variants) {
+    SCOPED_TRACE(to_string(v));
+    auto run = [&](int every, int max_iter, double tol, std::vector<double>& xout) {
+      auto o = opts(v);
+      o.check_every = every;
+      o.max_iter = max_iter;
+      o.tol = tol;
+      GaussSeidel<Exec> gs(Exec(), device_csr(n, t), o);
+      auto x = device_vec(std::vector<double>(n, 0.0));
+      auto r = gs.solve(device_vec(std::vector<double>(n, 1.0)), x);
+      xout = host_vec(x);
+      return r;
+    };
+    std::vector<double> x1, x10;
+    const auto r1 = run(1, 25, 0.0, x1);
+    const auto r10 = run(10, 25, 0.0, x10);
+    EXPECT_EQ(r10.status, SolveStatus::max_iterations);
+    EXPECT_EQ(r10.iterations, 25);
+    EXPECT_EQ(r10.residual_iterations, (std::vector<int>{0, 10, 20, 25}));
+    ASSERT_EQ(r10.residual_history.size(), 4u);
+    EXPECT_EQ(r10.sweep_seconds.size(), 3u);
+    EXPECT_EQ(r1.residual_history.size(), 26u);
+    EXPECT_EQ(r1.residual_iterations.size(), 26u);
+    // KK's parallel colouring may differ between two setups on a multi-threaded backend.
+    if (v == GsVariant::kokkos_kernels && Exec::concurrency() > 1) continue;
+    for (int k : {0, 10, 20, 25}) {
+      const std::size_t j = k == 0 ? 0 : k == 10 ? 1 : k == 20 ? 2 : 3;
+      EXPECT_DOUBLE_EQ(r10.residual_history[j], r1.residual_history[static_cast<std::size_t>(k)]) << "k=" << k;
+    }
+    for (int i = 0; i < n; ++i) EXPECT_DOUBLE_EQ(x10[i], x1[i]);
+    // With a tolerance: stops at the first check at or after the sweep where k = 1 stops.
+    const auto c1 = run(1, 5000, 1e-6, x1);
+    const auto c7 = run(7, 5000, 1e-6, x10);
+    ASSERT_EQ(c1.status, SolveStatus::converged);
+    ASSERT_EQ(c7.status, SolveStatus::converged);
+    EXPECT_EQ(c7.iterations % 7, 0);
+    EXPECT_GE(c7.iterations, c1.iterations);
+    EXPECT_LT(c7.iterations, c1.iterations + 7);
+  }
+}
+
+// Lexicographic and red-black orderings of the 5-point Poisson matrix are both consistently
+// ordered: the same asymptotic rate rho = cos^2(pi h), hence nearly the same iteration counts.
+TEST(GaussSeidelConverge, RedBlackAndLexicographicNeedAboutTheSameIterations) {
+  const int m = 24, n = m * m;
+  int its[2] = {0, 0};
+  for (int k = 0; k < 2; ++k) {
+    auto o = opts(k == 0 ? GsVariant::sequential : GsVariant::multicolor);
+    o.tol = 1e-8;
+    o.max_iter = 100000;
+    GaussSeidel<Exec> gs(Exec(), device_csr(n, poisson2d(m)), o);
+    auto x = device_vec(std::vector<double>(n, 0.0));
+    const auto r = gs.solve(device_vec(std::vector<double>(n, 1.0)), x);
+    ASSERT_EQ(r.status, SolveStatus::converged);
+    its[k] = r.iterations;
+  }
+  EXPECT_GT(its[1], 0.8 * its[0]) << "lexicographic " << its[0] << ", red-black " << its[1];
+  EXPECT_LT(its[1], 1.25 * its[0]) << "lexicographic " << its[0] << ", red-black " << its[1];
+}
+
 }  // namespace

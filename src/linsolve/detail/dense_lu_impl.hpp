@@ -90,17 +90,280 @@ void laswp_deferred_lower(ExecSpace const& space, AV const& A, PivView const& pi
       });
 }
 
-// The reduction result of the pivot search stays in device memory, so a column costs three
-// kernel launches and no host round trip.
+// ----------------------------------------------------------------------------- panel kernels --
+//
+// How the narrow leaf panels of the recursion are factored (LAPACK dgetf2's job). The recursion
+// puts nearly all flops into trsm/gemm; what is left is latency: n pivot steps, each a search over
+// the column, an interchange, the multipliers and a rank-1 update of the leaf.
+//   per_column   three launches per column (pivot search, swap, eliminate); the leaf swaps its
+//                own columns, the recursion applies the interchanges to the rest by laswp.
+//   fused        ONE launch per column: many teams over the rows each apply the previous column's
+//                elimination to their rows and search the current column; the last team to finish
+//                (atomic ticket after a memory fence) reduces the teams' candidates, records the
+//                pivot and swaps the two rows across the whole outer panel, so the recursion needs
+//                no laswp. For GPUs: a step costs a launch (~4-5 us), not a host round trip, and the
+//                tall leaf is spread over many SMs.
+//   team         ONE launch per leaf: a single team loops over the leaf's columns with a team
+//                reduction for the pivot and team barriers between steps; swaps across the outer
+//                panel as `fused`. Best where launches are dear against the leaf's traffic (short
+//                leaves on a GPU; the host, whose single-thread team avoids a fork-join per step).
+enum class LuPanelKernel { automatic, per_column, fused, team };
+
+inline const char* to_string(LuPanelKernel k) {
+  switch (k) {
+    case LuPanelKernel::automatic: return "auto";
+    case LuPanelKernel::per_column: return "per_column";
+    case LuPanelKernel::fused: return "fused";
+    case LuPanelKernel::team: return "team";
+  }
+  return "unknown";
+}
+
+// A host execution space (Serial, OpenMP, Threads): it can run on HostSpace data. Not CUDA/HIP,
+// also when their default memory is host-accessible (UVM).
+template <class ExecSpace>
+inline constexpr bool is_host_space_v = Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible;
+
+// The reduction result of the per_column pivot search stays in device memory, so a column costs
+// three kernel launches and no host round trip.
 template <class ExecSpace>
 using PivotReducer = Kokkos::MaxLoc<double, int, typename ExecSpace::memory_space>;
 template <class ExecSpace>
 using PivotSlot = typename PivotReducer<ExecSpace>::result_view_type;
 
+// Pivot candidate reducer of the fused and team kernels: the largest |a_ic|, ties to the smaller
+// row (LAPACK idamax's first maximum, whatever the thread layout). Initial value -1: any finite
+// |a| wins, a NaN never does (an all-NaN column keeps loc = INT_MAX, treated as "no interchange").
+using PivotCandidate = Kokkos::ValLocScalar<double, int>;
+
+template <class Space = Kokkos::HostSpace>
+struct PivotMaxFirst {
+  using reducer = PivotMaxFirst<Space>;
+  using value_type = PivotCandidate;
+  using result_view_type = Kokkos::View<value_type, Space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+  result_view_type value;
+
+  KOKKOS_INLINE_FUNCTION explicit PivotMaxFirst(value_type& v) : value(&v) {}
+
+  KOKKOS_INLINE_FUNCTION static bool better(double sv, int sl, double dv, int dl) {
+    return sv > dv || (sv == dv && sl < dl);
+  }
+  KOKKOS_INLINE_FUNCTION void join(value_type& dest, const value_type& src) const {
+    if (better(src.val, src.loc, dest.val, dest.loc)) {
+      dest.val = src.val;
+      dest.loc = src.loc;
+    }
+  }
+#if !NUMLAB_KOKKOS4  // 3.x joins through volatile references; 4.x deprecates that overload
+  KOKKOS_INLINE_FUNCTION void join(volatile value_type& dest, const volatile value_type& src) const {
+    if (better(src.val, src.loc, dest.val, dest.loc)) {
+      dest.val = src.val;
+      dest.loc = src.loc;
+    }
+  }
+#endif
+  KOKKOS_INLINE_FUNCTION void init(value_type& v) const {
+    v.val = -1.0;
+    v.loc = std::numeric_limits<int>::max();
+  }
+  KOKKOS_INLINE_FUNCTION value_type& reference() const { return *value.data(); }
+  KOKKOS_INLINE_FUNCTION result_view_type view() const { return value; }
+  KOKKOS_INLINE_FUNCTION bool references_scalar() const { return true; }
+};
+
+// One row's share of a dgetf2 step, shared by the fused and team kernels: row i (>= c) takes its
+// multiplier for column c-1 (pivot row c-1 already in place), updates its entries in columns
+// c..k2-1 and offers |a_ic| as a pivot candidate (c < k2). The update goes in chunks whose loads
+// all issue before any store: written as a plain loop, every load would wait for the previous
+// column's store (the compiler cannot rule out aliasing), one L2 round trip per column on a GPU.
+inline constexpr int lu_row_chunk = 16;
+
+template <bool Gpu, class AV>
+KOKKOS_INLINE_FUNCTION void leaf_row_step(AV const& A, int i, int c, int k0, int k2, double d, PivotCandidate& m) {
+  double aic = 0.0;  // the updated a_ic
+  const bool eliminate = c > k0 && d != 0.0;  // a zero pivot is skipped: no NaN, the singularity test reports it
+  if (!Gpu) {  // host: the plain loop (caches and out-of-order cores hide the latency)
+    if (eliminate) {
+      const double l = A(i, c - 1) / d;
+      A(i, c - 1) = l;
+      for (int j = c; j < k2; ++j) A(i, j) -= l * A(c - 1, j);
+    }
+    if (c < k2) aic = A(i, c);
+  } else if (eliminate) {
+    const double l = A(i, c - 1) / d;
+    A(i, c - 1) = l;
+    for (int j0 = c; j0 < k2; j0 += lu_row_chunk) {
+      double u[lu_row_chunk], a[lu_row_chunk];
+      for (int q = 0; q < lu_row_chunk; ++q) {
+        const int j = j0 + q;
+        u[q] = j < k2 ? A(c - 1, j) : 0.0;
+        a[q] = j < k2 ? A(i, j) : 0.0;
+      }
+      for (int q = 0; q < lu_row_chunk; ++q) {
+        const int j = j0 + q;
+        a[q] -= l * u[q];
+        if (j < k2) A(i, j) = a[q];
+      }
+      if (j0 == c) aic = a[0];
+    }
+  } else if (c < k2) {
+    aic = A(i, c);
+  }
+  if (c < k2) {
+    const double v = kx::abs(aic);
+    if (v > m.val || (v == m.val && i < m.loc)) {
+      m.val = v;
+      m.loc = i;
+    }
+  }
+}
+
+// Swaps rows c and p of A across columns [s0, s1), spread over the team's threads, in groups whose
+// loads all issue before the stores (one memory round trip per group, not per column). Volatile
+// accesses: in the fused kernel the rows were written by other teams of the same launch, whose
+// stores are visible in L2 but possibly not in this SM's (incoherent) L1. Host: a plain loop
+// (coherent caches).
+template <bool Gpu, class Member, class AV>
+KOKKOS_INLINE_FUNCTION void team_swap_rows(Member const& t, AV const& A, int c, int p, int s0, int s1) {
+  if (!Gpu) {
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, s0, s1), [&](const int j) {
+      const double x = A(c, j);
+      A(c, j) = A(p, j);
+      A(p, j) = x;
+    });
+    return;
+  }
+  constexpr int group = 4;
+  const int tr = t.team_rank();
+  const int ts = t.team_size();
+  for (int j0 = s0 + tr; j0 < s1; j0 += group * ts) {
+    double x[group] = {}, y[group] = {};
+    for (int q = 0; q < group; ++q) {
+      const int j = j0 + q * ts;
+      if (j < s1) {
+        x[q] = *static_cast<volatile double*>(&A(c, j));
+        y[q] = *static_cast<volatile double*>(&A(p, j));
+      }
+    }
+    for (int q = 0; q < group; ++q) {
+      const int j = j0 + q * ts;
+      if (j < s1) {
+        *static_cast<volatile double*>(&A(c, j)) = y[q];
+        *static_cast<volatile double*>(&A(p, j)) = x[q];
+      }
+    }
+  }
+}
+
+// The fused kernel, launched once per column c of the leaf [k0, k2) and once more with c == k2
+// (the last column's multipliers only). Team q owns rows [c + q*rows_per_team, ...) of [c, n).
+template <class ExecSpace, class AV, class PivView, bool Gpu = !is_host_space_v<ExecSpace>>
+struct LeafFusedStep {
+  using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  static constexpr bool gpu = Gpu;
+  using MS = typename ExecSpace::memory_space;
+  AV A;
+  PivView piv;
+  Kokkos::View<PivotCandidate*, MS> partial;  // one candidate per team
+  Kokkos::View<int, MS> ticket;               // teams done; reset to 0 by the last one
+  int n, k0, k2, c, s0, s1, rows_per_team;
+
+  KOKKOS_INLINE_FUNCTION void operator()(member_type const& t) const {
+    const int lo = c + t.league_rank() * rows_per_team;
+    const int hi = n - lo > rows_per_team ? lo + rows_per_team : n;
+    const double d = c > k0 ? A(c - 1, c - 1) : 1.0;
+    PivotCandidate best;
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(t, lo, hi),
+        [&](const int i, PivotCandidate& m) { leaf_row_step<gpu>(A, i, c, k0, k2, d, m); },
+        PivotMaxFirst<>(best));
+    if (c >= k2) return;  // the closing launch: multipliers of the last column only
+
+    // Publish this team's candidate; the last team to arrive finishes the step.
+    Kokkos::memory_fence();  // every thread's row updates, before the ticket
+    t.team_barrier();
+    int last = 0;
+    Kokkos::single(
+        Kokkos::PerTeam(t),
+        [&](int& is_last) {
+          partial(t.league_rank()) = best;
+          Kokkos::memory_fence();
+          is_last = Kokkos::atomic_fetch_add(&ticket(), 1) == t.league_size() - 1 ? 1 : 0;
+        },
+        last);
+    if (!last) return;
+    Kokkos::memory_fence();
+    PivotCandidate g;
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(t, t.league_size()),
+        [&](const int q, PivotCandidate& m) {
+          const volatile PivotCandidate* pc = partial.data() + q;
+          const double v = pc->val;
+          const int l = pc->loc;
+          if (PivotMaxFirst<>::better(v, l, m.val, m.loc)) {
+            m.val = v;
+            m.loc = l;
+          }
+        },
+        PivotMaxFirst<>(g));
+    const int p = (g.loc >= c && g.loc < n) ? g.loc : c;  // an all-NaN column: no interchange
+    if (p != c) team_swap_rows<gpu>(t, A, c, p, s0, s1);
+    Kokkos::single(Kokkos::PerTeam(t), [&]() {
+      piv(c) = p;
+      ticket() = 0;  // ready for the next launch (same stream: ordered)
+    });
+  }
+};
+
+// The team kernel: one team factors the whole leaf [k0, k2) over rows [k0, n).
+template <class ExecSpace, class AV, class PivView, bool Gpu = !is_host_space_v<ExecSpace>>
+struct LeafTeam {
+  using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  static constexpr bool gpu = Gpu;
+  AV A;
+  PivView piv;
+  int n, k0, k2, s0, s1;
+
+  KOKKOS_INLINE_FUNCTION void operator()(member_type const& t) const {
+    for (int c = k0; c <= k2; ++c) {
+      const double d = c > k0 ? A(c - 1, c - 1) : 1.0;
+      PivotCandidate best;
+      Kokkos::parallel_reduce(
+          Kokkos::TeamThreadRange(t, c, n),
+          [&](const int i, PivotCandidate& m) { leaf_row_step<gpu>(A, i, c, k0, k2, d, m); },
+          PivotMaxFirst<>(best));
+      if (c >= k2) break;
+      t.team_barrier();  // all rows updated (the reduction's result may arrive before its barrier)
+      const int p = (best.loc >= c && best.loc < n) ? best.loc : c;
+      if (p != c) team_swap_rows<gpu>(t, A, c, p, s0, s1);
+      Kokkos::single(Kokkos::PerTeam(t), [&]() { piv(c) = p; });
+      t.team_barrier();  // the pivot row in place before the next step reads it
+    }
+  }
+};
+
 // Panels this narrow end the recursion: below it trsm/gemm calls are too small to pay for
 // themselves (a BLAS or cuBLAS call per 1-2 columns), and the unblocked kernels' flops,
 // about n^2/2 * leaf width in all, are a negligible share of the 2/3 n^3.
 inline constexpr int lu_leaf_width = 8;
+
+// Workspace and launch shape of the panel kernels, fixed per lu_factor call.
+template <class ExecSpace>
+struct PanelWork {
+  using MS = typename ExecSpace::memory_space;
+  LuPanelKernel kernel = LuPanelKernel::per_column;
+  int leaf_width = lu_leaf_width;
+  int team_max_rows = 0;      // automatic on a GPU: the team kernel for leaves of at most this many rows
+  int fused_team_size = 1;    // threads per team of the fused kernel
+  int fused_rows_per_team = 1;  // at least
+  int fused_max_teams = 1;      // at most (sizes `partial`)
+  int team_team_size = 1;     // threads of the team kernel
+  bool gpu_code = !is_host_space_v<ExecSpace>;  // the GPU code path of leaf_row_step / team_swap_rows
+  PivotSlot<ExecSpace> best;  // per_column
+  Kokkos::View<PivotCandidate*, MS> partial;  // fused
+  Kokkos::View<int, MS> ticket;               // fused
+};
 
 // Unblocked LU (LAPACK dgetf2) of the leaf A(k0:n, k0:k0+w): per column c, pivot search, row
 // interchange within the leaf's columns only (the callers swap the other columns), multipliers
@@ -146,30 +409,67 @@ void factor_leaf(ExecSpace const& space, AV const& A, PivView const& piv, PivotS
   }
 }
 
+// The leaf A(k0:n, k0:k0+w) by the fused or team kernel, interchanges applied across [s0, s1).
+template <bool Gpu, class ExecSpace, class AV, class PivView>
+void factor_leaf_swapping_impl(ExecSpace const& space, AV const& A, PivView const& piv,
+                               PanelWork<ExecSpace> const& work, LuPanelKernel kernel, int k0, int w, int s0, int s1) {
+  const int n = static_cast<int>(A.extent(0));
+  const int k2 = k0 + w;
+  using policy_t = Kokkos::TeamPolicy<ExecSpace>;
+  if (kernel == LuPanelKernel::team) {
+    LeafTeam<ExecSpace, AV, PivView, Gpu> f{A, piv, n, k0, k2, s0, s1};
+    Kokkos::parallel_for("numlab::lu::leaf_team", policy_t(space, 1, work.team_team_size), f);
+    return;
+  }
+  const int rpt = work.fused_rows_per_team;
+  LeafFusedStep<ExecSpace, AV, PivView, Gpu> f{A, piv, work.partial, work.ticket, n, k0, k2, k0, s0, s1, rpt};
+  for (int c = k0; c <= k2; ++c) {
+    f.c = c;
+    // Host: one team per thread (rows split evenly); GPU: a fixed number of rows per team.
+    f.rows_per_team = std::max(rpt, (n - c + work.fused_max_teams - 1) / work.fused_max_teams);
+    const int teams = (n - c + f.rows_per_team - 1) / f.rows_per_team;
+    if (teams <= 0) break;  // c == k2 == n: no rows below the last pivot
+    Kokkos::parallel_for("numlab::lu::leaf_fused", policy_t(space, teams, work.fused_team_size), f);
+  }
+}
+
+template <class ExecSpace, class AV, class PivView>
+void factor_leaf_swapping(ExecSpace const& space, AV const& A, PivView const& piv, PanelWork<ExecSpace> const& work,
+                          LuPanelKernel kernel, int k0, int w, int s0, int s1) {
+  if (work.gpu_code) factor_leaf_swapping_impl<true>(space, A, piv, work, kernel, k0, w, s0, s1);
+  else factor_leaf_swapping_impl<false>(space, A, piv, work, kernel, k0, w, s0, s1);
+}
+
 // Recursive LU of the panel A(k0:n, k0:k0+w) as LAPACK dgetrf2: factor the left half, bring its
 // interchanges to the right half, U12 by trsm, A22 -= L21*U12 by gemm, factor the right half,
 // bring its interchanges back to L21. Nearly all flops of the panel land in trsm/gemm; pivots
-// are absolute row indices.
+// are absolute row indices. [s0, s1) is the outer panel: the fused and team leaves swap rows
+// across all of it, which makes the two laswp calls of every recursion level unnecessary.
 template <class ExecSpace, class AV, class PivView>
-void factor_panel(ExecSpace const& space, AV const& A, PivView const& piv, PivotSlot<ExecSpace> const& best,
-                  int k0, int w) {
-  if (w <= lu_leaf_width) {
-    factor_leaf(space, A, piv, best, k0, w);
+void factor_panel(ExecSpace const& space, AV const& A, PivView const& piv, PanelWork<ExecSpace> const& work,
+                  int k0, int w, int s0, int s1) {
+  const int n = static_cast<int>(A.extent(0));
+  if (w <= work.leaf_width) {
+    LuPanelKernel k = work.kernel;
+    if (k == LuPanelKernel::automatic)
+      k = (n - k0 <= work.team_max_rows) ? LuPanelKernel::team : LuPanelKernel::fused;
+    if (k == LuPanelKernel::per_column) factor_leaf(space, A, piv, work.best, k0, w);
+    else factor_leaf_swapping(space, A, piv, work, k, k0, w, s0, s1);
     return;
   }
-  const int n = static_cast<int>(A.extent(0));
+  const bool leaf_swaps_panel = work.kernel != LuPanelKernel::per_column;
   const int k1 = k0 + w / 2;
   const int k2 = k0 + w;
-  factor_panel(space, A, piv, best, k0, k1 - k0);
-  laswp(space, A, piv, k0, k1, k1, k2);
+  factor_panel(space, A, piv, work, k0, k1 - k0, s0, s1);
+  if (!leaf_swaps_panel) laswp(space, A, piv, k0, k1, k1, k2);
   auto L11 = Kokkos::subview(A, range_t(k0, k1), range_t(k0, k1));  // (w/2) x (w/2), unit lower
   auto A12 = Kokkos::subview(A, range_t(k0, k1), range_t(k1, k2));  // (w/2) x (w - w/2) -> U12
   auto L21 = Kokkos::subview(A, range_t(k1, n), range_t(k0, k1));   // (n-k1) x (w/2)
   auto A22 = Kokkos::subview(A, range_t(k1, n), range_t(k1, k2));   // (n-k1) x (w - w/2)
   trsm_left(space, "L", "U", L11, A12);
   gemm_nn(space, -1.0, L21, A12, 1.0, A22);
-  factor_panel(space, A, piv, best, k1, k2 - k1);
-  laswp(space, A, piv, k1, k2, k0, k1);
+  factor_panel(space, A, piv, work, k1, k2 - k1, s0, s1);
+  if (!leaf_swaps_panel) laswp(space, A, piv, k1, k2, k0, k1);
 }
 
 // max_ij |A_ij|; the 2-D range iterates rows fastest (LayoutLeft: contiguous, coalesced on GPUs).

@@ -25,6 +25,11 @@ struct GaussSeidelMethod {
         int_param("max_iter", "iteration limit (status max_iterations)", 1000, 1, 1e9),
         real_param("divtol", "status diverged when the residual exceeds divtol x the initial one", 1e5, 1.0,
                    std::numeric_limits<double>::infinity(), true),
+        int_param("check_every", "residual and stopping tests every k sweeps (no host sync in between)", 1, 1,
+                  1e9),
+        choice_param("coloring", "multicolor's colouring: greedy in row order on the host (red-black on a grid) "
+                     "or Kokkos Kernels' default for the backend",
+                     {"greedy", "kokkos_kernels"}, "greedy"),
         bool_param("spectral_radius", "estimate rho of the iteration matrix by power iteration", true),
         int_param("spectral_iters", "power iterations for the spectral radius estimate", 100, 2, 1e6),
     };
@@ -46,6 +51,8 @@ struct GaussSeidelMethod {
     o.tol = get_real(pt.options, "tol");
     o.max_iter = static_cast<int>(get_int(pt.options, "max_iter"));
     o.divtol = get_real(pt.options, "divtol");
+    o.check_every = static_cast<int>(get_int(pt.options, "check_every"));
+    o.coloring = get_string(pt.options, "coloring") == "greedy" ? GsColoring::greedy : GsColoring::kokkos_kernels;
 
     PointResult r;
     std::vector<double> setup_t, solve_t;
@@ -80,6 +87,10 @@ struct GaussSeidelMethod {
     r.arrays["setup_times_seconds"] = setup_t;
     r.arrays["residual_history"] = last.residual_history;
     r.arrays["sweep_seconds"] = last.sweep_seconds;
+    if (o.check_every > 1) {
+      std::vector<double> its(last.residual_iterations.begin(), last.residual_iterations.end());
+      r.arrays["residual_iterations"] = its;
+    }
     add_accuracy_metrics(p, x, r);
     if (s.save_outputs) r.arrays["x"] = to_std_vector(x);
     if (get_bool(pt.options, "spectral_radius"))
