@@ -8,34 +8,23 @@ Usage: bench/gpu_table.py OUT_DIR      (prints Markdown tables)
 import os
 import sys
 
-import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import numlab_results  # noqa: E402  (the one HDF5 reader of the scripts)
 
 
 def load(path):
-    """Points of a numlab-schema file as a list of dicts ({} if the file is missing)."""
+    """Points of a numlab-schema file ([] if the file is missing): scripts/numlab_results.py."""
     if not os.path.exists(path):
         return []
-    pts = []
-    with h5py.File(path, "r") as f:
-        for g in f["points"].values():
-            d = {}
-            for k, v in g.attrs.items():
-                if isinstance(v, bytes):
-                    v = v.decode()
-                elif isinstance(v, np.generic):
-                    v = v.item()
-                d[k] = v
-            pts.append(d)
-    return pts
+    return numlab_results.load_file(path, load_arrays=False).points
 
 
 def device_of(path):
     if not os.path.exists(path):
         return None
-    with h5py.File(path, "r") as f:
-        v = f.attrs.get("device")
-        return v.decode() if isinstance(v, bytes) else v
+    return numlab_results.load_file(path, load_arrays=False).attrs.get("device")
 
 
 def ok(p):

@@ -90,10 +90,12 @@ METHOD_OPTIONS = {
         "flash_bwd": OrderedDict(list(_TILES.items()) + [("dq", ("str", "atomic"))]),
     },
     "linsolve": {
-        "gauss_elim": OrderedDict([("block_size", ("int", 0)), ("max_dense_gib", ("real", 16.0))]),
+        "gauss_elim": OrderedDict([("block_size", ("int", 0)), ("leaf_width", ("int", 0)),
+                                   ("panel_kernel", ("str", "auto")), ("max_dense_gib", ("real", 16.0))]),
         "gauss_seidel": OrderedDict([
             ("variant", ("str", "sequential")), ("direction", ("str", "forward")), ("omega", ("real", 1.0)),
             ("tol", ("real", 1e-10)), ("max_iter", ("int", 1000)), ("divtol", ("real", 1e5)),
+            ("check_every", ("int", 1)), ("coloring", ("str", "greedy")),
             ("spectral_radius", ("bool", True)), ("spectral_iters", ("int", 100))]),
         "reference": OrderedDict([("max_dense_gib", ("real", 16.0))]),
     },
