@@ -11,11 +11,16 @@
 //      every key tile and writes dQ_i once: no floating-point atomics anywhere, so the result
 //      is bitwise reproducible run to run, at 1.4x the flops (S and dP computed twice).
 // No buffer of size N x N_kv: memory is O(N) beyond the inputs and outputs.
+// On a GPU, fp32 at D = 64 / 128 with tile_q x tile_k = flash_bwd_gpu_tiles(D) runs step 2 as
+// the register-tiled kernel of detail/flash_bwd_gpu_kernel.hpp.
 #pragma once
 
 #include "attention/attention_types.hpp"
 #include "attention/detail/bwd_common.hpp"
 #include "attention/detail/flash_bwd_kernel.hpp"
+#include "attention/detail/flash_bwd_gpu_kernel.hpp"
+#include "attention/detail/fwd_backend.hpp"
+#include "attention/tile_size.hpp"
 
 #include <Kokkos_Core.hpp>
 
@@ -23,6 +28,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace numlab::attention {
 
@@ -50,16 +56,38 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, TileSiz
 
   using Kernel = detail::bwd::FlashBwdKernel<ExecSpace, T, Mem>;
   const bool atomic = dq_mode == FlashBwdDq::atomic;
+  const int D = shape.D;
+  // fp32 on a GPU at D = 64 / 128 with tiles equal to its geometry: the register-tiled key-tile
+  // pass (flash_bwd_gpu_kernel.hpp). Its deterministic dQ pass stays the generic one, with the
+  // largest tiles that fit shared memory.
+  bool gpu_kernel = false;
+  if constexpr (!detail::is_host_exec_v<ExecSpace> && std::is_same_v<T, float>) {
+    if (flash_bwd_gpu_supports(D)) {
+      const TileSizes g = flash_bwd_gpu_tiles(D);
+      gpu_kernel = tiles.tile_q == g.tile_q && tiles.tile_k == g.tile_k && Q.span_is_contiguous() &&
+                   K.span_is_contiguous() && V.span_is_contiguous() && dO.span_is_contiguous() &&
+                   dQ.span_is_contiguous() && dK.span_is_contiguous() && dV.span_is_contiguous();
+    }
+  }
+  TileSizes dq_tiles = tiles;
+  if (gpu_kernel && !atomic) {
+    using Policy = Kokkos::TeamPolicy<ExecSpace>;
+    // Kokkos 4.6 CUDA (40,936 bytes): 16 x 16 at D = 64, 16 x 8 at D = 128.
+    for (TileSizes c : {TileSizes{32, 32}, TileSizes{32, 16}, TileSizes{16, 16}, TileSizes{16, 8}, TileSizes{8, 8}}) {
+      dq_tiles = c;
+      if (Kernel::dq_scratch_bytes(c.tile_q, c.tile_k, D) <= std::size_t(Policy::scratch_size_max(0))) break;
+    }
+  }
   // A tile never needs more rows than the problem has: clipping keeps small problems within
   // the scratch limit whatever tiles were asked for.
-  const int Br = std::max(1, std::min(tiles.tile_q, shape.N)), Bc = std::max(1, std::min(tiles.tile_k, shape.N_kv));
-  const int D = shape.D;
+  const int Br = std::max(1, std::min(dq_tiles.tile_q, shape.N)), Bc = std::max(1, std::min(dq_tiles.tile_k, shape.N_kv));
   // Validate every pass's scratch before launching anything.
   const auto kv_plan =
-      detail::bwd::plan_scratch<ExecSpace, T>(who, Kernel::kv_scratch_bytes(Br, Bc, D, atomic), tiles, D);
+      gpu_kernel ? detail::bwd::ScratchPlan{}
+                 : detail::bwd::plan_scratch<ExecSpace, T>(who, Kernel::kv_scratch_bytes(Br, Bc, D, atomic), tiles, D);
   const auto dq_plan =
       atomic ? detail::bwd::ScratchPlan{}
-             : detail::bwd::plan_scratch<ExecSpace, T>(who, Kernel::dq_scratch_bytes(Br, Bc, D), tiles, D);
+             : detail::bwd::plan_scratch<ExecSpace, T>(who, Kernel::dq_scratch_bytes(Br, Bc, D), dq_tiles, D);
 
   if (shape.B == 0 || shape.H == 0 || shape.N == 0 || shape.N_kv == 0) {
     // No query rows or no keys: every gradient is zero (a row that sees no key has P = 0).
@@ -94,9 +122,18 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, TileSiz
   Kokkos::parallel_for("numlab::attention::flash_bwd::row_dot",
                        detail::bwd::team_policy<ExecSpace, detail::bwd::FlashBwdRowDotTag>(space, BH * k.Tr, {}), k);
   if (atomic) Kokkos::deep_copy(space, dQ, T(0));
-  k.level = kv_plan.level;
-  Kokkos::parallel_for("numlab::attention::flash_bwd::key_tiles",
-                       detail::bwd::team_policy<ExecSpace, detail::bwd::FlashBwdKvTag>(space, BH * k.Tc, kv_plan), k);
+  if (gpu_kernel) {
+    if constexpr (!detail::is_host_exec_v<ExecSpace> && std::is_same_v<T, float>) {
+      if (D == 64)
+        detail::launch_flash_bwd_gpu<ExecSpace, Mem, 64>(space, shape, atomic, Q, K, V, dO, L, k.Dvec, dQ, dK, dV);
+      else
+        detail::launch_flash_bwd_gpu<ExecSpace, Mem, 128>(space, shape, atomic, Q, K, V, dO, L, k.Dvec, dQ, dK, dV);
+    }
+  } else {
+    k.level = kv_plan.level;
+    Kokkos::parallel_for("numlab::attention::flash_bwd::key_tiles",
+                         detail::bwd::team_policy<ExecSpace, detail::bwd::FlashBwdKvTag>(space, BH * k.Tc, kv_plan), k);
+  }
   if (!atomic) {
     k.level = dq_plan.level;
     Kokkos::parallel_for("numlab::attention::flash_bwd::query_tiles",

@@ -180,7 +180,41 @@ struct FlashFwdGpuGeometry {
   KOKKOS_INLINE_FUNCTION static constexpr std::size_t red_floats() { return std::size_t(Br) * 16; }
 };
 
+// Fixed geometry of the register-tiled GPU flash backward (fp32, D = 64 or 128;
+// flash_bwd_gpu_kernel.hpp): a team of 128 threads owns Bc keys and walks the query tiles of Br
+// rows. Bc x D of dK and of dV stay in registers, so D = 128 halves Bc to keep them at 64 per
+// thread; Br grows to keep the S^T tile (Bc x Br) at 32 values per thread. The config's
+// tile_q x tile_k must equal Br x Bc (32 x 64 at D = 64, 64 x 32 at D = 128) to select it.
+template <int D>
+struct FlashBwdGpuGeometry {
+  static_assert(D == 64 || D == 128, "register-tiled flash backward: D is 64 or 128");
+  static constexpr int Bc = D == 64 ? 64 : 32;  // keys per team (rows of dK_j, dV_j)
+  static constexpr int Br = D == 64 ? 32 : 64;  // query rows per step
+  static constexpr int threads = 128;           // 8 key groups x 16 query/column groups
+  static constexpr int chunk = 16;              // columns of D per stage in the S^T, dP^T products
+  static constexpr int row_chunk = 1024 / D;    // rows of Q, dO (dK, dV products) or K (dQ) per stage
+  static constexpr int ldk = Bc + 4;            // pitch of key-indexed rows: spreads banks, keeps float4 alignment
+  static constexpr int ldq = Br + 4;            // pitch of query-indexed rows
+  // Team scratch in floats: stage (K^T, V^T, Q^T, dO^T chunks, or row chunks) | P and dS by query
+  // row | dS by key.
+  KOKKOS_INLINE_FUNCTION static constexpr std::size_t stage_floats() {
+    return std::size_t(2 * chunk * (ldk + ldq)) > std::size_t(2 * row_chunk * D) ? std::size_t(2 * chunk * (ldk + ldq))
+                                                                                  : std::size_t(2 * row_chunk * D);
+  }
+  KOKKOS_INLINE_FUNCTION static constexpr std::size_t scratch_floats() {
+    return stage_floats() + 2 * std::size_t(Br) * ldk + std::size_t(Bc) * ldq;
+  }
+};
+
 }  // namespace detail
+
+// The register-tiled GPU flash backward (fp32) exists for these head dims, and runs when the
+// backward's tile_q x tile_k equals flash_bwd_gpu_tiles(D) (its Br x Bc).
+inline constexpr bool flash_bwd_gpu_supports(int D) { return D == 64 || D == 128; }
+inline TileSizes flash_bwd_gpu_tiles(int D) {
+  return D == 64 ? TileSizes{detail::FlashBwdGpuGeometry<64>::Br, detail::FlashBwdGpuGeometry<64>::Bc}
+                 : TileSizes{detail::FlashBwdGpuGeometry<128>::Br, detail::FlashBwdGpuGeometry<128>::Bc};
+}
 
 // Team scratch offered to the forward kernels on ExecSpace: the larger of level 0 (GPU shared
 // memory) and level 1. Tiles that fit level 0 run there; larger ones from level 1, which on

@@ -39,6 +39,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -412,13 +413,15 @@ class AttentionBackwardTyped : public ::testing::Test {};
 using Precisions = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(AttentionBackwardTyped, Precisions);
 
-TYPED_TEST(AttentionBackwardTyped, MatchesReference) {
-  using T = TypeParam;
+// Every method on every case against the fp64 reference under both bounds (header comment);
+// prints the worst error of each method over the cases.
+template <class T>
+void check_against_reference(std::vector<Case> const& cases, char const* label) {
   constexpr double u = unit_roundoff<T>;
   // Worst over the grid, in units of u sqrt(n) g: the error, and its excess over 2x naive.
   double worst_model[3] = {0, 0, 0}, worst_excess[3] = {0, 0, 0};
   unsigned seed = 100;
-  for (Case const& c : backward_cases()) {
+  for (Case const& c : cases) {
     auto p = make_problem<T>(c, seed += 7);
     auto ref = reference_of(p);
     auto naive = naive_attention<T>(c.shape(), p.Q, p.K, p.V, p.dO);
@@ -446,9 +449,22 @@ TYPED_TEST(AttentionBackwardTyped, MatchesReference) {
     }
   }
   for (Method m : all_methods)
-    std::printf("  %s %-25s worst error %.2f u sqrt(n) g (bound %.1f), excess over 2x naive %.2f (atol %.1f)\n",
-                std::is_same_v<T, float> ? "fp32" : "fp64", method_name(m), worst_model[int(m)], c_model,
+    std::printf("  %s %s %-25s worst error %.2f u sqrt(n) g (bound %.1f), excess over 2x naive %.2f (atol %.1f)\n",
+                label, std::is_same_v<T, float> ? "fp32" : "fp64", method_name(m), worst_model[int(m)], c_model,
                 worst_excess[int(m)], c_atol);
+}
+
+TYPED_TEST(AttentionBackwardTyped, MatchesReference) { check_against_reference<TypeParam>(backward_cases(), "grid"); }
+
+// The tiles of the register-tiled GPU backward (fp32, D = 64 / 128: 32 x 64 and 64 x 32), which
+// select it on a GPU (the generic kernel elsewhere): lengths around and across its tiles, ragged
+// tails, N_kv != N both ways, rows that see no key (causal, N > N_kv), several heads and batches.
+TEST(AttentionBackward, GpuKernelTilesMatchReferenceFp32) {
+  std::vector<Case> cases;
+  for (int D : {64, 128})
+    for (auto [N, N_kv] : {std::pair{1, 1}, {1, 77}, {3, 50}, {31, 33}, {113, 113}, {113, 77}, {77, 200}, {300, 257}})
+      for (bool causal : {false, true}) cases.push_back({2, 3, N, N_kv, D, causal, na::flash_bwd_gpu_tiles(D)});
+  check_against_reference<float>(cases, "gpu-tiles");
 }
 
 TYPED_TEST(AttentionBackwardTyped, FullyMaskedRowsHaveZeroGradients) {
@@ -474,8 +490,9 @@ TYPED_TEST(AttentionBackwardTyped, FullyMaskedRowsHaveZeroGradients) {
 
 TYPED_TEST(AttentionBackwardTyped, SeparateDqIsBitwiseReproducible) {
   using T = TypeParam;
-  for (bool causal : {false, true}) {
-    Case c{2, 3, 113, 77, 64, causal, {16, 32}};
+  for (auto [causal, tiles] : {std::pair{false, na::TileSizes{16, 32}}, {true, na::TileSizes{16, 32}},
+                                {false, na::flash_bwd_gpu_tiles(64)}, {true, na::flash_bwd_gpu_tiles(64)}}) {
+    Case c{2, 3, 113, 77, 64, causal, tiles};
     SCOPED_TRACE(c.str());
     auto p = make_problem<T>(c, 9);
     auto ref = reference_of(p);
