@@ -64,7 +64,7 @@ void memset_or_throw(void* p, std::size_t bytes, cudaStream_t st, const char* wh
 bool supports_head_dim(int D) { return D == 64 || D == 128 || D == 256; }
 
 std::size_t backward_workspace_bytes(AttnShape const& s, bool deterministic) {
-  return detail::dvec_bytes(s) + (deterministic ? 0 : detail::dq_accum_bytes(s));
+  return detail::rowstat_bytes(s) + (deterministic ? 0 : detail::dq_accum_bytes(s));
 }
 
 std::size_t forward_flops(AttnShape const& s) {

@@ -45,7 +45,8 @@ struct BackwardArgs {
 };
 
 bool supports_head_dim(int D);  // 64, 128, 256
-// D_i = rowsum(dO o O) (fp32 [B,H,N]) plus, unless deterministic, the fp32 dQ accumulator [B,H,N,D].
+// LSE * log2(e) and D_i = rowsum(dO o O) (fp32 [B,H,N] each) plus, unless deterministic, the fp32 dQ
+// accumulator [B,H,N,D].
 std::size_t backward_workspace_bytes(AttnShape const&, bool deterministic);
 // Both throw std::runtime_error on an unsupported head dim, bad arguments or a launch error.
 // cuda_stream is a cudaStream_t (nullptr: the legacy default stream).

@@ -10,6 +10,7 @@
 #include "warp_gemm.cuh"
 
 #include <cmath>
+#include <type_traits>
 
 namespace numlab::cuda::detail {
 
@@ -61,8 +62,7 @@ __global__ void __launch_bounds__(BwdDqKernel<T, D>::NThreads) flash_bwd_dq_kern
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int r = m0 + wr0 + mi * 16 + (lane >> 2) + h * 8;
-      const float l = r < N ? p.lse[bh * N + r] : INFINITY;
-      l2[mi][h] = l == -INFINITY ? INFINITY : l * kLog2e;
+      l2[mi][h] = r < N ? p.lse2[bh * N + r] : INFINITY;
       dv_row[mi][h] = r < N ? p.dvec[bh * N + r] : 0.f;
     }
 
@@ -87,19 +87,25 @@ __global__ void __launch_bounds__(BwdDqKernel<T, D>::NThreads) flash_bwd_dq_kern
     warp_gemm_ss<T, MI, BN / 8, D, D, false, D, false>(s, sQ, wr0, cK, 0, lane);
     warp_gemm_ss<T, MI, BN / 8, D, D, false, D, false>(dp, sdO, wr0, cV, 0, lane);
     const bool mask = n0 + BN > Nkv || (p.causal && n0 + BN - 1 > m0 + off);
+    auto ds_tile = [&](auto masked) {  // the mask in its own code path (flash_bwd_kernel.cuh says why)
 #pragma unroll
-    for (int mi = 0; mi < MI; ++mi)
+      for (int mi = 0; mi < MI; ++mi)
 #pragma unroll
-      for (int nt = 0; nt < BN / 8; ++nt)
+        for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
-        for (int r = 0; r < 4; ++r) {
-          const int h = r >> 1;
-          const int row = m0 + wr0 + mi * 16 + (lane >> 2) + h * 8;
-          const int col = n0 + nt * 8 + (lane & 3) * 2 + (r & 1);
-          float pv = ex2(fmaf(s[mi][nt][r], p.scale_log2, -l2[mi][h]));
-          if (mask && (col >= Nkv || (p.causal && col > row + off))) pv = 0.f;
-          s[mi][nt][r] = pv * (dp[mi][nt][r] - dv_row[mi][h]);  // dS
-        }
+          for (int r = 0; r < 4; ++r) {
+            const int h = r >> 1;
+            float pv = ex2(fmaf(s[mi][nt][r], p.scale_log2, -l2[mi][h]));
+            if constexpr (decltype(masked)::value) {
+              const int row = m0 + wr0 + mi * 16 + (lane >> 2) + h * 8;
+              const int col = n0 + nt * 8 + (lane & 3) * 2 + (r & 1);
+              if (col >= Nkv || (p.causal && col > row + off)) pv = 0.f;
+            }
+            s[mi][nt][r] = pv * (dp[mi][nt][r] - dv_row[mi][h]);  // dS
+          }
+    };
+    if (mask) ds_tile(std::true_type{});
+    else ds_tile(std::false_type{});
     warp_gemm_rs<T, MI, BN / 8, D / 8, D>(acc, s, cK, 0, lane);
     __syncthreads();
   }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Backward helpers outside the main loop: D_i = rowsum(dO o O) before it, and the fp32 dQ
-// accumulator -> dQ (times the softmax scale) after it in atomic mode.
+// Backward helpers outside the main loop: the row statistics {LSE in base 2, D_i = rowsum(dO o O)}
+// before it, and the fp32 dQ accumulator -> dQ (times the softmax scale) after it in atomic mode.
 #pragma once
 
 #include "mma_sm80.cuh"
@@ -9,8 +9,9 @@ namespace numlab::cuda::detail {
 
 // D/8 consecutive lanes own one row, 16 bytes of O and dO each, then reduce over the group.
 template <class T, int D>
-__global__ void __launch_bounds__(256) bwd_dot_do_o_kernel(const T* __restrict__ o, const T* __restrict__ dout,
-                                                           float* __restrict__ dvec, long rows) {
+__global__ void __launch_bounds__(256) bwd_rowstat_kernel(const T* __restrict__ o, const T* __restrict__ dout,
+                                                          const float* __restrict__ lse, float* __restrict__ lse2,
+                                                          float* __restrict__ dvec, long rows) {
   constexpr int G = D / 8;
   static_assert(G <= 32 && 32 % G == 0, "row group must fit a warp");
   const long gid = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -30,7 +31,11 @@ __global__ void __launch_bounds__(256) bwd_dot_do_o_kernel(const T* __restrict__
   }
 #pragma unroll
   for (int s = G / 2; s > 0; s >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, s);
-  if (row < rows && gid % G == 0) dvec[row] = acc;
+  if (row < rows && gid % G == 0) {
+    const float l = lse[row];
+    lse2[row] = l == -INFINITY ? INFINITY : l * kLog2e;
+    dvec[row] = acc;
+  }
 }
 
 template <class T>

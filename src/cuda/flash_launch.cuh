@@ -12,8 +12,10 @@
 namespace numlab::cuda::detail {
 
 inline std::size_t align256(std::size_t n) { return (n + 255) / 256 * 256; }
-// Workspace: [D_i: fp32 B*H*N][dQ accumulator: fp32 B*H*N*D, atomic mode only]
-inline std::size_t dvec_bytes(AttnShape const& s) { return align256(sizeof(float) * std::size_t(s.B) * s.H * s.N); }
+// Workspace: [LSE in base 2: fp32 B*H*N][D_i: fp32 B*H*N][dQ accumulator: fp32 B*H*N*D, atomic mode only]
+inline std::size_t rowstat_bytes(AttnShape const& s) {
+  return align256(2 * sizeof(float) * std::size_t(s.B) * s.H * s.N);
+}
 inline std::size_t dq_accum_bytes(AttnShape const& s) {
   return sizeof(float) * std::size_t(s.B) * s.H * s.N * std::size_t(s.D);
 }

@@ -6,15 +6,49 @@
 #include "flash_bwd_kernel.cuh"
 #include "flash_bwd_preprocess.cuh"
 #include "flash_fwd_kernel.cuh"
+#include "flash_fwd_sm90_kernel.cuh"
 #include "flash_launch.cuh"
 
+#include <cstdlib>
+
 namespace numlab::cuda::detail {
+
+// Head dims whose forward runs the wgmma kernel on sm_90a, as a mask (1: D=64, 2: D=128, 4: D=256);
+// the others, and every head dim when the environment sets NUMLAB_FA_NO_WGMMA, run the mma.sync kernel.
+#ifndef NUMLAB_FA_SM90_FWD
+#define NUMLAB_FA_SM90_FWD 7
+#endif
+
+// Whether the device runs this kernel from sm_90a machine code (CMake's "90a" target): only then does
+// the wgmma kernel have a body. Cached per device.
+template <class Kernel>
+bool runs_sm90a_code(Kernel* kernel) {
+  static const bool disabled = std::getenv("NUMLAB_FA_NO_WGMMA") != nullptr;
+  static int cached[64];  // 0 unknown, 1 yes, 2 no
+  int dev = 0;
+  if (disabled) return false;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+  if (cached[dev] == 0) {
+    cudaFuncAttributes attr;
+    cached[dev] = cudaFuncGetAttributes(&attr, kernel) == cudaSuccess && attr.binaryVersion == 90 ? 1 : 2;
+  }
+  return cached[dev] == 1;
+}
 
 template <class T, int D>
 void launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
   using K = FwdKernel<T, D>;
   const AttnShape& s = a.shape;
   FwdParams p{a.q, a.k, a.v, a.o, a.lse, s.N, s.N_kv, s.causal, scale, scale * kLog2e};
+  if ((NUMLAB_FA_SM90_FWD & (D == 64 ? 1 : D == 128 ? 2 : 4)) && runs_sm90a_code(flash_fwd_sm90_kernel<T, D>)) {
+    using K90 = FwdSm90Kernel<T, D>;
+    auto kernel = flash_fwd_sm90_kernel<T, D>;
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, K90::kSmemBytes);
+    const dim3 grid((s.N + K90::BM - 1) / K90::BM, s.B * s.H);
+    kernel<<<grid, K90::NThreads, K90::kSmemBytes, stream>>>(p);
+    check_launch("flash_fwd_sm90_kernel");
+    return;
+  }
   auto kernel = flash_fwd_kernel<T, D>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, K::kSmemBytes);
   const dim3 grid((s.N + K::BM - 1) / K::BM, s.B * s.H);
@@ -26,18 +60,19 @@ template <class T, int D>
 void launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
   const AttnShape& s = a.shape;
   const long rows = long(s.B) * s.H * s.N;
-  float* dvec = static_cast<float*>(a.workspace);
+  float* lse2 = static_cast<float*>(a.workspace);
+  float* dvec = lse2 + rows;
   float* dq_accum = a.deterministic ? nullptr
-                                    : reinterpret_cast<float*>(static_cast<char*>(a.workspace) + dvec_bytes(s));
+                                    : reinterpret_cast<float*>(static_cast<char*>(a.workspace) + rowstat_bytes(s));
   {
     const long threads = rows * (D / 8);
-    bwd_dot_do_o_kernel<T, D><<<unsigned((threads + 255) / 256), 256, 0, stream>>>(
-        static_cast<const T*>(a.o), static_cast<const T*>(a.dout), dvec, rows);
-    check_launch("bwd_dot_do_o_kernel");
+    bwd_rowstat_kernel<T, D><<<unsigned((threads + 255) / 256), 256, 0, stream>>>(
+        static_cast<const T*>(a.o), static_cast<const T*>(a.dout), a.lse, lse2, dvec, rows);
+    check_launch("bwd_rowstat_kernel");
   }
   if (dq_accum && cudaMemsetAsync(dq_accum, 0, dq_accum_bytes(s), stream) != cudaSuccess) check_launch("memset dQ");
 
-  BwdParams p{a.q, a.k, a.v, a.dout, a.lse, dvec, dq_accum, a.dq, a.dk, a.dv,
+  BwdParams p{a.q, a.k, a.v, a.dout, lse2, dvec, dq_accum, a.dq, a.dk, a.dv,
               s.N, s.N_kv, s.causal, a.deterministic, scale, scale * kLog2e};
   {
     using K = BwdKernel<T, D>;

@@ -16,8 +16,9 @@ struct FwdParams {
 
 struct BwdParams {
   const void *q, *k, *v, *dout;
-  const float* lse;
-  const float* dvec;  // D_i = rowsum(dO o O), [B,H,N]
+  // Per query row, [B,H,N] each, written by bwd_rowstat_kernel: LSE * log2(e), +inf where LSE = -inf
+  // (the row sees no key, so P = 0); D_i = rowsum(dO o O).
+  const float *lse2, *dvec;
   float* dq_accum;    // fp32 [B,H,N,D], atomic mode only
   void *dq, *dk, *dv;
   int N, N_kv;

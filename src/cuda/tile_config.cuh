@@ -7,10 +7,11 @@
 namespace numlab::cuda {
 
 // Chosen on an H100 (src/cuda/dev/NOTES.md has the measurements of the alternatives): bf16 and
-// fp16 share tiles. Every kernel is ~240-255 registers/thread; spills show in `-Xptxas -v`.
+// fp16 share tiles. Spills show in `-Xptxas -v`.
 
-// Forward: a CTA owns kBlockM query rows (each warp 16*MI consecutive rows, MI = kBlockM/(16*kNWarps)),
-// streams K/V in kBlockN-row tiles through a 2-stage cp.async pipeline.
+// Forward, mma.sync (flash_fwd_kernel.cuh; every GPU without sm_90a code): a CTA owns kBlockM query
+// rows (each warp 16*MI consecutive rows, MI = kBlockM/(16*kNWarps)), streams K/V in kBlockN-row tiles
+// through a 2-stage cp.async pipeline.
 // Registers per thread ~ MI*(D/2 + kBlockN/2) accumulators; shared = (kBlockM + 4 kBlockN) * D * 2 bytes.
 // D=64: kBlockN=128 spilled and ran 8% slower; D=256: kBlockN=32 ran 11% slower, 4 warps x 64 rows 44%.
 template <class T, int D> struct FwdTile;
@@ -18,24 +19,41 @@ template <class T> struct FwdTile<T, 64>  { static constexpr int kBlockM = 128, 
 template <class T> struct FwdTile<T, 128> { static constexpr int kBlockM = 128, kBlockN = 64, kNWarps = 4; };
 template <class T> struct FwdTile<T, 256> { static constexpr int kBlockM = 128, kBlockN = 64, kNWarps = 8; };
 
+// Forward on sm_90a (flash_fwd_sm90_kernel.cuh, wgmma): kWarpGroups x 64 query rows per CTA, K/V in
+// kBlockN-row tiles, 2 stages each, kMinBlocks CTAs per SM (launch bounds: 65536 / (128 kWarpGroups
+// kMinBlocks) registers per thread); shared = (64 kWarpGroups + 4 kBlockN) * D * 2 bytes (+1 KB).
+// Registers per thread ~ D/2 (O) + kBlockN/2 (S) + kBlockN/4 (P).
+// D=64: 2 CTAs of 2 x 64 rows with kBlockN=64 (118 registers) ran 10-30% faster than one CTA with
+// kBlockN=128 (168 registers) or 3 warpgroups; D=128 cannot go to 2 CTAs per SM (spills at 128 registers).
+template <class T, int D> struct FwdSm90Tile;
+template <class T> struct FwdSm90Tile<T, 64>  { static constexpr int kWarpGroups = 2, kBlockN = 64, kMinBlocks = 2; };
+template <class T> struct FwdSm90Tile<T, 128> { static constexpr int kWarpGroups = 2, kBlockN = 128, kMinBlocks = 1; };
+template <class T> struct FwdSm90Tile<T, 256> { static constexpr int kWarpGroups = 2, kBlockN = 64, kMinBlocks = 1; };
+
 // Backward (dK, dV and, in atomic mode, dQ): a CTA owns kBlockN keys and walks all query blocks of
 // kBlockM rows. Its five GEMMs are split over the warps as a 2-D warp grid each:
 //   S^T, dP^T  (kBlockN x kBlockM):  kWarpsKeyS  x (kNWarps / kWarpsKeyS)
 //   dV, dK     (kBlockN x D):        kWarpsKeyKV x (kNWarps / kWarpsKeyKV)
 //   dQ         (kBlockM x D):        kWarpsQdQ   x (kNWarps / kWarpsQdQ), in kDqParts column slices
-// Shared = (2 kBlockN + 4 kBlockM) * D * 2 + 4 kBlockN kBlockM (+ 16 kBlockM) bytes
-// (K, V, 2 stages of Q and dO, P^T, dS^T, LSE and D_i). kBlockM must be a multiple of 64.
-// D=64: kBlockM=128 ran 9% faster than 64; D=128: 8x1 warp grids (kDqParts 2) ran 9% slower.
-// D=256 needs kDqParts=2 to keep dQ beside dK, dV in registers without spilling.
+// Q, dO, LSE and D_i stream through kStages (2 or 3) cp.async stages; 3 saves a barrier per block.
+// Shared = (2 kBlockN + 2 kStages kBlockM) * D * 2 + 4 kBlockN kBlockM + 8 kStages kBlockM bytes
+// (K, V, the Q and dO stages, P^T, dS^T, LSE and D_i). kBlockM must be a multiple of 64.
+// D=64: kBlockM=128 ran 9% faster than 64. D=128, 256: the warp grids of FlashAttention-2's sm80/sm90
+// backward (dQ 2 x 4 warps; at D=256 also dK/dV 2 x 4), fewer ldmatrix per mma, ran 2% and 10% faster
+// than 4 x 2; D=128: 8 x 1 grids (kDqParts 2) ran 9% slower. D=256 needs kDqParts=2 to keep dQ beside
+// dK, dV in registers without spilling; 3 stages don't fit its shared memory.
 template <class T, int D> struct BwdTile;
 template <class T> struct BwdTile<T, 64> {
-  static constexpr int kBlockM = 128, kBlockN = 128, kNWarps = 8, kWarpsKeyS = 4, kWarpsKeyKV = 4, kWarpsQdQ = 4, kDqParts = 1;
+  static constexpr int kBlockM = 128, kBlockN = 128, kNWarps = 8, kWarpsKeyS = 4, kWarpsKeyKV = 4, kWarpsQdQ = 4,
+                       kDqParts = 1, kStages = 3;
 };
 template <class T> struct BwdTile<T, 128> {
-  static constexpr int kBlockM = 64, kBlockN = 128, kNWarps = 8, kWarpsKeyS = 4, kWarpsKeyKV = 4, kWarpsQdQ = 4, kDqParts = 1;
+  static constexpr int kBlockM = 64, kBlockN = 128, kNWarps = 8, kWarpsKeyS = 4, kWarpsKeyKV = 4, kWarpsQdQ = 2,
+                       kDqParts = 1, kStages = 3;
 };
 template <class T> struct BwdTile<T, 256> {
-  static constexpr int kBlockM = 64, kBlockN = 64, kNWarps = 8, kWarpsKeyS = 4, kWarpsKeyKV = 4, kWarpsQdQ = 4, kDqParts = 2;
+  static constexpr int kBlockM = 64, kBlockN = 64, kNWarps = 8, kWarpsKeyS = 4, kWarpsKeyKV = 2, kWarpsQdQ = 2,
+                       kDqParts = 2, kStages = 2;
 };
 
 // Deterministic dQ pass: a CTA owns kBlockM query rows (16 per warp) and walks the key blocks,
