@@ -141,6 +141,35 @@ def base_label(p, exclude=()):
     return label
 
 
+# Benchmarks sweep B with N at a fixed token count B·N and H with D at a fixed hidden size H·D.
+# Labelled by B and H, every point would be a series of its own; where B (H) follows from N (D)
+# and the rest of the label, and the product is one number, the label names the product instead.
+PRODUCTS = [("B", "N", "B·N"), ("H", "D", "H·D")]
+
+
+def _fold_constant_products(points, varying, exclude):
+    """(varying without the folded keys, extra label parts such as 'B·N=16384')."""
+    fixed = []
+    for key, partner, name in PRODUCTS:
+        entry = next((v for v in varying if v[0] == key), None)
+        if entry is None:
+            continue
+        others = [get for k, get, _ in varying if k not in (key, "B", "H")]
+        seen, products, determined = {}, set(), True
+        for p in points:
+            v, w = p.get(key), nr.problem_value(p, partner)
+            if v is None or w is None:
+                continue
+            products.add(float(v) * float(w))
+            at = (base_label(p, exclude), tuple(g(p) for g in others), nr.problem_value(p, "N"),
+                  nr.problem_value(p, "D"))
+            determined = determined and seen.setdefault(at, v) == v
+        if determined and len(products) == 1:
+            varying = [v for v in varying if v[0] != key]
+            fixed.append(f"{name}={_g(products.pop())}")
+    return varying, fixed
+
+
 def make_labels(points, exclude=(), group_fn=None):
     """{id(point): label}. group_fn(p) -> hashable position of the point on the
     figure (panel, x); where two files would draw the same label at the same
@@ -151,11 +180,12 @@ def make_labels(points, exclude=(), group_fn=None):
             continue
         vals = {get(p) for p in points} - {None}
         if len(vals) > 1:
-            varying.append((get, fmt))
+            varying.append((key, get, fmt))
+    varying, fixed = _fold_constant_products(points, varying, exclude)
     labels = {}
     for p in points:
         lab = base_label(p, exclude)
-        extra = [fmt(get(p)) for get, fmt in varying if get(p) is not None]
+        extra = [fmt(get(p)) for _, get, fmt in varying if get(p) is not None] + fixed
         if p.get("backend") not in (None, "") and "backend" not in exclude:
             extra.append(f"backend={p['backend']}")
         if extra:

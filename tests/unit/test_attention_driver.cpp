@@ -70,7 +70,9 @@ TEST(AttentionDriver, PeakMemoryGrowthLaws) {
     EXPECT_LE(G, 2 * N / 32);
     EXPECT_EQ(peak["tiled"][N], o_and_l(double(N)) + double(G) * 32 * double(N) * sizeof(float));
   }
-  EXPECT_LT(peak["tiled"][1024], peak["standard"][1024] / 4);
+  // Below N^2 only while fewer teams than the league are in flight: always on the host (one per
+  // thread); on a GPU, whose hundreds of resident teams cover this small league, at larger N.
+  if (tiled_teams[1024] * 4 <= 2 * 1024 / 32) EXPECT_LT(peak["tiled"][1024], peak["standard"][1024] / 4);
 }
 
 // Bring your own data: Q, K, V, dO from an HDF5 file; O and the gradients come
