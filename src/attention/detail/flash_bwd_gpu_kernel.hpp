@@ -25,6 +25,8 @@
 #include "attention/online_softmax.hpp"
 #include "attention/tile_size.hpp"
 
+#include "core/kokkos_ext/compat.hpp"
+
 #include <Kokkos_Core.hpp>
 
 #include <cstddef>
@@ -189,7 +191,7 @@ struct FlashBwdGpuKernel {
         float const lq = row ? float(L(b, h, q)) * log2e : 0.f;
         float const dq = row ? float(Dvec(b, h, q)) : 0.f;
         for (int i = 0; i < KA; ++i) {
-          float const p = k0 + KA * rg + i <= last ? fast_exp2(s[i][j] * scale_log2 - lq) : 0.f;
+          float const p = k0 + KA * rg + i <= last ? numlab::kx::exp2(s[i][j] * scale_log2 - lq) : 0.f;
           s[i][j] = p;
           dp[i][j] = p * (dp[i][j] - dq) * scale;
         }

@@ -2,8 +2,8 @@
 // Kernel body of flash_forward on a GPU for fp32 at D = 64 and 128: register-tiled like a SIMT
 // GEMM. The generic kernel (flash_fwd_kernel.hpp) computes a 4 x 1 block per lane and pays about
 // one shared-memory load per FMA; here each of the 128 threads of a team keeps an 8 x 4 block of
-// S and an 8 x D/16 block of O in registers, so one 16-byte load of Q (a broadcast) and four
-// loads of K feed 32 FMAs.
+// S and an 8 x D/16 block of O in registers, so two 16-byte loads of Q and one of K (broadcasts
+// within a row group) feed 32 FMAs.
 //
 // Shared memory is what Kokkos 4.6 gives a CUDA team (40,936 bytes, no opt-in to Hopper's
 // 227 KiB), so Q, K and V are streamed through a small stage in chunks of 16 (columns of Q/K,
@@ -12,14 +12,17 @@
 // share a row: their partial maxima meet in a small shared table (portable: no warp shuffles).
 //
 // Team of 128 threads, thread t: row group rg = t / 16 owns query rows 8 rg .. 8 rg + 7 of the
-// 64-row tile; cg = t % 16 owns S columns cg + 16 j (j < 4, conflict-free K reads and P^T
-// writes) and O columns 4 cg .. 4 cg + 3 (+ 64 at D = 128).
+// 64-row tile; cg = t % 16 owns S columns 4 cg .. 4 cg + 3 (one float4 of the staged K^T per
+// step; the first version read columns cg + 16 j with four scalar loads, 1.5x the shared-memory
+// wavefronts) and O columns 4 cg .. 4 cg + 3 (+ 64 at D = 128).
 #pragma once
 
 #include "attention/attention_types.hpp"
 #include "attention/detail/fwd_exp2.hpp"
 #include "attention/online_softmax.hpp"
 #include "attention/tile_size.hpp"
+
+#include "core/kokkos_ext/compat.hpp"
 
 #include <Kokkos_Core.hpp>
 
@@ -142,11 +145,10 @@ struct FlashFwdGpuKernel {
         for (int k = 0; k < KC; ++k) {
           Float4 const a0 = *reinterpret_cast<Float4 const*>(Qs + k * LD + 8 * rg);
           Float4 const a1 = *reinterpret_cast<Float4 const*>(Qs + k * LD + 8 * rg + 4);
-          float bv[4];
-          for (int j = 0; j < 4; ++j) bv[j] = Ks[k * LD + cg + 16 * j];
+          Float4 const bv = *reinterpret_cast<Float4 const*>(Ks + k * LD + 4 * cg);
           for (int j = 0; j < 4; ++j) {
-            for (int i = 0; i < 4; ++i) s[i][j] += a0.v[i] * bv[j];
-            for (int i = 0; i < 4; ++i) s[i + 4][j] += a1.v[i] * bv[j];
+            for (int i = 0; i < 4; ++i) s[i][j] += a0.v[i] * bv.v[j];
+            for (int i = 0; i < 4; ++i) s[i + 4][j] += a1.v[i] * bv.v[j];
           }
         }
       }
@@ -158,7 +160,7 @@ struct FlashFwdGpuKernel {
         int const last = q < shape.N ? imin_(shape.last_key(q), shape.N_kv - 1) : -1;
         mt[i] = negative_infinity<float>();
         for (int j = 0; j < 4; ++j) {
-          int const key = k0 + cg + 16 * j;
+          int const key = k0 + 4 * cg + j;
           s[i][j] = key <= last ? s[i][j] * scale_log2 : negative_infinity<float>();
           mt[i] = mt[i] > s[i][j] ? mt[i] : s[i][j];
         }
@@ -173,18 +175,18 @@ struct FlashFwdGpuKernel {
           for (int u = 0; u < 4; ++u) tm = tm > x.v[u] ? tm : x.v[u];
         }
         float const m_safe = safe_max(tm);  // a row that has seen no key: P = 0
-        float const alpha = fast_exp2(m[i] - m_safe);
+        float const alpha = numlab::kx::exp2(m[i] - m_safe);  // MUFU.EX2 (<= 2 ulp), not fast_exp2's polynomial
         m[i] = tm;
         float sum = 0.f;
         for (int j = 0; j < 4; ++j) {
-          s[i][j] = fast_exp2(s[i][j] - m_safe);
+          s[i][j] = numlab::kx::exp2(s[i][j] - m_safe);
           sum += s[i][j];
         }
         l[i] = alpha * l[i] + sum;
         for (int c = 0; c < OC; ++c) o[i][c] *= alpha;
       }
       for (int j = 0; j < 4; ++j) {
-        float* dst = Pt + (cg + 16 * j) * LD + 8 * rg;
+        float* dst = Pt + (4 * cg + j) * LD + 8 * rg;
         *reinterpret_cast<Float4*>(dst) = Float4{{s[0][j], s[1][j], s[2][j], s[3][j]}};
         *reinterpret_cast<Float4*>(dst + 4) = Float4{{s[4][j], s[5][j], s[6][j], s[7][j]}};
       }

@@ -16,12 +16,14 @@ namespace numlab::kx {
 #if NUMLAB_KOKKOS4
 using Kokkos::abs;
 using Kokkos::exp;
+using Kokkos::exp2;
 using Kokkos::fabs;
 using Kokkos::isfinite;
 using Kokkos::log;
 using Kokkos::sqrt;
 #else
 using Kokkos::Experimental::exp;
+using Kokkos::Experimental::exp2;
 using Kokkos::Experimental::fabs;
 using Kokkos::Experimental::isfinite;
 using Kokkos::Experimental::log;
