@@ -164,6 +164,13 @@ constexpr char const* kernel_name(FlashFwdTag) { return "numlab::attention::flas
 }  // namespace detail
 
 namespace detail {
+// Teams per SM the register-tiled GPU flash kernels are compiled for (LaunchBounds: 65536 /
+// (128 x this) registers per thread: 170 at 3). The dev harness (attention/dev) builds variants.
+#ifndef NUMLAB_FLASH_GPU_MIN_TEAMS
+#define NUMLAB_FLASH_GPU_MIN_TEAMS 3
+#endif
+inline constexpr unsigned flash_gpu_min_teams_per_sm = NUMLAB_FLASH_GPU_MIN_TEAMS;
+
 // Fixed geometry of the register-tiled GPU flash forward (fp32, D = 64 or 128;
 // flash_fwd_gpu_kernel.hpp): tile_q x tile_k = 64 x 64, the device default for those cases.
 struct FlashFwdGpuGeometry {

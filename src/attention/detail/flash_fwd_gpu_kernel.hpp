@@ -247,8 +247,9 @@ void launch_flash_fwd_gpu(ExecSpace const& space, AttentionShape const& shape, T
   int const league = shape.B * shape.H * Tr;
   if (league == 0) return;
   Kokkos::Profiling::pushRegion("numlab::attention::flash_forward");
-  // 128 threads with up to 170 registers each: three teams per SM by registers.
-  Kokkos::TeamPolicy<ExecSpace, Kokkos::LaunchBounds<G::threads, 3>> policy(space, league, G::threads, 1);
+  // 128 threads with up to 170 registers each (at the default of three teams per SM).
+  using Bounds = Kokkos::LaunchBounds<G::threads, flash_gpu_min_teams_per_sm>;
+  Kokkos::TeamPolicy<ExecSpace, Bounds> policy(space, league, G::threads, 1);
   policy.set_scratch_size(0, Kokkos::PerTeam(Kernel::scratch_bytes()));
   Kokkos::parallel_for("numlab::attention::flash_fwd_gpu", policy,
                        Kernel{shape, Tr, softmax_scale_log2<float>(shape.scale()), Q, K, V, O, L});
