@@ -129,6 +129,26 @@ def main():
           ["dtype", "causal", "D", "N", "fwd", "flash", "x flash", "cudnn", "x cudnn", "bwd atomic", "bwd determ.",
            "flash bwd", "x flash", "cudnn bwd", "x cudnn"], rows)
 
+    # Accuracy rule of the official FlashAttention tests: error against fp64 <= 2x that of standard
+    # attention in the same precision. Worst ratio over the lengths of attn_cuda_accuracy.yaml.
+    acc = load(f("attn_cuda_accuracy.h5"))
+    worst = {}
+    for p in acc:
+        if not ok(p):
+            continue
+        tag = p["method"] + ("" if p["method"] == "flash" else f" ({p.get('dq')})")
+        k = (str(p["dtype"]), int(p["D"]), tag)
+        for x in ("O", "dQ", "dK", "dV"):
+            r = ratio(p.get(f"{x}_max_abs_error"), p.get(f"{x}_max_abs_error_standard_same_precision"))
+            if r is not None:
+                w = worst.setdefault(k, {})
+                w[x] = max(w.get(x, 0.0), r)
+                w["N"] = sorted(set(w.get("N", [])) | {int(p["N"])})
+    rows = [[k[0], str(k[1]), k[2], ", ".join(map(str, w["N"]))] + [fmt(w.get(x), ".2f") for x in ("O", "dQ", "dK", "dV")]
+            for k, w in sorted(worst.items())]
+    table("Native attention accuracy: max-abs error / same-precision standard attention's, worst over N and causal "
+          "(target <= 2)", ["dtype", "D", "method", "N", "O", "dQ", "dK", "dV"], rows)
+
     lin = load(f("linsolve_gpu.h5"))
     tl = load(f("peers_torch_linsolve.h5"))
     ts = {int(p["N"]): p for p in tl if p.get("method") == "torch_solve" and ok(p)}
