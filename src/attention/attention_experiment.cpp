@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "attention/attention_experiment.hpp"
 
+#include "attention/method_runner.hpp"
 #include "attention/methods/flash.hpp"
 #include "attention/methods/flash_bwd.hpp"
 #include "attention/methods/standard.hpp"
@@ -19,7 +20,8 @@ namespace numlab::attention {
 
 namespace {
 
-// The methods of this experiment: adding one is a file in methods/ and a line here.
+// The methods of this experiment: adding one is a file in methods/ and a line here, plus the
+// one-line methods/<name>.cpp that compiles its run (attention/method_runner.hpp).
 using Methods = MethodList<StandardMethod, TiledMethod, FlashMethod, TiledBwdMethod, FlashBwdMethod>;
 
 Schema make_problem_schema() {
@@ -152,12 +154,6 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
   return p;
 }
 
-template <class F>
-decltype(auto) with_dtype(std::string const& dtype, F&& f) {
-  if (dtype == "float64") return f(double{});
-  return f(float{});
-}
-
 class AttentionExperiment final : public Experiment {
  public:
   std::string kind() const override { return "attention"; }
@@ -196,21 +192,19 @@ class AttentionExperiment final : public Experiment {
 
   PointResult run(ProblemInstance& base, PointSpec const& pt, RunSettings const& s) override {
     if (s.backend == "cuda") return native::run(base, pt, s);
-    return with_backend(s.backend, [&](auto space) {
+    PointResult r = Methods::dispatch<PointResult>(pt.method, [&](auto m) { return run_method<decltype(m)>(base, pt, s); });
+    // The shape actually run (from the file when inputs are given).
+    AttentionShape const sh = with_backend(s.backend, [&](auto space) {
       return with_dtype(get_string(pt.problem, "dtype"), [&](auto t) {
-        using Exec = decltype(space);
-        using T = decltype(t);
-        auto& p = dynamic_cast<AttentionProblem<Exec, T>&>(base);
-        PointResult r = Methods::dispatch<PointResult>(pt.method, [&](auto m) { return decltype(m)::run(p, pt, s); });
-        // The shape actually run (from the file when inputs are given).
-        r.metrics["B_run"] = std::int64_t(p.shape.B);
-        r.metrics["H_run"] = std::int64_t(p.shape.H);
-        r.metrics["N_run"] = std::int64_t(p.shape.N);
-        r.metrics["N_kv_run"] = std::int64_t(p.shape.N_kv);
-        r.metrics["D_run"] = std::int64_t(p.shape.D);
-        return r;
+        return dynamic_cast<AttentionProblem<decltype(space), decltype(t)>&>(base).shape;
       });
     });
+    r.metrics["B_run"] = std::int64_t(sh.B);
+    r.metrics["H_run"] = std::int64_t(sh.H);
+    r.metrics["N_run"] = std::int64_t(sh.N);
+    r.metrics["N_kv_run"] = std::int64_t(sh.N_kv);
+    r.metrics["D_run"] = std::int64_t(sh.D);
+    return r;
   }
 
  private:

@@ -266,35 +266,19 @@ class GaussSeidel {
   }
 
   void setup_kokkos_kernels() {
-    kk_ = std::make_shared<detail::kk::Handle<ExecSpace>>();
-    kk_->create_gs_handle(KokkosSparse::GS_DEFAULT);
-    const ordinal_t n = A_.numRows();
     // KK symmetrises an unsymmetric pattern itself for its colouring (slow on one host thread:
     // ~2 s at 10^6 rows), so tell it when that can be skipped.
     const bool sym = detail::pattern_symmetric(space_, A_, split_rows());
-    detail::kk::gauss_seidel_symbolic(kk_.get(), n, n, A_.graph.row_map, A_.graph.entries, sym);
-    detail::kk::gauss_seidel_numeric(kk_.get(), n, n, A_.graph.row_map, A_.graph.entries, A_.values, sym);
-    Kokkos::fence();
-    kk_colors_ = static_cast<int>(kk_->get_gs_handle()->get_num_colors());
+    kk_ = detail::kk::gauss_seidel_setup<ExecSpace>(space_, A_, sym);
+    kk_colors_ = detail::kk::gauss_seidel_num_colors<ExecSpace>(*kk_);
   }
 
   void kk_sweep(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x) {
-    const ordinal_t n = A_.numRows();
-    auto rm = A_.graph.row_map;
-    auto ci = A_.graph.entries;
-    auto v = A_.values;
-    // update_y = true: b may differ between calls (solve vs. power iteration with b = 0).
-    switch (opt_.direction) {
-      case SweepDirection::forward:
-        detail::kk::forward_sweep_gauss_seidel_apply(kk_.get(), n, n, rm, ci, v, x, b, false, true, opt_.omega, 1);
-        break;
-      case SweepDirection::backward:
-        detail::kk::backward_sweep_gauss_seidel_apply(kk_.get(), n, n, rm, ci, v, x, b, false, true, opt_.omega, 1);
-        break;
-      case SweepDirection::symmetric:
-        detail::kk::symmetric_gauss_seidel_apply(kk_.get(), n, n, rm, ci, v, x, b, false, true, opt_.omega, 1);
-        break;
-    }
+    using detail::kk::KkSweep;
+    const KkSweep d = opt_.direction == SweepDirection::forward    ? KkSweep::forward
+                      : opt_.direction == SweepDirection::backward ? KkSweep::backward
+                                                                   : KkSweep::symmetric;
+    detail::kk::gauss_seidel_apply<ExecSpace>(*kk_, A_, b, x, d, opt_.omega);
   }
 
   ExecSpace space_;
@@ -303,7 +287,7 @@ class GaussSeidel {
   detail::DiagonalInfo<ExecSpace> diag_;
   detail::MulticolorLayout<ExecSpace> mc_;
   vector_type bp_, xp_;  // multicolour: b and x in colour order
-  std::shared_ptr<detail::kk::Handle<ExecSpace>> kk_;  // shared: the handle owns KK's buffers
+  std::shared_ptr<detail::kk::GaussSeidelHandle<ExecSpace>> kk_;  // shared: the handle owns KK's buffers
   int kk_colors_ = 0;
 };
 

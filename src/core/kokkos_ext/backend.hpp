@@ -48,3 +48,31 @@ decltype(auto) with_backend(std::string const& name, F&& f) {
 }
 
 }  // namespace numlab
+
+// X(space) for every execution space with_backend can name (the default space is one of them), for
+// explicit instantiations of heavy templates in translation units of their own; host and device
+// backends apart, so the device code (minutes of nvcc) and the host code compile in parallel.
+#ifdef KOKKOS_ENABLE_SERIAL
+#define NUMLAB_KOKKOS_SERIAL_BACKEND_(X) X(Kokkos::Serial)
+#else
+#define NUMLAB_KOKKOS_SERIAL_BACKEND_(X)
+#endif
+#ifdef KOKKOS_ENABLE_OPENMP
+#define NUMLAB_KOKKOS_OPENMP_BACKEND_(X) X(Kokkos::OpenMP)
+#else
+#define NUMLAB_KOKKOS_OPENMP_BACKEND_(X)
+#endif
+#ifdef KOKKOS_ENABLE_THREADS
+#define NUMLAB_KOKKOS_THREADS_BACKEND_(X) X(Kokkos::Threads)
+#else
+#define NUMLAB_KOKKOS_THREADS_BACKEND_(X)
+#endif
+#ifdef KOKKOS_ENABLE_CUDA
+#define NUMLAB_KOKKOS_CUDA_BACKEND_(X) X(Kokkos::Cuda)
+#else
+#define NUMLAB_KOKKOS_CUDA_BACKEND_(X)
+#endif
+#define NUMLAB_FOR_EACH_HOST_KOKKOS_BACKEND(X) \
+  NUMLAB_KOKKOS_SERIAL_BACKEND_(X) NUMLAB_KOKKOS_OPENMP_BACKEND_(X) NUMLAB_KOKKOS_THREADS_BACKEND_(X)
+#define NUMLAB_FOR_EACH_DEVICE_KOKKOS_BACKEND(X) NUMLAB_KOKKOS_CUDA_BACKEND_(X)
+#define NUMLAB_FOR_EACH_KOKKOS_BACKEND(X) NUMLAB_FOR_EACH_HOST_KOKKOS_BACKEND(X) NUMLAB_FOR_EACH_DEVICE_KOKKOS_BACKEND(X)

@@ -11,6 +11,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -165,7 +166,7 @@ struct PivotMaxFirst {
 #endif
   KOKKOS_INLINE_FUNCTION void init(value_type& v) const {
     v.val = -1.0;
-    v.loc = std::numeric_limits<int>::max();
+    v.loc = INT_MAX;  // not std::numeric_limits: a host function to nvcc without --expt-relaxed-constexpr
   }
   KOKKOS_INLINE_FUNCTION value_type& reference() const { return *value.data(); }
   KOKKOS_INLINE_FUNCTION result_view_type view() const { return value; }

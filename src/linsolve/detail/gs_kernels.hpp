@@ -456,15 +456,7 @@ MulticolorLayout<ExecSpace> build_multicolor(ExecSpace const& space, Csr<ExecSpa
     space.fence();
     colors = greedy_colors(ug, n, nc);
   } else {
-    kk::Handle<ExecSpace> handle;
-    handle.create_graph_coloring_handle(KokkosGraph::COLORING_DEFAULT);
-    kk::graph_color(&handle, n, n, ug.row_map, ug.entries);
-    auto* gch = handle.get_graph_coloring_handle();
-    auto kc = gch->get_vertex_colors();  // 1-based
-    nc = n > 0 ? static_cast<int>(gch->get_num_colors()) : 0;
-    colors = Kokkos::View<int*, MS>(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::colors"), n);
-    Kokkos::parallel_for(
-        "numlab::gs::copy_colors", Policy(space, 0, n), KOKKOS_LAMBDA(const ordinal_t i) { colors(i) = static_cast<int>(kc(i)); });
+    colors = kk::graph_colors<ExecSpace>(space, n, ug.row_map, ug.entries, nc);
   }
 
   ordinal_t conflicts = 0;

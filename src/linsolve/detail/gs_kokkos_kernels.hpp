@@ -1,37 +1,47 @@
 // SPDX-License-Identifier: MIT
-// The one place that names Kokkos Kernels' Gauss-Seidel and colouring entry points: they
-// live in KokkosSparse::Experimental up to 4.5 and were promoted to KokkosSparse in 4.6.
+// Kokkos Kernels' point Gauss-Seidel and graph colouring as numlab uses them: declarations only.
+// The definitions (gs_kokkos_kernels_impl.hpp) are compiled once per execution space in
+// linsolve/gs_kokkos_kernels_*.cpp: Kokkos Kernels is built without ETI, so every translation
+// unit that called its Gauss-Seidel would instantiate all of its algorithms (point, cluster,
+// two-stage with SpTRSV, the colourings: ~500 CUDA kernels), minutes of nvcc per unit.
 #pragma once
 
-#include "core/kokkos_ext/compat.hpp"
 #include "linsolve/csr.hpp"
 
-#include <KokkosGraph_Distance1Color.hpp>  // KokkosGraph_graph_color.hpp is an empty forwarder
-#include <KokkosKernels_Handle.hpp>
-#include <KokkosSparse_gauss_seidel.hpp>
+#include <Kokkos_Core.hpp>
+
+#include <memory>
 
 namespace numlab::linsolve::detail::kk {
 
-#if defined(KOKKOSKERNELS_VERSION) && KOKKOSKERNELS_VERSION >= 40600
-using KokkosSparse::backward_sweep_gauss_seidel_apply;
-using KokkosSparse::forward_sweep_gauss_seidel_apply;
-using KokkosSparse::gauss_seidel_numeric;
-using KokkosSparse::gauss_seidel_symbolic;
-using KokkosSparse::symmetric_gauss_seidel_apply;
-#else
-using KokkosSparse::Experimental::backward_sweep_gauss_seidel_apply;
-using KokkosSparse::Experimental::forward_sweep_gauss_seidel_apply;
-using KokkosSparse::Experimental::gauss_seidel_numeric;
-using KokkosSparse::Experimental::gauss_seidel_symbolic;
-using KokkosSparse::Experimental::symmetric_gauss_seidel_apply;
-#endif
-// Same name and namespace in 3.4 and 4.6.
-using KokkosGraph::Experimental::graph_color;
-
-// Handle types must match the matrix's (size_t offsets, int ordinals, double values).
+// Kokkos Kernels' handle with its Gauss-Seidel state (colouring, permuted matrix) for one matrix.
 template <class ExecSpace>
-using Handle = KokkosKernels::Experimental::KokkosKernelsHandle<offset_t, ordinal_t, scalar_t, ExecSpace,
-                                                                typename ExecSpace::memory_space,
-                                                                typename ExecSpace::memory_space>;
+struct GaussSeidelHandle;
+
+enum class KkSweep { forward, backward, symmetric };
+
+// GS_DEFAULT handle, symbolic and numeric phase (fenced). symmetric_pattern: A's sparsity pattern
+// is structurally symmetric (KK then skips symmetrising it for its colouring).
+template <class ExecSpace>
+std::shared_ptr<GaussSeidelHandle<ExecSpace>> gauss_seidel_setup(ExecSpace const& space, Csr<ExecSpace> const& A,
+                                                                 bool symmetric_pattern);
+
+// Colours of KK's colouring (0 if it does not say).
+template <class ExecSpace>
+int gauss_seidel_num_colors(GaussSeidelHandle<ExecSpace>& h);
+
+// One SOR-weighted sweep in place on x (KK's default instance); b may change between calls.
+template <class ExecSpace>
+void gauss_seidel_apply(GaussSeidelHandle<ExecSpace>& h, Csr<ExecSpace> const& A, Vector<ExecSpace> const& b,
+                        Vector<ExecSpace> const& x, KkSweep direction, double omega);
+
+// KK's default distance-1 colouring of the undirected graph (row_map, entries) with n vertices:
+// 1-based colours in a View of `space`, their number in num_colors.
+template <class ExecSpace>
+Kokkos::View<int*, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> graph_colors(
+    ExecSpace const& space, ordinal_t n,
+    Kokkos::View<const offset_t*, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> row_map,
+    Kokkos::View<const ordinal_t*, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> entries,
+    int& num_colors);
 
 }  // namespace numlab::linsolve::detail::kk
