@@ -80,7 +80,8 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, TileSiz
   }
   // A tile never needs more rows than the problem has: clipping keeps small problems within
   // the scratch limit whatever tiles were asked for.
-  const int Br = std::max(1, std::min(dq_tiles.tile_q, shape.N)), Bc = std::max(1, std::min(dq_tiles.tile_k, shape.N_kv));
+  const int Br = std::max(1, std::min(dq_tiles.tile_q, shape.N));
+  const int Bc = std::max(1, std::min(dq_tiles.tile_k, shape.N_kv));
   // Validate every pass's scratch before launching anything.
   const auto kv_plan =
       gpu_kernel ? detail::bwd::ScratchPlan{}
