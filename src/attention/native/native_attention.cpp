@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <future>
 #include <optional>
 #include <stdexcept>
 
@@ -117,8 +118,14 @@ std::unique_ptr<ProblemInstance> make_problem(AttentionShape const& shape, std::
   p->shape = shape;
   p->dtype = dtype_of(get_string(prm, "dtype"));
   // The inputs in the dtype: the kernels, the reference and the baseline all see these values.
-  for (auto* x : {&Q, &K, &V, &dO})
-    for (double& e : *x) e = cuda::round_to(p->dtype, e);
+  {  // one thread per tensor (hundreds of millions of values at the bench points)
+    std::vector<std::future<void>> done;
+    for (auto* x : {&Q, &K, &V, &dO})
+      done.push_back(std::async(std::launch::async, [x, t = p->dtype] {
+        for (double& e : *x) e = cuda::round_to(t, e);
+      }));
+    for (auto& f : done) f.get();
+  }
   p->Q = std::move(Q);
   p->K = std::move(K);
   p->V = std::move(V);
