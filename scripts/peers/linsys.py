@@ -173,6 +173,25 @@ def accuracy(a, x, b, x_true):
     return m
 
 
+def add_direct_args(ap, peer, dense_help, poisson_help):
+    """The direct-mode options (no CONFIG) of a linear-systems peer script named `peer`."""
+    ap.add_argument("--dense", default="", help=f"direct mode: random_sparse sizes{dense_help}")
+    ap.add_argument("--poisson", default="", help=f"direct mode: poisson2d sizes{poisson_help}")
+    ap.add_argument("--density", type=float, default=0.01, help="direct mode: density of random_sparse")
+    ap.add_argument("--dominance", default="strict", choices=sorted(DOMINANCE_FACTORS))
+    ap.add_argument("--seed", type=int, default=42, help="direct mode: seed")
+    ap.add_argument("--name", default=None, help=f"direct mode: the file's name attribute (default {peer})")
+
+
+def direct_sizes(ap, args, parse_int_list):
+    """(dense sizes, poisson sizes) of direct mode; an argparse error when both are empty."""
+    dense = parse_int_list(args.dense, "--dense")
+    pois = parse_int_list(args.poisson, "--poisson")
+    if not dense and not pois:
+        ap.error("give a CONFIG, or --dense / --poisson sizes")
+    return dense, pois
+
+
 def direct_problems(dense_sizes=(), poisson_sizes=(), density=0.01, dominance="strict", seed=42):
     """Problem dicts for the direct (config-less) mode: random_sparse at dense_sizes, poisson2d at poisson_sizes."""
     probs = []

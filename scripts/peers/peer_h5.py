@@ -235,6 +235,23 @@ def default_numlab():
     return None
 
 
+def load_config_of_kind(args, kind):
+    """The peer run's CONFIG (args.config, numlab from args.numlab); exits naming the file unless
+    the config is of `kind`."""
+    cfg = load_config(args.config, numlab=args.numlab)
+    if cfg.kind != kind:
+        raise SystemExit(f"{args.config}: kind {cfg.kind}, expected {kind}")
+    return cfg
+
+
+def timing_counts(args, cfg):
+    """(warmup, repetitions): the command line's, else the config's (cfg None: direct mode), else
+    numlab's defaults 1 and 5."""
+    warmup = args.warmup if args.warmup is not None else (cfg.warmup if cfg is not None else 1)
+    reps = args.repetitions if args.repetitions is not None else (cfg.repetitions if cfg is not None else 5)
+    return warmup, reps
+
+
 def load_config(path, numlab=None):
     """Reads and expands a numlab config.
 

@@ -693,19 +693,14 @@ def main(argv=None):
     methods = peer_h5.parse_methods(args.methods, METHODS)
 
     if args.config:
-        cfg = peer_h5.load_config(args.config, numlab=args.numlab)
-        if cfg.kind != "attention":
-            raise SystemExit(f"{args.config}: kind {cfg.kind}, expected attention")
+        cfg = peer_h5.load_config_of_kind(args, "attention")
         problems, name, resolve = cfg.problems, cfg.name, cfg.resolve_path
         tiles_of = lambda prob: peer_h5.tile_pairs(cfg, prob)  # noqa: E731
-        warmup = cfg.warmup if args.warmup is None else args.warmup
-        reps = cfg.repetitions if args.repetitions is None else args.repetitions
     else:
         cfg = None
         problems, name, resolve = direct_problems(args), args.name or "torch_attention", (lambda p: p)
         tiles_of = None
-        warmup = 1 if args.warmup is None else args.warmup
-        reps = 5 if args.repetitions is None else args.repetitions
+    warmup, reps = peer_h5.timing_counts(args, cfg)
     points = peer_h5.peer_points(problems, methods, LAB_METHODS, tiles_of, ((args.tile, args.tile),))
 
     if args.dry_run:

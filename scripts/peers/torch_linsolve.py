@@ -181,30 +181,19 @@ def run_spmv(a, diag, warmup, reps):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     peer_h5.add_common_args(ap, METHODS)
-    ap.add_argument("--dense", default="", help="direct mode: random_sparse sizes for torch_solve, e.g. 2000,16384")
-    ap.add_argument("--poisson", default="", help="direct mode: poisson2d sizes for cusparse_spmv, e.g. 1e6,1e7")
-    ap.add_argument("--density", type=float, default=0.01, help="direct mode: density of random_sparse")
-    ap.add_argument("--dominance", default="strict", choices=sorted(linsys.DOMINANCE_FACTORS))
-    ap.add_argument("--seed", type=int, default=42, help="direct mode: seed")
-    ap.add_argument("--name", default=None, help="direct mode: the file's name attribute (default torch_linsolve)")
+    linsys.add_direct_args(ap, "torch_linsolve", " for torch_solve, e.g. 2000,16384",
+                           " for cusparse_spmv, e.g. 1e6,1e7")
     ap.add_argument("--max-dense-gib", type=float, default=16.0,
                     help="skip torch_solve where the dense matrix needs more (default 16, as numlab)")
     ap.add_argument("--device", default="cuda", help=argparse.SUPPRESS)  # cpu: tests without a GPU
     args = ap.parse_args(argv)
     methods = peer_h5.parse_methods(args.methods, METHODS)
     if args.config:
-        cfg = peer_h5.load_config(args.config, numlab=args.numlab)
-        if cfg.kind != "linsolve":
-            raise SystemExit(f"{args.config}: kind {cfg.kind}, expected linsolve")
+        cfg = peer_h5.load_config_of_kind(args, "linsolve")
         name, resolve = cfg.name, cfg.resolve_path
         points = peer_h5.peer_points(cfg.problems, methods)
-        warmup = cfg.warmup if args.warmup is None else args.warmup
-        reps = cfg.repetitions if args.repetitions is None else args.repetitions
     else:
-        dense = peer_h5.parse_int_list(args.dense, "--dense")
-        pois = peer_h5.parse_int_list(args.poisson, "--poisson")
-        if not dense and not pois:
-            ap.error("give a CONFIG, or --dense / --poisson sizes")
+        dense, pois = linsys.direct_sizes(ap, args, peer_h5.parse_int_list)
         cfg, name, resolve = None, args.name or "torch_linsolve", (lambda p: p)
         points = []
         for probs, ms in ((linsys.direct_problems(dense, (), args.density, args.dominance, args.seed),
@@ -214,8 +203,7 @@ def main(argv=None):
             for p in peer_h5.peer_points(probs, ms):
                 p["index"] = len(points)
                 points.append(p)
-        warmup = 1 if args.warmup is None else args.warmup
-        reps = 5 if args.repetitions is None else args.repetitions
+    warmup, reps = peer_h5.timing_counts(args, cfg)
 
     if args.dry_run:
         peer_h5.print_points(points)

@@ -20,7 +20,7 @@
 #pragma once
 
 #include "attention/attention_types.hpp"
-#include "attention/detail/flash_fwd_gpu_kernel.hpp"  // Float4
+#include "attention/detail/gpu_tile_io.hpp"
 #include "attention/detail/fwd_exp2.hpp"
 #include "attention/online_softmax.hpp"
 #include "attention/tile_size.hpp"
@@ -45,6 +45,7 @@ struct FlashBwdGpuKernel {
   static constexpr int DC = D / 16;    // dK, dV, dQ columns per thread: 4 or 8
   static constexpr int OV = D / 64;    // ... as float4 groups 64 apart
   static constexpr int FR = RC * D / 4 / NT;  // float4s per thread of a row chunk: 2
+  using Io = GpuTileIo<NT, D>;
   static_assert(KA % 4 == 0 && QC % 4 == 0 && FR * NT * 4 == RC * D, "geometry");
 
   AttentionShape shape;
@@ -58,44 +59,6 @@ struct FlashBwdGpuKernel {
   Tensor4<float, Mem> dQ, dK, dV;  // dQ zeroed by the caller when atomic_dq
 
   static constexpr std::size_t scratch_bytes() { return G::scratch_floats() * sizeof(float) + 16; }
-
-  // Columns c0 .. c0 + 15 of rows row0 .. row0 + ROWS - 1 (zeros at and past n_rows) of a
-  // [rows][D] matrix: ROWS / 32 float4s per thread, four threads per 64-byte row segment ...
-  template <int ROWS>
-  KOKKOS_INLINE_FUNCTION static void fetch_cols(float const* X, int row0, int n_rows, int c0, int t,
-                                                Float4 (&r)[ROWS / 32]) {
-    for (int e = 0; e < ROWS / 32; ++e) {
-      int const idx = t + NT * e, row = idx / 4, c4 = idx % 4;
-      if (row < n_rows) {
-        r[e] = *reinterpret_cast<Float4 const*>(X + std::size_t(row0 + row) * D + c0 + 4 * c4);
-      } else {
-        for (int u = 0; u < 4; ++u) r[e].v[u] = 0.f;
-      }
-    }
-  }
-  // ... stored transposed, dst[c][row] with pitch LD.
-  template <int ROWS, int LD>
-  KOKKOS_INLINE_FUNCTION static void store_cols_transposed(Float4 const (&r)[ROWS / 32], int t, float* dst) {
-    for (int e = 0; e < ROWS / 32; ++e) {
-      int const idx = t + NT * e, row = idx / 4, c4 = idx % 4;
-      for (int u = 0; u < 4; ++u) dst[(4 * c4 + u) * LD + row] = r[e].v[u];
-    }
-  }
-  // Rows row0 .. row0 + RC - 1 (zeros at and past n_rows), all D columns, into registers ...
-  KOKKOS_INLINE_FUNCTION static void fetch_rows(float const* X, int row0, int n_rows, int t, Float4 (&r)[FR]) {
-    for (int e = 0; e < FR; ++e) {
-      int const idx = t + NT * e, row = idx / (D / 4), c4 = idx % (D / 4);
-      if (row < n_rows) {
-        r[e] = *reinterpret_cast<Float4 const*>(X + std::size_t(row0 + row) * D + 4 * c4);
-      } else {
-        for (int u = 0; u < 4; ++u) r[e].v[u] = 0.f;
-      }
-    }
-  }
-  // ... and row-major into the stage, [RC][D].
-  KOKKOS_INLINE_FUNCTION static void store_rows(Float4 const (&r)[FR], int t, float* dst) {
-    for (int e = 0; e < FR; ++e) *reinterpret_cast<Float4*>(dst + std::size_t(t + NT * e) * 4) = r[e];
-  }
 
   KOKKOS_FUNCTION void operator()(member_type const& member) const {
     int const t = member.team_rank();
@@ -138,22 +101,22 @@ struct FlashBwdGpuKernel {
       for (int i = 0; i < KA; ++i)
         for (int j = 0; j < QA; ++j) s[i][j] = dp[i][j] = 0.f;
       Float4 kr[Bc / 32], vr[Bc / 32], qr[Br / 32], dr[Br / 32];
-      fetch_cols<Bc>(Kbh, k0, kv_len, 0, t, kr);
-      fetch_cols<Bc>(Vbh, k0, kv_len, 0, t, vr);
-      fetch_cols<Br>(Qbh, q0, q_len, 0, t, qr);
-      fetch_cols<Br>(dObh, q0, q_len, 0, t, dr);
+      Io::template fetch_cols<Bc>(Kbh, k0, kv_len, 0, t, kr);
+      Io::template fetch_cols<Bc>(Vbh, k0, kv_len, 0, t, vr);
+      Io::template fetch_cols<Br>(Qbh, q0, q_len, 0, t, qr);
+      Io::template fetch_cols<Br>(dObh, q0, q_len, 0, t, dr);
       for (int c0 = 0; c0 < D; c0 += KC) {
         member.team_barrier();  // the stage is free (previous chunk, or the last tile's phase C)
-        store_cols_transposed<Bc, LDK>(kr, t, Kt);
-        store_cols_transposed<Bc, LDK>(vr, t, Vt);
-        store_cols_transposed<Br, LDQ>(qr, t, Qt);
-        store_cols_transposed<Br, LDQ>(dr, t, dOt);
+        Io::template store_cols_transposed<Bc, LDK>(kr, t, Kt);
+        Io::template store_cols_transposed<Bc, LDK>(vr, t, Vt);
+        Io::template store_cols_transposed<Br, LDQ>(qr, t, Qt);
+        Io::template store_cols_transposed<Br, LDQ>(dr, t, dOt);
         member.team_barrier();
         if (c0 + KC < D) {  // the next chunk travels while this one is multiplied
-          fetch_cols<Bc>(Kbh, k0, kv_len, c0 + KC, t, kr);
-          fetch_cols<Bc>(Vbh, k0, kv_len, c0 + KC, t, vr);
-          fetch_cols<Br>(Qbh, q0, q_len, c0 + KC, t, qr);
-          fetch_cols<Br>(dObh, q0, q_len, c0 + KC, t, dr);
+          Io::template fetch_cols<Bc>(Kbh, k0, kv_len, c0 + KC, t, kr);
+          Io::template fetch_cols<Bc>(Vbh, k0, kv_len, c0 + KC, t, vr);
+          Io::template fetch_cols<Br>(Qbh, q0, q_len, c0 + KC, t, qr);
+          Io::template fetch_cols<Br>(dObh, q0, q_len, c0 + KC, t, dr);
         }
         for (int k = 0; k < KC; ++k) {
           float a[KA], av[KA], bq[QA], bd[QA];
@@ -179,8 +142,8 @@ struct FlashBwdGpuKernel {
 
       // The first row chunk of dO_i and Q_i for phase B travels during the elementwise step.
       Float4 dor[FR], qrr[FR];
-      fetch_rows(dObh, q0, q_len, t, dor);
-      fetch_rows(Qbh, q0, q_len, t, qrr);
+      Io::template fetch_rows<RC>(dObh, q0, q_len, t, dor);
+      Io::template fetch_rows<RC>(Qbh, q0, q_len, t, qrr);
 
       // P = exp(S scale - L), 0 where masked (past N or N_kv, above the causal diagonal);
       // dS = P o (dP - D_i) * scale (the scale of dK = dS^T Q scale and dQ = dS K scale).
@@ -210,12 +173,12 @@ struct FlashBwdGpuKernel {
       // ---- B: dV_j += P^T dO_i, dK_j += dS^T Q_i, streamed over the tile's query rows.
       for (int r0 = 0; r0 < Br; r0 += RC) {
         member.team_barrier();  // P, dS written; phase A's (or the last chunk's) stage reads done
-        store_rows(dor, t, rows0);
-        store_rows(qrr, t, rows1);
+        Io::template store_rows<RC>(dor, t, rows0);
+        Io::template store_rows<RC>(qrr, t, rows1);
         member.team_barrier();
         if (r0 + RC < Br) {
-          fetch_rows(dObh, q0 + r0 + RC, q_len - r0 - RC, t, dor);
-          fetch_rows(Qbh, q0 + r0 + RC, q_len - r0 - RC, t, qrr);
+          Io::template fetch_rows<RC>(dObh, q0 + r0 + RC, q_len - r0 - RC, t, dor);
+          Io::template fetch_rows<RC>(Qbh, q0 + r0 + RC, q_len - r0 - RC, t, qrr);
         }
         for (int r = 0; r < RC; ++r) {
           float p[KA], ds[KA];
@@ -245,12 +208,12 @@ struct FlashBwdGpuKernel {
         for (int i = 0; i < QC; ++i)
           for (int c = 0; c < DC; ++c) acc[i][c] = 0.f;
         Float4 kk[FR];
-        fetch_rows(Kbh, k0, kv_len, t, kk);
+        Io::template fetch_rows<RC>(Kbh, k0, kv_len, t, kk);
         for (int c0 = 0; c0 < Bc; c0 += RC) {
           member.team_barrier();  // phase B's (or the last chunk's) stage reads done
-          store_rows(kk, t, rows0);
+          Io::template store_rows<RC>(kk, t, rows0);
           member.team_barrier();
-          if (c0 + RC < Bc) fetch_rows(Kbh, k0 + c0 + RC, kv_len - c0 - RC, t, kk);
+          if (c0 + RC < Bc) Io::template fetch_rows<RC>(Kbh, k0 + c0 + RC, kv_len - c0 - RC, t, kk);
           for (int k = 0; k < RC; ++k) {
             float a[QC];
             for (int f = 0; f < QC / 4; ++f) {

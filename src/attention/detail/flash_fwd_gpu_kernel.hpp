@@ -19,6 +19,7 @@
 
 #include "attention/attention_types.hpp"
 #include "attention/detail/fwd_exp2.hpp"
+#include "attention/detail/gpu_tile_io.hpp"
 #include "attention/online_softmax.hpp"
 #include "attention/tile_size.hpp"
 
@@ -30,10 +31,6 @@
 
 namespace numlab::attention::detail {
 
-struct alignas(16) Float4 {
-  float v[4];
-};
-
 template <class ExecSpace, class Mem, int D>
 struct FlashFwdGpuKernel {
   static_assert(D == 64 || D == 128, "register-tiled flash forward: D is 64 or 128");
@@ -43,6 +40,7 @@ struct FlashFwdGpuKernel {
   static constexpr int OC = D / 16;        // O columns per thread
   static constexpr int OV = OC / 4;        // ... as float4s: 1 (D = 64) or 2 (D = 128)
   static constexpr int VPT = KC * D / 4 / NT;  // float4s of a V chunk per thread
+  using Io = GpuTileIo<NT, D>;
 
   AttentionShape shape;
   int Tr = 0;        // query tiles per head
@@ -54,43 +52,6 @@ struct FlashFwdGpuKernel {
   // One 16-byte aligned block (the float4 accesses need it; Kokkos aligns scratch views to 8).
   KOKKOS_INLINE_FUNCTION static constexpr std::size_t scratch_floats() { return G::stage_floats(D) + G::pt_floats() + G::red_floats(); }
   KOKKOS_INLINE_FUNCTION static constexpr std::size_t scratch_bytes() { return scratch_floats() * sizeof(float) + 16; }
-
-  // Rows row0 .. row0 + 63 (those < n_rows; zeros past) and columns c0 .. c0 + 15 of a [rows][D]
-  // matrix into registers: two float4s per thread, four threads per 64-byte row segment.
-  KOKKOS_INLINE_FUNCTION static void fetch_rows(float const* X, int row0, int n_rows, int c0, int t, Float4 (&r)[2]) {
-    for (int e = 0; e < 2; ++e) {
-      int const idx = t + NT * e, row = idx / 4, c4 = idx % 4;
-      if (row < n_rows) {
-        r[e] = *reinterpret_cast<Float4 const*>(X + std::size_t(row0 + row) * D + c0 + 4 * c4);
-      } else {
-        for (int u = 0; u < 4; ++u) r[e].v[u] = 0.f;
-      }
-    }
-  }
-  // ... and from registers into the staged transpose dst[c][row] (pitch LD).
-  KOKKOS_INLINE_FUNCTION static void store_rows_transposed(Float4 const (&r)[2], int t, float* dst) {
-    for (int e = 0; e < 2; ++e) {
-      int const idx = t + NT * e, row = idx / 4, c4 = idx % 4;
-      for (int u = 0; u < 4; ++u) dst[(4 * c4 + u) * LD + row] = r[e].v[u];
-    }
-  }
-  // Rows key0 .. key0 + 15 (those < n_rows) of V, all D columns, row-major into registers / stage.
-  KOKKOS_INLINE_FUNCTION static void fetch_v(float const* X, int key0, int n_rows, int t, Float4 (&r)[VPT]) {
-    for (int e = 0; e < VPT; ++e) {
-      int const idx = t + NT * e, row = idx / (D / 4), c4 = idx % (D / 4);
-      if (row < n_rows) {
-        r[e] = *reinterpret_cast<Float4 const*>(X + std::size_t(key0 + row) * D + 4 * c4);
-      } else {
-        for (int u = 0; u < 4; ++u) r[e].v[u] = 0.f;
-      }
-    }
-  }
-  KOKKOS_INLINE_FUNCTION static void store_v(Float4 const (&r)[VPT], int t, float* dst) {
-    for (int e = 0; e < VPT; ++e) {
-      int const idx = t + NT * e;
-      *reinterpret_cast<Float4*>(dst + std::size_t(idx) * 4) = r[e];  // row-major [KC][D]: idx * 4 is row * D + 4 c4
-    }
-  }
 
   KOKKOS_FUNCTION void operator()(member_type const& member) const {
     int const t = member.team_rank();
@@ -131,16 +92,16 @@ struct FlashFwdGpuKernel {
       for (int i = 0; i < 8; ++i)
         for (int j = 0; j < 4; ++j) s[i][j] = 0.f;
       Float4 qr[2], kr[2];
-      fetch_rows(Qbh, q0, q_len, 0, t, qr);
-      fetch_rows(Kbh, k0, kv_len, 0, t, kr);
+      Io::template fetch_cols<Br>(Qbh, q0, q_len, 0, t, qr);
+      Io::template fetch_cols<Bc>(Kbh, k0, kv_len, 0, t, kr);
       for (int c0 = 0; c0 < D; c0 += KC) {
         member.team_barrier();  // the stage (and, first time, P^T) is free
-        store_rows_transposed(qr, t, Qs);
-        store_rows_transposed(kr, t, Ks);
+        Io::template store_cols_transposed<Br, LD>(qr, t, Qs);
+        Io::template store_cols_transposed<Bc, LD>(kr, t, Ks);
         member.team_barrier();
         if (c0 + KC < D) {  // the next chunk travels while this one is multiplied
-          fetch_rows(Qbh, q0, q_len, c0 + KC, t, qr);
-          fetch_rows(Kbh, k0, kv_len, c0 + KC, t, kr);
+          Io::template fetch_cols<Br>(Qbh, q0, q_len, c0 + KC, t, qr);
+          Io::template fetch_cols<Bc>(Kbh, k0, kv_len, c0 + KC, t, kr);
         }
         for (int k = 0; k < KC; ++k) {
           Float4 const a0 = *reinterpret_cast<Float4 const*>(Qs + k * LD + 8 * rg);
@@ -193,12 +154,12 @@ struct FlashFwdGpuKernel {
 
       // O (8 x D/16 per thread) += P V, streamed over the tile's keys in chunks of 16.
       Float4 vr[VPT];
-      fetch_v(Vbh, k0, kv_len, t, vr);
+      Io::template fetch_rows<KC>(Vbh, k0, kv_len, t, vr);
       for (int kc = 0; kc < Bc; kc += KC) {
         member.team_barrier();  // P^T written; the stage is free
-        store_v(vr, t, Vs);
+        Io::template store_rows<KC>(vr, t, Vs);
         member.team_barrier();
-        if (kc + KC < Bc) fetch_v(Vbh, k0 + kc + KC, kv_len - kc - KC, t, vr);
+        if (kc + KC < Bc) Io::template fetch_rows<KC>(Vbh, k0 + kc + KC, kv_len - kc - KC, t, vr);
         for (int k = 0; k < KC; ++k) {
           Float4 const p0 = *reinterpret_cast<Float4 const*>(Pt + (kc + k) * LD + 8 * rg);
           Float4 const p1 = *reinterpret_cast<Float4 const*>(Pt + (kc + k) * LD + 8 * rg + 4);
