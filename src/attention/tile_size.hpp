@@ -170,6 +170,16 @@ namespace detail {
 #define NUMLAB_FLASH_GPU_MIN_TEAMS 3
 #endif
 inline constexpr unsigned flash_gpu_min_teams_per_sm = NUMLAB_FLASH_GPU_MIN_TEAMS;
+// The forward at D = 128 holds an 8 x 8 block of O per thread: at 170 registers it spills; the
+// harness measures it at 2 teams per SM (255 registers) beside the default.
+#ifndef NUMLAB_FLASH_FWD_GPU_MIN_TEAMS_D128
+#define NUMLAB_FLASH_FWD_GPU_MIN_TEAMS_D128 NUMLAB_FLASH_GPU_MIN_TEAMS
+#endif
+// Stage buffers of the GPU flash forward: 2 lets a team fill the next chunk while the current
+// one is multiplied (one barrier per chunk instead of two; 38,928 bytes of team scratch).
+#ifndef NUMLAB_FLASH_FWD_GPU_STAGES
+#define NUMLAB_FLASH_FWD_GPU_STAGES 2
+#endif
 
 // Fixed geometry of the register-tiled GPU flash forward (fp32, D = 64 or 128;
 // flash_fwd_gpu_kernel.hpp): tile_q x tile_k = 64 x 64, the device default for those cases.
@@ -178,8 +188,14 @@ struct FlashFwdGpuGeometry {
   static constexpr int threads = 128;       // 8 row groups x 16 column groups
   static constexpr int chunk = 16;          // Q/K columns (S phase) or V rows (P V phase) per stage
   static constexpr int ld = Br + 4;         // row pitch of the staged Q^T/K^T and of P^T: spreads banks
+  static constexpr int stages = NUMLAB_FLASH_FWD_GPU_STAGES;
+  static_assert(stages == 1 || stages == 2, "NUMLAB_FLASH_FWD_GPU_STAGES is 1 or 2");
   KOKKOS_INLINE_FUNCTION static constexpr bool supports(int D) { return D == 64 || D == 128; }
-  // Team scratch in floats: stage (Q^T and K^T chunks, or a V chunk) | P^T | row reduction table.
+  static constexpr unsigned min_teams_per_sm(int D) {
+    return D == 128 ? NUMLAB_FLASH_FWD_GPU_MIN_TEAMS_D128 : flash_gpu_min_teams_per_sm;
+  }
+  // Team scratch in floats: stages x stage (Q^T and K^T chunks, or a V chunk) | P^T | row
+  // reduction table.
   KOKKOS_INLINE_FUNCTION static constexpr std::size_t stage_floats(int D) {
     return std::size_t(2 * chunk * ld) > std::size_t(chunk * D) ? std::size_t(2 * chunk * ld) : std::size_t(chunk * D);
   }

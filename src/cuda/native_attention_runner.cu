@@ -2,6 +2,8 @@
 // Host runner of the native CUDA FlashAttention kernels: see native_attention_runner.hpp.
 #include "cuda/native_attention_runner.hpp"
 
+#include "cuda/host_parallel.hpp"
+
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -65,7 +67,7 @@ void copy(void* dst, void const* src, std::size_t bytes, cudaMemcpyKind kind, cu
 // n host doubles -> a device buffer of n bf16/fp16 values (round to nearest even).
 DeviceBuffer upload(DType t, double const* host, std::size_t n, cudaStream_t stream, char const* what) {
   std::vector<std::uint16_t> bits(n);
-  for (std::size_t i = 0; i < n; ++i) bits[i] = to_bits(t, host[i]);
+  parallel_elements(n, [&](std::size_t i) { bits[i] = to_bits(t, host[i]); });
   DeviceBuffer d(n * sizeof(std::uint16_t), what);
   copy(d.get(), bits.data(), n * sizeof(std::uint16_t), cudaMemcpyHostToDevice, stream,
        std::string("uploading ") + what);
@@ -78,7 +80,7 @@ std::vector<double> download16(DType t, DeviceBuffer const& d, std::size_t n, cu
   copy(bits.data(), d.get(), n * sizeof(std::uint16_t), cudaMemcpyDeviceToHost, stream,
        std::string("downloading ") + what);
   std::vector<double> out(n);
-  for (std::size_t i = 0; i < n; ++i) out[i] = from_bits(t, bits[i]);
+  parallel_elements(n, [&](std::size_t i) { out[i] = from_bits(t, bits[i]); });
   return out;
 }
 

@@ -6,7 +6,7 @@
 // within a row group) feed 32 FMAs.
 //
 // Shared memory is what Kokkos 4.6 gives a CUDA team (40,936 bytes, no opt-in to Hopper's
-// 227 KiB), so Q, K and V are streamed through a small stage in chunks of 16 (columns of Q/K,
+// 227 KiB), so Q, K and V are streamed through two small stages in chunks of 16 (columns of Q/K,
 // rows of V), the next chunk prefetched into registers while the current one is multiplied;
 // P^T goes through shared memory between the two GEMMs. The row max needs the 16 threads that
 // share a row: their partial maxima meet in a small shared table (portable: no warp shuffles).
@@ -50,7 +50,10 @@ struct FlashFwdGpuKernel {
   Tensor3<float, Mem> L;  // may be empty
 
   // One 16-byte aligned block (the float4 accesses need it; Kokkos aligns scratch views to 8).
-  KOKKOS_INLINE_FUNCTION static constexpr std::size_t scratch_floats() { return G::stage_floats(D) + G::pt_floats() + G::red_floats(); }
+  static constexpr int NS = G::stages;
+  KOKKOS_INLINE_FUNCTION static constexpr std::size_t scratch_floats() {
+    return NS * G::stage_floats(D) + G::pt_floats() + G::red_floats();
+  }
   KOKKOS_INLINE_FUNCTION static constexpr std::size_t scratch_bytes() { return scratch_floats() * sizeof(float) + 16; }
 
   KOKKOS_FUNCTION void operator()(member_type const& member) const {
@@ -65,11 +68,14 @@ struct FlashFwdGpuKernel {
     float const* const Vbh = V.data() + std::size_t(bh) * shape.N_kv * D;
 
     float* const stage = static_cast<float*>(member.team_scratch(0).get_shmem_aligned(scratch_floats() * sizeof(float), 16));
-    float* const Pt = stage + G::stage_floats(D);  // offsets are multiples of 4 floats
+    float* const Pt = stage + NS * G::stage_floats(D);  // offsets are multiples of 4 floats
     float* const red = Pt + G::pt_floats();
-    float* const Qs = stage;            // Q^T chunk [KC][LD]
-    float* const Ks = stage + KC * LD;  // K^T chunk [KC][LD]
-    float* const Vs = stage;            // V chunk [KC][D] (after S is done with Q, K)
+    // Chunk g of the team's sequence (Q^T and K^T chunks [KC][LD] each, or a V chunk [KC][D])
+    // goes to stage g % NS. One stage: a barrier before each fill. Two: the fill of chunk g + 1
+    // cannot meet a thread still reading chunk g - 1, which every thread finished before the
+    // barrier of chunk g.
+    int g = 0;
+    auto stage_of = [&](int i) { return stage + (i % NS) * G::stage_floats(D); };
 
     float o[8][OC];
     float m[8], l[8];  // running max (log2 units) and this thread's partial row sum
@@ -94,8 +100,10 @@ struct FlashFwdGpuKernel {
       Float4 qr[2], kr[2];
       Io::template fetch_cols<Br>(Qbh, q0, q_len, 0, t, qr);
       Io::template fetch_cols<Bc>(Kbh, k0, kv_len, 0, t, kr);
-      for (int c0 = 0; c0 < D; c0 += KC) {
-        member.team_barrier();  // the stage (and, first time, P^T) is free
+      for (int c0 = 0; c0 < D; c0 += KC, ++g) {
+        float* const Qs = stage_of(g);
+        float* const Ks = Qs + KC * LD;
+        if (NS == 1) member.team_barrier();  // the stage (and, first time, P^T) is free
         Io::template store_cols_transposed<Br, LD>(qr, t, Qs);
         Io::template store_cols_transposed<Bc, LD>(kr, t, Ks);
         member.team_barrier();
@@ -155,10 +163,11 @@ struct FlashFwdGpuKernel {
       // O (8 x D/16 per thread) += P V, streamed over the tile's keys in chunks of 16.
       Float4 vr[VPT];
       Io::template fetch_rows<KC>(Vbh, k0, kv_len, t, vr);
-      for (int kc = 0; kc < Bc; kc += KC) {
-        member.team_barrier();  // P^T written; the stage is free
+      for (int kc = 0; kc < Bc; kc += KC, ++g) {
+        float* const Vs = stage_of(g);
+        if (NS == 1) member.team_barrier();  // the stage is free
         Io::template store_rows<KC>(vr, t, Vs);
-        member.team_barrier();
+        member.team_barrier();  // (and P^T written)
         if (kc + KC < Bc) Io::template fetch_rows<KC>(Vbh, k0 + kc + KC, kv_len - kc - KC, t, vr);
         for (int k = 0; k < KC; ++k) {
           Float4 const p0 = *reinterpret_cast<Float4 const*>(Pt + (kc + k) * LD + 8 * rg);
@@ -208,8 +217,8 @@ void launch_flash_fwd_gpu(ExecSpace const& space, AttentionShape const& shape, T
   int const league = shape.B * shape.H * Tr;
   if (league == 0) return;
   Kokkos::Profiling::pushRegion("numlab::attention::flash_forward");
-  // 128 threads with up to 170 registers each (at the default of three teams per SM).
-  using Bounds = Kokkos::LaunchBounds<G::threads, flash_gpu_min_teams_per_sm>;
+  // 128 threads with up to 170 registers each (at three teams per SM).
+  using Bounds = Kokkos::LaunchBounds<G::threads, G::min_teams_per_sm(D)>;
   Kokkos::TeamPolicy<ExecSpace, Bounds> policy(space, league, G::threads, 1);
   policy.set_scratch_size(0, Kokkos::PerTeam(Kernel::scratch_bytes()));
   Kokkos::parallel_for("numlab::attention::flash_fwd_gpu", policy,

@@ -3,7 +3,8 @@
 // attention/detail/flash_{fwd,bwd}_gpu_kernel.hpp) at the bench points of configs/attn_gpu_fp32*
 // (B N = 16k tokens, H = 2048 / D), and a check of each against the generic kernels on ragged,
 // causal and non-causal shapes. Numbers for kernel work only: numlab's sweeps are the record.
-//   src/attention/dev/build.sh /tmp/ad && /tmp/ad/fp32_gpu_bench [reps]
+//   src/attention/dev/build.sh /tmp/ad && /tmp/ad/fp32_gpu_bench [reps] [all|fwd]
+// (fwd: time the forward only, to compare forward variants quickly).
 #include "attention/flash_attention.hpp"
 #include "attention/flash_backward.hpp"
 
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 namespace na = numlab::attention;
@@ -81,6 +83,7 @@ double rel_diff(T4 const& a, T4 const& b) {
 int main(int argc, char** argv) {
   Kokkos::ScopeGuard guard(argc, argv);
   int const reps = argc > 1 ? std::atoi(argv[1]) : 7;
+  bool const bwd = !(argc > 2 && std::string(argv[2]) == "fwd");
   bool ok = true;
   std::printf("check against the generic kernels (max |diff| / max |generic|, fp32):\n");
   for (int D : {64, 128})
@@ -112,9 +115,9 @@ int main(int argc, char** argv) {
       Problem p(s);
       double const flops = 4.0 * s.B * s.H * double(N) * N * D;
       double const tf = median_seconds(reps, [&] { p.forward({64, 64}); });
-      double const tb = median_seconds(reps, [&] { p.backward(na::flash_bwd_gpu_tiles(D)); });
+      double const tb = bwd ? median_seconds(reps, [&] { p.backward(na::flash_bwd_gpu_tiles(D)); }) : 0.0;
       std::printf("| %3d | %5d | %2d | %2d | %6.2f | %11.1f | %6.2f | %11.1f |\n", D, N, s.B, s.H, tf * 1e3,
-                  flops / tf * 1e-12, tb * 1e3, 2.5 * flops / tb * 1e-12);
+                  flops / tf * 1e-12, tb * 1e3, tb > 0 ? 2.5 * flops / tb * 1e-12 : 0.0);
     }
   return ok ? 0 : 1;
 }

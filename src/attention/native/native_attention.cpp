@@ -5,6 +5,7 @@
 #include "attention/reference.hpp"
 #include "core/interrupt.hpp"
 #include "core/memory_tracker.hpp"
+#include "cuda/host_parallel.hpp"
 #include "numlab_config.hpp"
 
 #ifdef NUMLAB_HAVE_CUDA_NATIVE
@@ -14,7 +15,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <future>
 #include <optional>
 #include <stdexcept>
 
@@ -118,14 +118,8 @@ std::unique_ptr<ProblemInstance> make_problem(AttentionShape const& shape, std::
   p->shape = shape;
   p->dtype = dtype_of(get_string(prm, "dtype"));
   // The inputs in the dtype: the kernels, the reference and the baseline all see these values.
-  {  // one thread per tensor (hundreds of millions of values at the bench points)
-    std::vector<std::future<void>> done;
-    for (auto* x : {&Q, &K, &V, &dO})
-      done.push_back(std::async(std::launch::async, [x, t = p->dtype] {
-        for (double& e : *x) e = cuda::round_to(t, e);
-      }));
-    for (auto& f : done) f.get();
-  }
+  for (auto* x : {&Q, &K, &V, &dO})  // hundreds of millions of values at the bench points
+    cuda::parallel_elements(x->size(), [x, t = p->dtype](std::size_t i) { (*x)[i] = cuda::round_to(t, (*x)[i]); });
   p->Q = std::move(Q);
   p->K = std::move(K);
   p->V = std::move(V);
