@@ -624,12 +624,15 @@ def cpu_model():
 
 
 def git_commit():
+    """HEAD of the clone; in a copy without .git (a GPU node), NUMLAB_GIT_COMMIT as numlab's CMake takes it."""
     try:
         r = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         c = r.stdout.strip()
-        return c if re.fullmatch(r"[0-9a-f]{40}", c) else "unknown"
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        c = ""
+    if not re.fullmatch(r"[0-9a-f]{40}", c):
+        c = os.environ.get("NUMLAB_GIT_COMMIT", "")
+    return c if re.fullmatch(r"[0-9a-f]{40}", c) else "unknown"
 
 
 def base_root_attrs(peer, kind, name, cfg=None, warmup=None, repetitions=None, total_points=None):
