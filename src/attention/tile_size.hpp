@@ -180,6 +180,16 @@ inline constexpr unsigned flash_gpu_min_teams_per_sm = NUMLAB_FLASH_GPU_MIN_TEAM
 #ifndef NUMLAB_FLASH_FWD_GPU_STAGES
 #define NUMLAB_FLASH_FWD_GPU_STAGES 2
 #endif
+// Full unrolling of the GPU flash forward's 16-step products (device pass only; a host compiler
+// would warn about the pragma): nvcc unrolls them partly by itself.
+#ifndef NUMLAB_FLASH_FWD_GPU_UNROLL
+#define NUMLAB_FLASH_FWD_GPU_UNROLL 1
+#endif
+#if NUMLAB_FLASH_FWD_GPU_UNROLL && defined(__CUDA_ARCH__)
+#define NUMLAB_FLASH_FWD_GPU_UNROLL_K _Pragma("unroll")
+#else
+#define NUMLAB_FLASH_FWD_GPU_UNROLL_K
+#endif
 
 // Fixed geometry of the register-tiled GPU flash forward (fp32, D = 64 or 128;
 // flash_fwd_gpu_kernel.hpp): tile_q x tile_k = 64 x 64, the device default for those cases.

@@ -111,6 +111,7 @@ struct FlashFwdGpuKernel {
           Io::template fetch_cols<Br>(Qbh, q0, q_len, c0 + KC, t, qr);
           Io::template fetch_cols<Bc>(Kbh, k0, kv_len, c0 + KC, t, kr);
         }
+        NUMLAB_FLASH_FWD_GPU_UNROLL_K
         for (int k = 0; k < KC; ++k) {
           Float4 const a0 = *reinterpret_cast<Float4 const*>(Qs + k * LD + 8 * rg);
           Float4 const a1 = *reinterpret_cast<Float4 const*>(Qs + k * LD + 8 * rg + 4);
@@ -169,6 +170,7 @@ struct FlashFwdGpuKernel {
         Io::template store_rows<KC>(vr, t, Vs);
         member.team_barrier();  // (and P^T written)
         if (kc + KC < Bc) Io::template fetch_rows<KC>(Vbh, k0 + kc + KC, kv_len - kc - KC, t, vr);
+        NUMLAB_FLASH_FWD_GPU_UNROLL_K
         for (int k = 0; k < KC; ++k) {
           Float4 const p0 = *reinterpret_cast<Float4 const*>(Pt + (kc + k) * LD + 8 * rg);
           Float4 const p1 = *reinterpret_cast<Float4 const*>(Pt + (kc + k) * LD + 8 * rg + 4);
