@@ -35,6 +35,17 @@ bool runs_sm90a_code(Kernel* kernel) {
   return cached[dev] == 1;
 }
 
+// A kernel whose tile may need more than 48 KiB of dynamic shared memory (opted in here): one CTA
+// per tile_rows rows (the last one ragged) of each of `heads` heads.
+template <class Kernel, class Params>
+void launch_tiled(Kernel* kernel, int rows, int tile_rows, int heads, int threads, int smem_bytes,
+                  cudaStream_t stream, Params const& p, char const* name) {
+  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes);
+  const dim3 grid((rows + tile_rows - 1) / tile_rows, heads);
+  kernel<<<grid, threads, smem_bytes, stream>>>(p);
+  check_launch(name);
+}
+
 template <class T, int D>
 void launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
   using K = FwdKernel<T, D>;
@@ -42,18 +53,12 @@ void launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
   FwdParams p{a.q, a.k, a.v, a.o, a.lse, s.N, s.N_kv, s.causal, scale, scale * kLog2e};
   if ((NUMLAB_FA_SM90_FWD & (D == 64 ? 1 : D == 128 ? 2 : 4)) && runs_sm90a_code(flash_fwd_sm90_kernel<T, D>)) {
     using K90 = FwdSm90Kernel<T, D>;
-    auto kernel = flash_fwd_sm90_kernel<T, D>;
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, K90::kSmemBytes);
-    const dim3 grid((s.N + K90::BM - 1) / K90::BM, s.B * s.H);
-    kernel<<<grid, K90::NThreads, K90::kSmemBytes, stream>>>(p);
-    check_launch("flash_fwd_sm90_kernel");
+    launch_tiled(flash_fwd_sm90_kernel<T, D>, s.N, K90::BM, s.B * s.H, K90::NThreads, K90::kSmemBytes, stream, p,
+                 "flash_fwd_sm90_kernel");
     return;
   }
-  auto kernel = flash_fwd_kernel<T, D>;
-  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, K::kSmemBytes);
-  const dim3 grid((s.N + K::BM - 1) / K::BM, s.B * s.H);
-  kernel<<<grid, K::NThreads, K::kSmemBytes, stream>>>(p);
-  check_launch("flash_fwd_kernel");
+  launch_tiled(flash_fwd_kernel<T, D>, s.N, K::BM, s.B * s.H, K::NThreads, K::kSmemBytes, stream, p,
+               "flash_fwd_kernel");
 }
 
 template <class T, int D>
@@ -74,21 +79,13 @@ void launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
 
   BwdParams p{a.q, a.k, a.v, a.dout, lse2, dvec, dq_accum, a.dq, a.dk, a.dv,
               s.N, s.N_kv, s.causal, a.deterministic, scale, scale * kLog2e};
-  {
-    using K = BwdKernel<T, D>;
-    auto kernel = flash_bwd_kernel<T, D>;
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, K::kSmemBytes);
-    const dim3 grid((s.N_kv + K::BN - 1) / K::BN, s.B * s.H);
-    kernel<<<grid, K::NThreads, K::kSmemBytes, stream>>>(p);
-    check_launch("flash_bwd_kernel");
-  }
+  using KB = BwdKernel<T, D>;
+  launch_tiled(flash_bwd_kernel<T, D>, s.N_kv, KB::BN, s.B * s.H, KB::NThreads, KB::kSmemBytes, stream, p,
+               "flash_bwd_kernel");
   if (a.deterministic) {
-    using K = BwdDqKernel<T, D>;
-    auto kernel = flash_bwd_dq_kernel<T, D>;
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, K::kSmemBytes);
-    const dim3 grid((s.N + K::BM - 1) / K::BM, s.B * s.H);
-    kernel<<<grid, K::NThreads, K::kSmemBytes, stream>>>(p);
-    check_launch("flash_bwd_dq_kernel");
+    using KQ = BwdDqKernel<T, D>;
+    launch_tiled(flash_bwd_dq_kernel<T, D>, s.N, KQ::BM, s.B * s.H, KQ::NThreads, KQ::kSmemBytes, stream, p,
+                 "flash_bwd_dq_kernel");
   } else {
     const long n4 = rows * D / 4;
     const unsigned blocks = unsigned(std::min<long>((n4 + 255) / 256, 65536));

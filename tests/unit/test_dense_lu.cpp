@@ -226,19 +226,26 @@ struct LuRun {
   std::vector<double> x;
 };
 
-LuRun run_lu(const HostMat& A, const std::vector<double>& b, int block_size) {
+LuRun run_lu(const HostMat& A, const std::vector<double>& b, nl::LuOptions const& o) {
   Exec space;
   Mat dA = to_device(A);
   Piv piv("piv", A.n);
   Vec x = to_device(b);
   LuRun r;
-  r.result = nl::lu_factor(space, dA, piv, block_size);
+  r.result = nl::lu_factor(space, dA, piv, o);
   nl::lu_solve(space, dA, piv, x);
   space.fence();
   r.LU = to_host(dA);
   r.piv = to_host(piv);
   r.x = to_host(x);
   return r;
+}
+
+// block_size 0: lu_default_block_size(n); everything else automatic.
+LuRun run_lu(const HostMat& A, const std::vector<double>& b, int block_size) {
+  nl::LuOptions o;
+  o.block_size = block_size;
+  return run_lu(A, b, o);
 }
 
 // ------------------------------------------------- random systems vs LAPACK --
@@ -336,21 +343,6 @@ HostMat zero_column_matrix_for_kernels(int n) {
 // ragged last one) and, where the backend has them, 2 threads per team.
 int test_team_size() { return std::min(2, static_cast<int>(Exec::concurrency())); }
 
-LuRun run_lu_opts(const HostMat& A, const std::vector<double>& b, nl::LuOptions const& o) {
-  Exec space;
-  Mat dA = to_device(A);
-  Piv piv("piv", A.n);
-  Vec x = to_device(b);
-  LuRun r;
-  r.result = nl::lu_factor(space, dA, piv, o);
-  nl::lu_solve(space, dA, piv, x);
-  space.fence();
-  r.LU = to_host(dA);
-  r.piv = to_host(piv);
-  r.x = to_host(x);
-  return r;
-}
-
 class LuKernelsVsLapack : public ::testing::TestWithParam<KernelCase> {};
 
 TEST_P(LuKernelsVsLapack, RandomSystems) {
@@ -370,7 +362,7 @@ TEST_P(LuKernelsVsLapack, RandomSystems) {
     o.gpu_code = true;
     if (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible) o.team_size = test_team_size();
   }
-  const LuRun lu = run_lu_opts(A, b, o);
+  const LuRun lu = run_lu(A, b, o);
   ASSERT_EQ(lu.result.status, nl::SolveStatus::solved) << "zero pivot " << lu.result.zero_pivot;
   for (int k = 0; k < n; ++k) {
     ASSERT_GE(lu.piv[k], k);
@@ -427,7 +419,7 @@ TEST(DenseLu, PivotTiesGoToTheFirstRow) {
       o.panel_kernel = kernel;
       o.team_rows = rows;
       o.gpu_code = rows == 2;
-      const LuRun lu = run_lu_opts(A, std::vector<double>(n, 1.0), o);
+      const LuRun lu = run_lu(A, std::vector<double>(n, 1.0), o);
       EXPECT_EQ(lu.piv[0], 3) << nl::detail::to_string(kernel) << " team_rows " << rows;
     }
     const LapackSolution ref = lapack_solve(A, std::vector<double>(n, 1.0));
@@ -446,7 +438,7 @@ TEST(DenseLu, SingularZeroColumnEveryKernel) {
       o.block_size = 16;
       o.team_rows = 9;
       o.gpu_code = leaf == 32;
-      const LuRun lu = run_lu_opts(A, std::vector<double>(40, 1.0), o);
+      const LuRun lu = run_lu(A, std::vector<double>(40, 1.0), o);
       SCOPED_TRACE(std::string(nl::detail::to_string(kernel)) + " leaf " + std::to_string(leaf));
       EXPECT_EQ(lu.result.status, nl::SolveStatus::singular);
       EXPECT_EQ(lu.result.zero_pivot, 5);

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "attention/native/same_precision.hpp"
 
+#include "cuda/host_parallel.hpp"
+
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <thread>
 
 namespace numlab::attention::native {
 
@@ -41,28 +41,6 @@ class Rounder {
   float min_normal_, max_finite_;
   int shift_;
 };
-
-// f(i) for i in [0, n), dynamically chunked over the host's hardware threads.
-template <class F>
-void parallel_for(int n, F const& f) {
-  const int hw = int(std::max(1u, std::thread::hardware_concurrency()));
-  const int nthreads = std::min(hw, std::max(1, n / 4));
-  if (nthreads <= 1) {
-    for (int i = 0; i < n; ++i) f(i);
-    return;
-  }
-  const int chunk = std::max(1, n / (8 * nthreads));
-  std::atomic<int> next{0};
-  auto work = [&] {
-    for (int i0; (i0 = next.fetch_add(chunk)) < n;)
-      for (int i = i0, i1 = std::min(n, i0 + chunk); i < i1; ++i) f(i);
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(std::size_t(nthreads - 1));
-  for (int t = 1; t < nthreads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-}
 
 }  // namespace
 
@@ -103,7 +81,7 @@ SamePrecisionResult standard_same_precision(AttentionShape const& s, cuda::DType
       }
 
     // Forward, one query row per task: S row (fp32), softmax, O = round(round(P) V).
-    parallel_for(N, [&](int i) {
+    cuda::parallel_rows(N, [&](int i) {
       float* p = &P[std::size_t(i) * Nk];
       float* oi = &o[std::size_t(i) * D];
       std::fill(p, p + Nk, 0.0f);
@@ -134,7 +112,7 @@ SamePrecisionResult standard_same_precision(AttentionShape const& s, cuda::DType
     double const* dOh = dO + bh * nq;
     for (std::size_t n = 0; n < nq; ++n) dout[n] = float(dOh[n]);
     // Per query row: dP (fp32), D_i, dS = round(P o (dP - D_i)), dQ = round((dS K) scale).
-    parallel_for(N, [&](int i) {
+    cuda::parallel_rows(N, [&](int i) {
       float* ds = &dS[std::size_t(i) * Nk];
       float const* p = &P[std::size_t(i) * Nk];
       float const* gi = &dout[std::size_t(i) * D];
@@ -158,7 +136,7 @@ SamePrecisionResult standard_same_precision(AttentionShape const& s, cuda::DType
       for (int d = 0; d < D; ++d) r.dQ[bh * nq + std::size_t(i) * D + d] = double(rnd(dqi[d] * scale));
     });
     // Per key: dV = round(round(P)^T dO), dK = round((dS^T Q) scale).
-    parallel_for(Nk, [&](int j) {
+    cuda::parallel_rows(Nk, [&](int j) {
       float* dkj = &dk[std::size_t(j) * D];
       float* dvj = &dv[std::size_t(j) * D];
       std::fill(dkj, dkj + D, 0.0f);
