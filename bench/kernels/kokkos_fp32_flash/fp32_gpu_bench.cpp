@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Dev harness: the register-tiled fp32 flash forward and backward on the GPU (the kernels of
+// Kernel harness: the register-tiled fp32 flash forward and backward on the GPU (the kernels of
 // attention/detail/flash_{fwd,bwd}_gpu_kernel.hpp) at the bench points of configs/attn_gpu_fp32*
 // (B N = 16k tokens, H = 2048 / D), and a check of each against the generic kernels on ragged,
 // causal and non-causal shapes. Numbers for kernel work only: numlab's sweeps are the record.
-//   src/attention/dev/build.sh /tmp/ad && /tmp/ad/fp32_gpu_bench [reps] [all|fwd]
-// (fwd: time the forward only, to compare forward variants quickly).
+//   bench/kernels/kokkos_fp32_flash/build.sh /tmp/ad && /tmp/ad/fp32_gpu_bench [reps] [all|fwd|check]
+// (fwd: time the forward only, to compare forward variants quickly; check: no timing). It prints to stdout only.
+// On a host-only Kokkos (numlab's build compiles it there too) both sides of the check are the
+// generic kernels at different tiles, and the timings are the host's.
 #include "attention/flash_attention.hpp"
 #include "attention/flash_backward.hpp"
 
@@ -84,7 +86,8 @@ double rel_diff(T4 const& a, T4 const& b) {
 int main(int argc, char** argv) {
   Kokkos::ScopeGuard guard(argc, argv);
   int const reps = argc > 1 ? std::atoi(argv[1]) : 7;
-  bool const bwd = !(argc > 2 && std::string(argv[2]) == "fwd");
+  std::string const mode = argc > 2 ? argv[2] : "all";
+  bool const bwd = mode != "fwd";
   bool ok = true;
   std::printf("check against the generic kernels (max |diff| / max |generic|, fp32):\n");
   for (int D : {64, 128})
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
       std::printf("  D=%3d N=%4d N_kv=%4d %-10s O %.1e dQ %.1e dK %.1e dV %.1e %s\n", D, N, Nkv,
                   causal ? "causal" : "", eo, eq, ek, ev, good ? "ok" : "FAIL");
     }
+  if (mode == "check") return ok ? 0 : 1;
   std::printf("\n|   D |     N |  B |  H | fwd ms | fwd TFLOP/s | bwd ms | bwd TFLOP/s |\n|---|---|---|---|---|---|---|---|\n");
   for (int D : {64, 128})
     for (int N : {2048, 4096, 8192, 16384}) {

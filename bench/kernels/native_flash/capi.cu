@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// C entry points over the public API for the device harness (bench.py loads them with ctypes).
-// Not built by CMake: src/cuda/dev/build.sh links it with the kernels into a shared library.
-#include "../flash_attention_cuda.hpp"
+// C entry points over the native kernels' public API (cuda/flash_attention_cuda.hpp) for the
+// device harness: bench.py loads them with ctypes from libfa.so, which numlab's build makes
+// (target numlab_kernel_bench_native_flash) or build.sh here (kernel variants).
+#include "cuda/flash_attention_cuda.hpp"
 
 #include <cstdio>
 #include <exception>

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: MIT
-"""Device harness for src/cuda: correctness vs float64 (and vs standard attention in the same
-precision) and timing vs PyTorch SDPA (flash and cuDNN backends).
+"""Device harness for the native kernels (src/cuda): correctness vs float64 (and vs standard
+attention in the same precision) and timing vs PyTorch SDPA (flash and cuDNN backends).
 
-    src/cuda/dev/build.sh /tmp/fa && python3 src/cuda/dev/bench.py /tmp/fa/libfa.so [--out DIR]
+    bench/kernels/native_flash/build.sh /tmp/fa && python3 bench/kernels/native_flash/bench.py /tmp/fa/libfa.so [--out DIR]
+
+(or the libfa.so that numlab's build makes in BUILD/bench/kernels/native_flash/). bench.json and
+bench.log go to --out: default $OUT, else a new temporary folder (printed at the end).
 
 Several libraries (variants built with build.sh -D...) can be given: each is checked and timed in
 the same process, SDPA once per case. --D, --N, --dtypes, --extra, --sdpa, --no-det narrow a run.
@@ -10,14 +13,14 @@ the same process, SDPA once per case. --D, --N, --dtypes, --extra, --sdpa, --no-
 Accuracy rule: rel. Frobenius error of O, dQ, dK, dV vs fp64 <= 2x that of standard attention
 (S = QK^T, softmax, PV in the same dtype, autograd in that dtype) vs fp64.
 """
-import argparse, ctypes, json, math, os, statistics, sys, time
+import argparse, ctypes, json, math, os, statistics, sys, tempfile, time
 import torch
 import torch.nn.functional as F
 
 p = argparse.ArgumentParser()
 p.add_argument("libs", nargs="+")
 p.add_argument("--names", default="", help="comma-separated names of the libraries (default: their folders)")
-p.add_argument("--out", default=os.environ.get("OUT", "."))
+p.add_argument("--out", default=os.environ.get("OUT") or None, help="output folder (default $OUT or a temp folder)")
 p.add_argument("--skip-check", action="store_true")
 p.add_argument("--skip-bench", action="store_true")
 p.add_argument("--reps", type=int, default=10)
@@ -25,7 +28,7 @@ p.add_argument("--subset", action="store_true", help="bench N=8192 bf16 non-caus
 p.add_argument("--D", default="64,128,256", help="head dims of the non-causal sweep")
 p.add_argument("--N", default="2048,4096,8192,16384", help="sequence lengths of the non-causal sweep")
 p.add_argument("--dtypes", default="bf16", help="dtypes of the non-causal sweep (bf16,fp16)")
-p.add_argument("--extra", type=int, default=1, help="also the causal / fp16 cases of NOTES.md")
+p.add_argument("--extra", type=int, default=1, help="also causal bf16 (D 128 N 8k, D 64 N 4k) and fp16 D 128 N 8k")
 p.add_argument("--sdpa", default="flash,cudnn", help="SDPA backends to time ('' for none)")
 p.add_argument("--no-sdpa", action="store_true")
 p.add_argument("--no-det", action="store_true", help="skip timing the deterministic backward")
@@ -324,9 +327,12 @@ if not args.skip_check:
 rows = [] if args.skip_bench else run_bench(args.reps)
 if rows:
     summary(rows)
+if args.out is None:
+    args.out = tempfile.mkdtemp(prefix="fa_bench_")
 os.makedirs(args.out, exist_ok=True)
 with open(os.path.join(args.out, f"bench{args.tag}.json"), "w") as f:
     json.dump(dict(rows=rows, failures=dict(zip(NAMES, nfail))), f, indent=1)
 with open(os.path.join(args.out, f"bench{args.tag}.log"), "w") as f:
     f.write("\n".join(log_lines) + "\n")
+print(f"wrote {os.path.join(args.out, f'bench{args.tag}.json')} and bench{args.tag}.log", flush=True)
 sys.exit(1 if any(nfail) else 0)

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# One device call for several prebuilt variants (src/cuda/dev/NOTES.md):
-#   here:   src/cuda/dev/build.sh build-fa/NAME -DFLAG=...   (for each variant; build-fa/ is git-ignored)
-#   device: src/cuda/dev/device_run.sh NAME... [-- bench.py options]   (carry build-fa)
+# SPDX-License-Identifier: MIT
+# One device call for several prebuilt variants (docs/native-attention-kernels.md), from the
+# repository root:
+#   here:   bench/kernels/native_flash/build.sh build-fa/NAME -DFLAG=...   (each variant; build-fa/ is git-ignored)
+#   device: bench/kernels/native_flash/device_run.sh NAME... [-- bench.py options]   (carry build-fa)
 # Checks each library in its own process (in parallel: a crash stays in its process), then times the
 # libraries that passed in one process (SDPA once per case), then dumps SASS of the first two and
-# packs everything into $OUT/results.tgz. Bounded by BUDGET seconds (default 250).
+# packs everything into $OUT/results.tgz ($OUT default /tmp/fa_out). Bounded by BUDGET seconds
+# (default 250).
 set -u
+bench_py=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bench.py
 t0=$(date +%s)
 budget=${BUDGET:-250}
 out=${OUT:-/tmp/fa_out}
@@ -20,7 +24,7 @@ left() { echo $((budget - ($(date +%s) - t0))); }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw \
   --format=csv >"$logs/smi.txt" 2>&1
 for n in "${names[@]}"; do
-  timeout 120 python3 src/cuda/dev/bench.py "build-fa/$n/libfa.so" --names "$n" --skip-bench --out "$logs" \
+  timeout 120 python3 "$bench_py" "build-fa/$n/libfa.so" --names "$n" --skip-bench --out "$logs" \
     --tag "_chk_$n" >"$logs/chk_$n.txt" 2>&1 &
 done
 wait
@@ -42,7 +46,7 @@ bench() {  # tag, extra env, libraries
   csv=$(IFS=,; echo "$*")
   local lim=$(( $(left) - 25 ))
   [ $lim -lt 30 ] && lim=30
-  env $envs timeout $lim python3 src/cuda/dev/bench.py "${libs[@]}" --names "$csv" --skip-check \
+  env $envs timeout $lim python3 "$bench_py" "${libs[@]}" --names "$csv" --skip-check \
     --out "$logs" --tag "_$tag" "${BENCH_ARGS[@]}" >"$logs/bench_$tag.txt" 2>&1
   echo "bench $tag rc=$? (t=$(( $(date +%s) - t0 ))s)"
 }
@@ -62,7 +66,7 @@ if [ -n "${NCU:-}" ]; then
   for kname in flash_fwd_sm90_kernel flash_bwd_kernel; do
     [ "$(left)" -lt 60 ] && break
     timeout 45 ncu --kernel-name "regex:$kname" --launch-count 1 --section WarpStateStats --section SchedulerStats \
-      --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis python3 src/cuda/dev/bench.py \
+      --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis python3 "$bench_py" \
       "build-fa/$NCU/libfa.so" --skip-check --D 128 --N 8192 --extra 0 --sdpa "" --no-det --reps 1 \
       --out "$logs" --tag "_ncu" >"$logs/ncu_$kname.txt" 2>&1
     echo "ncu $kname rc=$? (t=$(( $(date +%s) - t0 ))s)"
