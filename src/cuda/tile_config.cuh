@@ -6,14 +6,14 @@
 
 namespace numlab::cuda {
 
-// Chosen on an H100 (src/cuda/dev/NOTES.md has the measurements of the alternatives): bf16 and
-// fp16 share tiles. Spills show in `-Xptxas -v`.
+// Chosen by timing the alternatives on an H100 (docs/native-attention-kernels.md has the figures
+// and the harness that measures them): bf16 and fp16 share tiles. Spills show in `-Xptxas -v`.
 
 // Forward, mma.sync (flash_fwd_kernel.cuh; every GPU without sm_90a code): a CTA owns kBlockM query
 // rows (each warp 16*MI consecutive rows, MI = kBlockM/(16*kNWarps)), streams K/V in kBlockN-row tiles
 // through a 2-stage cp.async pipeline.
 // Registers per thread ~ MI*(D/2 + kBlockN/2) accumulators; shared = (kBlockM + 4 kBlockN) * D * 2 bytes.
-// D=64: kBlockN=128 spilled and ran 8% slower; D=256: kBlockN=32 ran 11% slower, 4 warps x 64 rows 44%.
+// D=64: kBlockN=128 spills and is slower; D=256: kBlockN=32, or 4 warps x 64 rows, is slower.
 template <class T, int D> struct FwdTile;
 template <class T> struct FwdTile<T, 64>  { static constexpr int kBlockM = 128, kBlockN = 64, kNWarps = 4; };
 template <class T> struct FwdTile<T, 128> { static constexpr int kBlockM = 128, kBlockN = 64, kNWarps = 4; };
@@ -23,8 +23,8 @@ template <class T> struct FwdTile<T, 256> { static constexpr int kBlockM = 128, 
 // kBlockN-row tiles, 2 stages each, kMinBlocks CTAs per SM (launch bounds: 65536 / (128 kWarpGroups
 // kMinBlocks) registers per thread); shared = (64 kWarpGroups + 4 kBlockN) * D * 2 bytes (+1 KB).
 // Registers per thread ~ D/2 (O) + kBlockN/2 (S) + kBlockN/4 (P).
-// D=64: 2 CTAs of 2 x 64 rows with kBlockN=64 (118 registers) ran 10-30% faster than one CTA with
-// kBlockN=128 (168 registers) or 3 warpgroups; D=128 cannot go to 2 CTAs per SM (spills at 128 registers).
+// D=64: 2 CTAs of 2 x 64 rows with kBlockN=64 (118 registers) beat one CTA with kBlockN=128
+// (168 registers) or 3 warpgroups; D=128 cannot go to 2 CTAs per SM (spills at 128 registers).
 template <class T, int D> struct FwdSm90Tile;
 template <class T> struct FwdSm90Tile<T, 64>  { static constexpr int kWarpGroups = 2, kBlockN = 64, kMinBlocks = 2; };
 template <class T> struct FwdSm90Tile<T, 128> { static constexpr int kWarpGroups = 2, kBlockN = 128, kMinBlocks = 1; };
@@ -38,10 +38,10 @@ template <class T> struct FwdSm90Tile<T, 256> { static constexpr int kWarpGroups
 // Q, dO, LSE and D_i stream through kStages (2 or 3) cp.async stages; 3 saves a barrier per block.
 // Shared = (2 kBlockN + 2 kStages kBlockM) * D * 2 + 4 kBlockN kBlockM + 8 kStages kBlockM bytes
 // (K, V, the Q and dO stages, P^T, dS^T, LSE and D_i). kBlockM must be a multiple of 64.
-// D=64: kBlockM=128 ran 9% faster than 64. D=128, 256: the warp grids of FlashAttention-2's sm80/sm90
-// backward (dQ 2 x 4 warps; at D=256 also dK/dV 2 x 4), fewer ldmatrix per mma, ran 2% and 10% faster
-// than 4 x 2; D=128: 8 x 1 grids (kDqParts 2) ran 9% slower. D=256 needs kDqParts=2 to keep dQ beside
-// dK, dV in registers without spilling; 3 stages don't fit its shared memory.
+// D=64: kBlockM=128 beats 64. D=128, 256: the warp grids of FlashAttention-2's sm80/sm90 backward
+// (dQ 2 x 4 warps; at D=256 also dK/dV 2 x 4) need fewer ldmatrix per mma than 4 x 2 and are faster;
+// D=128's 8 x 1 grids (kDqParts 2) are slower. D=256 needs kDqParts=2 to keep dQ beside dK, dV in
+// registers without spilling; 3 stages don't fit its shared memory.
 template <class T, int D> struct BwdTile;
 template <class T> struct BwdTile<T, 64> {
   static constexpr int kBlockM = 128, kBlockN = 128, kNWarps = 8, kWarpsKeyS = 4, kWarpsKeyKV = 4, kWarpsQdQ = 4,

@@ -10,12 +10,13 @@
 // rows of V), the next chunk prefetched into registers while the current one is multiplied;
 // P^T goes through shared memory between the two GEMMs. The row max needs the 16 threads that
 // share a row: their partial maxima meet in a small shared table (portable: no warp shuffles).
-// The 16 steps of each product are unrolled in full so loads run ahead of the FMAs (H100: 29.7 ->
-// 33.5 TFLOP/s at D = 64, 30.9 -> 35.7 at D = 128 with 2 teams per SM; attention/dev harness).
+// The 16 steps of each product are unrolled in full (nvcc unrolls them only partly by itself), so
+// the loads of a step can be scheduled ahead of the FMAs of the steps before it
+// (docs/native-attention-kernels.md has the measured effect).
 //
 // Team of 128 threads, thread t: row group rg = t / 16 owns query rows 8 rg .. 8 rg + 7 of the
 // 64-row tile; cg = t % 16 owns S columns 4 cg .. 4 cg + 3 (one float4 of the staged K^T per
-// step; the first version read columns cg + 16 j with four scalar loads, 1.5x the shared-memory
+// step, where columns cg + 16 j would take four scalar loads and 1.5x the shared-memory
 // wavefronts) and O columns 4 cg .. 4 cg + 3 (+ 64 at D = 128).
 #pragma once
 
