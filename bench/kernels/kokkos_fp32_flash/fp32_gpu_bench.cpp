@@ -4,7 +4,8 @@
 // (B N = 16k tokens, H = 2048 / D), and a check of each against the generic kernels on ragged,
 // causal and non-causal shapes. Numbers for kernel work only: numlab's sweeps are the record.
 //   bench/kernels/kokkos_fp32_flash/build.sh /tmp/ad && /tmp/ad/fp32_gpu_bench [reps] [all|fwd|check]
-// (fwd: time the forward only, to compare forward variants quickly; check: no timing). It prints to stdout only.
+// (fwd: time the forward only, to compare forward variants quickly; check: no timing).
+// It prints to stdout only.
 // On a host-only Kokkos (numlab's build compiles it there too) both sides of the check are the
 // generic kernels at different tiles, and the timings are the host's.
 #include "attention/flash_attention.hpp"
