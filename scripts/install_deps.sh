@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything numlab needs on Debian 12 / Ubuntu 22.04+ from the
 # distribution's packages: compilers, CMake, Kokkos + Kokkos Kernels (Debian's
-# Trilinos packages), yaml-cpp, HDF5, GoogleTest, CLI11, fmt, OpenBLAS/LAPACK,
+# Trilinos packages), yaml-cpp, HDF5, GoogleTest, CLI11, fmt, nlohmann/json, OpenBLAS/LAPACK,
 # the Python stack of the scripts (system /usr/bin/python3), a one-node Slurm
 # (the cluster test) and headless Chromium (the report rendering test).
 set -euo pipefail
@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build git pkg-config
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev
-  libyaml-cpp-dev libhdf5-dev hdf5-tools libgtest-dev libcli11-dev libfmt-dev
+  libyaml-cpp-dev libhdf5-dev hdf5-tools libgtest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libopenblas-dev liblapack-dev
   python3 python3-numpy python3-scipy python3-h5py python3-matplotlib python3-yaml python3-pandas
   python3-markdown

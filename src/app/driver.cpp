@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "app/driver.hpp"
 
+#include "app/experiments.hpp"
+#include "app/machine_output.hpp"
+
 #include "core/config.hpp"
 #include "core/interrupt.hpp"
 #include "core/provenance.hpp"
@@ -114,9 +117,13 @@ std::string shard_output_path(std::string const& output, int index, int count) {
   return (p.parent_path() / fmt::format("{}.shard{}of{}{}", stem, index, count, ext)).string();
 }
 
-void print_list() {
+void print_list(bool json) {
+  if (json) {
+    fmt::print("{}\n", list_json(builtin_experiments()).dump(2));
+    return;
+  }
   fmt::print("numlab experiment kinds, methods and options\n");
-  for (auto* e : experiments()) {
+  for (auto* e : builtin_experiments()) {
     fmt::print("\nkind: {} -- {}\n  backends in this build: {}\n  problem keys:\n", e->kind(), e->doc(),
                fmt::join(e->backends(), ", "));
     for (auto const& p : e->problem_schema().params)
@@ -128,6 +135,7 @@ void print_list() {
       for (auto const& o : m.options.params)
         fmt::print("      {:<16} {}: {}{}\n", o.key, o.expected(), o.doc,
                    o.default_value ? fmt::format(" (default {})", to_string(*o.default_value)) : "");
+      for (auto const& k : m.kernels) fmt::print("      kernel {:<20} [{}] {}\n", k.name, k.backends, k.doc);
     }
   }
   fmt::print("\nKokkos {}.{}.{}, default execution space: {}\n", KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100,
@@ -137,7 +145,7 @@ void print_list() {
 int run_driver(DriverOptions const& opts, int argc, char** argv, std::string const& command_line) {
   RunConfig cfg;
   try {
-    cfg = load_config(opts.config_path);
+    cfg = load_config(opts.config_path, builtin_experiments());
   } catch (ConfigError const& e) {
     fmt::print(stderr, "{}\n", e.what());
     return kExitUsage;
@@ -149,6 +157,12 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
   for (auto const& p : cfg.points)
     if (p.index % std::size_t(opts.shard_count) == std::size_t(opts.shard_index)) mine.push_back(&p);
 
+  for (auto const& note : cfg.notes) fmt::print(stderr, "{}: note: {}\n", cfg.path, note);
+
+  if (opts.dry_run && opts.json) {
+    fmt::print("{}\n", dry_run_json(cfg, mine, output, opts.shard_index, opts.shard_count).dump(2));
+    return kExitOk;
+  }
   if (opts.dry_run) {
     fmt::print("{}: kind {}, {} points{}, output {}\n", cfg.path, cfg.kind, cfg.points.size(),
                opts.shard_count > 1 ? fmt::format(" ({} in shard {}/{})", mine.size(), opts.shard_index,
@@ -259,6 +273,7 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     if (result.status == "failed") ++failed;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.metrics["wall_seconds"] = secs;
+    for (auto const& [k, v] : exp.derived(pt)) result.metrics.emplace(k, v);
     try {
       results::append_point(output, pt, result);
     } catch (std::exception const& e) {

@@ -18,6 +18,7 @@ struct DriverOptions {
   int shard_count = 1;
   bool quiet = false;    // no progress line, no summary
   bool progress_tty = false;  // progress as one updating terminal line
+  bool json = false;          // --format json: --dry-run prints JSON (app/machine_output.hpp)
 };
 
 // Exit codes of the driver.
@@ -29,7 +30,7 @@ std::string shard_output_path(std::string const& output, int index, int count);
 // Runs the driver; `argc/argv` go to Kokkos (its --kokkos-* flags).
 int run_driver(DriverOptions const& opts, int argc, char** argv, std::string const& command_line);
 
-// `numlab --list`: experiment kinds, their methods and options, backends.
-void print_list();
+// `numlab --list`: experiment kinds, their methods and options, backends; as JSON with `json`.
+void print_list(bool json);
 
 }  // namespace numlab

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The experiment kinds of this build: one line per kind.
+#include "app/experiments.hpp"
+
 #include "attention/attention_experiment.hpp"
-#include "core/experiment.hpp"
 #include "linsolve/linsolve_experiment.hpp"
 
 namespace numlab {
 
-std::vector<Experiment*> const& experiments() {
-  static std::vector<Experiment*> const all = {
+ExperimentList const& builtin_experiments() {
+  static ExperimentList const all = {
       linsolve::linsolve_experiment(),
       attention::attention_experiment(),
   };

@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", opts.output, "HDF5 output path (default: the config's `output`)");
   app.add_flag("--dry-run", opts.dry_run, "validate the config and print the expanded points");
   app.add_flag("--list", list, "list experiment kinds, methods, options and backends of this build");
+  std::string format = "text";
+  app.add_option("--format", format, "output of --list and --dry-run: text (default) or json (for tools)")
+      ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--shard", shard, "run shard i of n (0 <= i < n): the points with index % n == i")
       ->check([](std::string const& s) {
         std::smatch m;
@@ -55,7 +58,7 @@ int main(int argc, char** argv) {
     }
   if (list) {
     Kokkos::ScopeGuard kokkos(argc, argv);
-    print_list();
+    print_list(format == "json");
     return kExitOk;
   }
   if (opts.config_path.empty()) {
@@ -72,5 +75,10 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   opts.progress_tty = ::isatty(STDERR_FILENO) != 0;
+  opts.json = format == "json";
+  if (opts.json && !opts.dry_run) {
+    fmt::print(stderr, "numlab: --format json goes with --list or --dry-run\n");
+    return kExitUsage;
+  }
   return run_driver(opts, argc, argv, cmd);
 }

@@ -2,6 +2,7 @@
 #include "app/merge.hpp"
 
 #include "app/driver.hpp"
+#include "app/experiments.hpp"
 #include "core/config.hpp"
 #include "core/hdf5.hpp"
 #include "core/results_file.hpp"
@@ -121,7 +122,7 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
   std::vector<std::string> optional_inputs;  // shard files that may be absent
   if (!opts.config_path.empty()) {
     try {
-      cfg = load_config(opts.config_path);
+      cfg = load_config(opts.config_path, builtin_experiments());
     } catch (ConfigError const& e) {
       throw MergeError(kExitUsage, e.what());
     }

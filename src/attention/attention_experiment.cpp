@@ -8,6 +8,7 @@
 #include "attention/methods/tiled.hpp"
 #include "attention/methods/tiled_bwd.hpp"
 #include "attention/native/native_attention.hpp"
+#include "attention/native/native_methods.hpp"
 #include "core/hdf5.hpp"
 #include "core/kokkos_ext/backend.hpp"
 #include "core/method_list.hpp"
@@ -16,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <future>
+#include <type_traits>
 
 namespace numlab::attention {
 
@@ -51,16 +53,33 @@ Schema make_problem_schema() {
   return s;
 }
 
-// Kokkos execution spaces for the portable kernels, and `cuda`: the native
-// tensor-core path (native/), when built (on a Kokkos-CUDA build `default` is Kokkos::Cuda).
+// Kokkos execution spaces for the portable kernels, and cuda_native: the native tensor-core path
+// (native/), when built; on a Kokkos-CUDA build Kokkos::Cuda is `default`. `cuda` stays accepted
+// as the old name of cuda_native (resolve_backend).
 std::vector<std::string> attention_backends() {
   std::vector<std::string> b;
   for (auto const& n : kokkos_backends())
     if (n != "cuda") b.push_back(n);
 #ifdef NUMLAB_HAVE_CUDA_NATIVE
-  b.push_back("cuda");
+  b.push_back(native::kBackend);
 #endif
   return b;
+}
+
+// Whether Method has a run on the native path (native/native_methods.hpp).
+template <class Method, class = void>
+struct has_native_run : std::false_type {};
+template <class Method>
+struct has_native_run<Method, std::void_t<decltype(Method::run(std::declval<native::Problem&>(),
+                                                               std::declval<typename Method::Options const&>(),
+                                                               std::declval<RunSettings const&>()))>>
+    : std::true_type {};
+
+template <class... M>
+std::vector<std::string> native_method_names(MethodList<M...>) {
+  std::vector<std::string> names;
+  ((has_native_run<M>::value ? names.push_back(M::name) : void()), ...);
+  return names;
 }
 
 struct HostInputs {
@@ -165,7 +184,14 @@ class AttentionExperiment final : public Experiment {
   std::string kind() const override { return "attention"; }
   std::string doc() const override {
     return "attention forward (standard, tiled, flash) and backward (tiled_bwd, flash_bwd) as Kokkos kernels; "
-           "flash and flash_bwd in bf16/fp16 on tensor cores with backend cuda";
+           "flash and flash_bwd in bf16/fp16 on tensor cores with backend cuda_native";
+  }
+  std::string resolve_backend(std::string const& name, std::vector<std::string>& notes) const override {
+    if (name != native::kDeprecatedBackend || !native::built()) return name;
+    notes.push_back(fmt::format("backend '{}' of an attention config is the old name of '{}' (the native tensor-core "
+                                "kernels); write 'backend: {}'",
+                                native::kDeprecatedBackend, native::kBackend, native::kBackend));
+    return native::kBackend;
   }
   Schema const& problem_schema() const override { return schema_; }
   std::vector<MethodDef> const& methods() const override { return defs_; }
@@ -182,12 +208,19 @@ class AttentionExperiment final : public Experiment {
     }
   }
 
+  // N_kv as run when the shape is in the config (N_kv defaults to N).
+  ParamMap derived(PointSpec const& pt) const override {
+    ParamMap d;
+    if (has(pt.problem, "N")) d["N_kv_effective"] = has(pt.problem, "N_kv") ? get_int(pt.problem, "N_kv") : get_int(pt.problem, "N");
+    return d;
+  }
+
   void validate_settings(PointSpec const& pt, RunSettings const& s) const override {
-    native::validate_point(pt, s);
+    native::validate_point(pt, s, native_methods_);
   }
 
   std::unique_ptr<ProblemInstance> make_problem(ParamMap const& prm, RunSettings const& s) override {
-    if (s.backend == "cuda") {
+    if (s.backend == native::kBackend) {
       HostInputs in = host_inputs(prm, s);
       return native::make_problem(in.shape, std::move(in.Q), std::move(in.K), std::move(in.V), std::move(in.dO), prm);
     }
@@ -197,14 +230,16 @@ class AttentionExperiment final : public Experiment {
   }
 
   PointResult run(ProblemInstance& base, PointSpec const& pt, RunSettings const& s) override {
-    if (s.backend == "cuda") return native::run(base, pt, s);
-    PointResult r = Methods::dispatch<PointResult>(pt.method, [&](auto m) { return run_method<decltype(m)>(base, pt, s); });
-    // The shape actually run (from the file when inputs are given).
-    AttentionShape const sh = with_backend(s.backend, [&](auto space) {
-      return with_dtype(get_string(pt.problem, "dtype"), [&](auto t) {
-        return dynamic_cast<AttentionProblem<decltype(space), decltype(t)>&>(base).shape;
-      });
+    PointResult r = Methods::dispatch<PointResult>(pt.method, [&](auto m) {
+      using M = decltype(m);
+      if (s.backend != native::kBackend) return run_method<M>(base, pt, s);
+      if constexpr (has_native_run<M>::value)
+        return M::run(native::as_problem(base), options_from<typename M::Options>(pt.options), s);
+      else
+        throw std::logic_error(std::string("method ") + M::name + " has no native run");  // validation rejects it
     });
+    // The shape actually run (from the file when inputs are given).
+    AttentionShape const& sh = dynamic_cast<AttentionProblemBase&>(base).shape;
     r.metrics["B_run"] = std::int64_t(sh.B);
     r.metrics["H_run"] = std::int64_t(sh.H);
     r.metrics["N_run"] = std::int64_t(sh.N);
@@ -216,6 +251,7 @@ class AttentionExperiment final : public Experiment {
  private:
   Schema schema_ = make_problem_schema();
   std::vector<MethodDef> defs_ = Methods::defs();
+  std::vector<std::string> native_methods_ = native_method_names(Methods{});
 };
 
 }  // namespace

@@ -11,8 +11,8 @@
 //      every key tile and writes dQ_i once: no floating-point atomics anywhere, so the result
 //      is bitwise reproducible run to run, at 1.4x the flops (S and dP computed twice).
 // No buffer of size N x N_kv: memory is O(N) beyond the inputs and outputs.
-// On a GPU, fp32 at D = 64 / 128 with tile_q x tile_k = flash_bwd_gpu_tiles(D) runs step 2 as
-// the register-tiled kernel of detail/flash_bwd_gpu_kernel.hpp.
+// The kernels are chosen by select_flash_backward (kernel_select.hpp): on a GPU, fp32 at D = 64 /
+// 128 runs step 2 as the register-tiled kernel of detail/flash_bwd_gpu_kernel.hpp.
 #pragma once
 
 #include "attention/attention_types.hpp"
@@ -20,6 +20,7 @@
 #include "attention/detail/flash_bwd_kernel.hpp"
 #include "attention/detail/flash_bwd_gpu_kernel.hpp"
 #include "attention/detail/fwd_backend.hpp"
+#include "attention/kernel_select.hpp"
 #include "attention/tile_size.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -32,23 +33,48 @@
 
 namespace numlab::attention {
 
-// How flash_backward produces dQ.
-enum class FlashBwdDq {
-  atomic,    // FA2: the key-tile teams add their dS K_j contributions with atomics
-  separate,  // a second pass parallel over query tiles writes dQ_i once (deterministic)
-};
+template <class ExecSpace, class T>
+FlashBwdSelection select_flash_backward(AttentionShape const& s, FlashBwdKernel kernel, TileSizes tiles) {
+  constexpr char const* who = "numlab::attention::flash_backward";
+  detail::check_tiles(who, tiles);
+  if (auto why = kokkos_kernel_constraint(kernel); !why.empty()) throw std::invalid_argument(std::string(who) + ": " + why);
+  std::string const reg = register_tiled_backward_constraint<ExecSpace, T>(s.D, tiles);
+  if (kernel == FlashBwdKernel::register_tiled && !reg.empty()) throw std::invalid_argument(std::string(who) + ": " + reg);
+  FlashBwdSelection sel;
+  if (kernel != FlashBwdKernel::team_scratch && reg.empty()) {
+    sel.kernel = FlashBwdKernel::register_tiled;
+    sel.tiles = flash_bwd_gpu_tiles(s.D);
+    sel.variant = "teams/SM " + std::to_string(detail::flash_gpu_min_teams_per_sm);
+    // The dQ pass (dq separate) stays the team-scratch one, at the largest tiles of this list
+    // that fit shared memory (Kokkos 4.6 CUDA, 40,936 bytes: 16 x 16 at D = 64, 16 x 8 at D = 128).
+    using Kernel = detail::bwd::FlashBwdKernel<ExecSpace, T, typename ExecSpace::memory_space>;
+    using Policy = Kokkos::TeamPolicy<ExecSpace>;
+    for (TileSizes c : {TileSizes{32, 32}, TileSizes{32, 16}, TileSizes{16, 16}, TileSizes{16, 8}, TileSizes{8, 8}}) {
+      sel.dq_tiles = c;
+      if (Kernel::dq_scratch_bytes(c.tile_q, c.tile_k, s.D) <= std::size_t(Policy::scratch_size_max(0))) break;
+    }
+    return sel;
+  }
+  sel.kernel = FlashBwdKernel::team_scratch;
+  sel.tiles = sel.dq_tiles = auto_tiles(tiles) ? kDefaultBackwardTiles : tiles;
+  sel.variant = "scalar team loops";
+  return sel;
+}
 
+// dQ, dK, dV of attention with the kernels of `sel` (select_flash_backward).
 template <class ExecSpace, class T, class Mem>
-void flash_backward(ExecSpace const& space, AttentionShape const& shape, TileSizes tiles, FlashBwdDq dq_mode,
-                    detail::bwd::identity_t<Tensor4<const T, Mem>> Q, detail::bwd::identity_t<Tensor4<const T, Mem>> K,
-                    detail::bwd::identity_t<Tensor4<const T, Mem>> V, detail::bwd::identity_t<Tensor4<const T, Mem>> O,
-                    detail::bwd::identity_t<Tensor3<const T, Mem>> L, detail::bwd::identity_t<Tensor4<const T, Mem>> dO,
-                    Tensor4<T, Mem> dQ, Tensor4<T, Mem> dK, Tensor4<T, Mem> dV) {
+void flash_backward(ExecSpace const& space, AttentionShape const& shape, FlashBwdSelection const& sel,
+                    FlashBwdDq dq_mode, detail::bwd::identity_t<Tensor4<const T, Mem>> Q,
+                    detail::bwd::identity_t<Tensor4<const T, Mem>> K, detail::bwd::identity_t<Tensor4<const T, Mem>> V,
+                    detail::bwd::identity_t<Tensor4<const T, Mem>> O, detail::bwd::identity_t<Tensor3<const T, Mem>> L,
+                    detail::bwd::identity_t<Tensor4<const T, Mem>> dO, Tensor4<T, Mem> dQ, Tensor4<T, Mem> dK,
+                    Tensor4<T, Mem> dV) {
   static_assert(Kokkos::is_execution_space<ExecSpace>::value, "flash_backward: ExecSpace must be an execution space");
   static_assert(detail::bwd::is_real_v<T>, "flash_backward: T must be float or double");
   static_assert(Kokkos::SpaceAccessibility<ExecSpace, Mem>::accessible,
                 "flash_backward: the views' memory space must be accessible from ExecSpace");
   constexpr char const* who = "numlab::attention::flash_backward";
+  TileSizes const tiles = sel.tiles;
   detail::bwd::check_shape_and_tiles(who, shape, tiles);
   detail::bwd::check_backward_views(who, shape, Q, K, V, O, dO, dQ, dK, dV);
   if (L.extent(0) != std::size_t(shape.B) || L.extent(1) != std::size_t(shape.H) || L.extent(2) != std::size_t(shape.N))
@@ -57,27 +83,15 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, TileSiz
   using Kernel = detail::bwd::FlashBwdKernel<ExecSpace, T, Mem>;
   const bool atomic = dq_mode == FlashBwdDq::atomic;
   const int D = shape.D;
-  // fp32 on a GPU at D = 64 / 128 with tiles equal to its geometry: the register-tiled key-tile
-  // pass (flash_bwd_gpu_kernel.hpp). Its deterministic dQ pass stays the generic one, with the
-  // largest tiles that fit shared memory.
-  bool gpu_kernel = false;
-  if constexpr (!detail::is_host_exec_v<ExecSpace> && std::is_same_v<T, float>) {
-    if (flash_bwd_gpu_supports(D)) {
-      const TileSizes g = flash_bwd_gpu_tiles(D);
-      gpu_kernel = tiles.tile_q == g.tile_q && tiles.tile_k == g.tile_k && Q.span_is_contiguous() &&
-                   K.span_is_contiguous() && V.span_is_contiguous() && dO.span_is_contiguous() &&
-                   dQ.span_is_contiguous() && dK.span_is_contiguous() && dV.span_is_contiguous();
-    }
+  const bool gpu_kernel = sel.kernel == FlashBwdKernel::register_tiled;
+  if (gpu_kernel) {
+    if (auto why = register_tiled_backward_constraint<ExecSpace, T>(D, tiles); !why.empty())
+      throw std::invalid_argument(std::string(who) + ": " + why);
+    if (!(Q.span_is_contiguous() && K.span_is_contiguous() && V.span_is_contiguous() && dO.span_is_contiguous() &&
+          dQ.span_is_contiguous() && dK.span_is_contiguous() && dV.span_is_contiguous()))
+      throw std::invalid_argument(std::string(who) + ": kernel register_tiled needs contiguous views");
   }
-  TileSizes dq_tiles = tiles;
-  if (gpu_kernel && !atomic) {
-    using Policy = Kokkos::TeamPolicy<ExecSpace>;
-    // Kokkos 4.6 CUDA (40,936 bytes): 16 x 16 at D = 64, 16 x 8 at D = 128.
-    for (TileSizes c : {TileSizes{32, 32}, TileSizes{32, 16}, TileSizes{16, 16}, TileSizes{16, 8}, TileSizes{8, 8}}) {
-      dq_tiles = c;
-      if (Kernel::dq_scratch_bytes(c.tile_q, c.tile_k, D) <= std::size_t(Policy::scratch_size_max(0))) break;
-    }
-  }
+  TileSizes const dq_tiles = atomic ? tiles : sel.dq_tiles;
   // A tile never needs more rows than the problem has: clipping keeps small problems within
   // the scratch limit whatever tiles were asked for.
   const int Br = std::max(1, std::min(dq_tiles.tile_q, shape.N));
@@ -140,6 +154,22 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, TileSiz
     Kokkos::parallel_for("numlab::attention::flash_bwd::query_tiles",
                          detail::bwd::team_policy<ExecSpace, detail::bwd::FlashBwdDqTag>(space, BH * k.Tr, dq_plan), k);
   }
+}
+
+// With the kernel select_flash_backward picks for `tiles` (kernel auto).
+template <class ExecSpace, class T, class Mem>
+void flash_backward(ExecSpace const& space, AttentionShape const& shape, TileSizes tiles, FlashBwdDq dq_mode,
+                    detail::bwd::identity_t<Tensor4<const T, Mem>> Q, detail::bwd::identity_t<Tensor4<const T, Mem>> K,
+                    detail::bwd::identity_t<Tensor4<const T, Mem>> V, detail::bwd::identity_t<Tensor4<const T, Mem>> O,
+                    detail::bwd::identity_t<Tensor3<const T, Mem>> L, detail::bwd::identity_t<Tensor4<const T, Mem>> dO,
+                    Tensor4<T, Mem> dQ, Tensor4<T, Mem> dK, Tensor4<T, Mem> dV) {
+  FlashBwdSelection sel = select_flash_backward<ExecSpace, T>(shape, FlashBwdKernel::automatic, tiles);
+  // The register-tiled kernel reads contiguous views; others take the team-scratch kernel.
+  if (sel.kernel == FlashBwdKernel::register_tiled &&
+      !(Q.span_is_contiguous() && K.span_is_contiguous() && V.span_is_contiguous() && dO.span_is_contiguous() &&
+        dQ.span_is_contiguous() && dK.span_is_contiguous() && dV.span_is_contiguous()))
+    sel = select_flash_backward<ExecSpace, T>(shape, FlashBwdKernel::team_scratch, tiles);
+  flash_backward<ExecSpace, T, Mem>(space, shape, sel, dq_mode, Q, K, V, O, L, dO, dQ, dK, dV);
 }
 
 // Same, on a default instance of the views' execution space.

@@ -13,11 +13,15 @@
 
 namespace numlab::attention {
 
+// What every attention problem has, whichever backend runs it.
+struct AttentionProblemBase : ProblemInstance {
+  AttentionShape shape;  // the shape run (from the file when inputs are given)
+};
+
 template <class ExecSpace, class T>
-struct AttentionProblem : ProblemInstance {
+struct AttentionProblem : AttentionProblemBase {
   using Mem = typename ExecSpace::memory_space;
   ExecSpace space;
-  AttentionShape shape;
   Tensor4<T, Mem> Q, K, V, dO;
   std::optional<ReferenceResult> reference;  // absent with `reference: false`
   // Forward state for the backward methods (flash forward in T), made on first use.

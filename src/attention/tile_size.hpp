@@ -306,18 +306,20 @@ int tiled_forward_concurrent_teams(ExecSpace const& space, FwdTilePlan const& p,
 //    load and each P V epilogue serve twice the work), 96x64 and 128x64 in between; the tiles
 //    (Q, K^T/V, S, O: 160 KiB at D = 64) live in L2 either way. The lab's N = 512 still gives
 //    4 teams per head for the OpenMP threads.
-//  - device: flash in fp32 at D = 64 / 128: 64 x 64, the register-tiled kernel's geometry;
+//  - device: flash in fp32 at D = 64 / 128: 64 x 64, the register-tiled kernel's geometry
+//    (unless team_scratch: the tiles of the team-scratch kernel alone);
 //    otherwise the largest square-ish tiles from a short list that fit shared memory (level 0),
 //    preferring more query rows (more work per K/V tile load).
 template <class ExecSpace, class T, class Tag = FlashFwdTag>
-TileSizes default_forward_tiles(int D, Tag tag = {}) {
+TileSizes default_forward_tiles(int D, Tag tag = {}, bool team_scratch = false) {
   if constexpr (detail::is_host_exec_v<ExecSpace>) {
     (void)D;
     (void)tag;
+    (void)team_scratch;
     return {128, 128};
   } else {
     if constexpr (std::is_same_v<Tag, FlashFwdTag> && std::is_same_v<T, float>)
-      if (detail::FlashFwdGpuGeometry::supports(D))
+      if (!team_scratch && detail::FlashFwdGpuGeometry::supports(D))
         return {detail::FlashFwdGpuGeometry::Br, detail::FlashFwdGpuGeometry::Bc};  // register-tiled kernel
     constexpr TileSizes candidates[] = {{128, 64}, {64, 64}, {64, 32}, {32, 32}, {32, 16}, {16, 16}, {16, 8}, {8, 8}};
     using Policy = Kokkos::TeamPolicy<ExecSpace>;

@@ -28,12 +28,14 @@ const std::vector<std::string> kCommonKeys = {"name",   "kind",      "descriptio
 
 class Parser {
  public:
-  Parser(std::string text, std::string path) : text_(std::move(text)), path_(std::move(path)) {}
+  Parser(std::string text, std::string path, ExperimentList const& kinds)
+      : text_(std::move(text)), path_(std::move(path)), kinds_(kinds) {}
 
   RunConfig parse();
 
  private:
   std::string text_, path_;
+  ExperimentList const& kinds_;
   std::map<std::string, YAML::Mark> marks_;  // where each problem key / axis was given
 
   [[noreturn]] void fail(YAML::Node const& n, std::string const& key, std::string const& msg) const {
@@ -139,13 +141,13 @@ RunConfig Parser::parse() {
   // kind first: it decides which other keys exist.
   auto kind_node = root["kind"];
   std::vector<std::string> kinds;
-  for (auto* e : experiments()) kinds.push_back(e->kind());
+  for (auto* e : kinds_) kinds.push_back(e->kind());
   if (!kind_node) fail(root, "kind", fmt::format("missing; expected one of {}", fmt::join(kinds, ", ")));
   {
     ParamSpec spec = choice_param("kind", "", kinds, std::nullopt);
     cfg.kind = std::get<std::string>(read_value(kind_node, spec, "kind"));
   }
-  Experiment& exp = *find_experiment(cfg.kind);
+  Experiment& exp = *find_experiment(kinds_, cfg.kind);
   cfg.experiment = &exp;
   Schema const& pschema = exp.problem_schema();
 
@@ -173,18 +175,32 @@ RunConfig Parser::parse() {
     }
     return read_value(n, spec, key);
   };
-  cfg.name = std::get<std::string>(get("name", string_param("name", "", std::nullopt)));
+  Schema const& settings = settings_schema();
+  auto setting = [&](std::string const& key) { return get(key, *settings.find(key)); };
+  cfg.name = std::get<std::string>(setting("name"));
   if (cfg.name.empty() || cfg.name.find('/') != std::string::npos)
     fail(root["name"], "name", "expected a non-empty name without '/'");
-  if (root["description"])
-    cfg.description = std::get<std::string>(get("description", string_param("description", "", "")));
-  cfg.output = std::get<std::string>(get("output", string_param("output", "", "results/" + cfg.name + ".h5")));
-  cfg.settings.warmup = int(std::get<std::int64_t>(get("warmup", int_param("warmup", "", 1, 0, 1000))));
-  cfg.settings.repetitions =
-      int(std::get<std::int64_t>(get("repetitions", int_param("repetitions", "", 5, 1, 100000))));
-  cfg.settings.save_outputs = std::get<bool>(get("save_outputs", bool_param("save_outputs", "", false)));
-  cfg.settings.backend =
-      std::get<std::string>(get("backend", choice_param("backend", "", exp.backends(), "default")));
+  cfg.description = std::get<std::string>(setting("description"));
+  if (root["output"] && !root["output"].IsNull())
+    cfg.output = std::get<std::string>(setting("output"));
+  else
+    cfg.output = "results/" + cfg.name + ".h5";
+  cfg.settings.warmup = int(std::get<std::int64_t>(setting("warmup")));
+  cfg.settings.repetitions = int(std::get<std::int64_t>(setting("repetitions")));
+  cfg.settings.save_outputs = std::get<bool>(setting("save_outputs"));
+  {
+    // An old backend name is resolved before the check against this build's backends.
+    auto n = root["backend"];
+    std::string b = std::get<std::string>(setting("backend"));
+    b = exp.resolve_backend(b, cfg.notes);
+    ParamSpec spec = choice_param("backend", "", exp.backends(), "default");
+    if (!spec.check(b).empty()) {
+      auto c = closest_key(b, spec.choices);
+      fail(n ? n : root, "backend", fmt::format("expected {}, got '{}'{}", spec.expected(), b,
+                                                c.empty() ? "" : fmt::format(" (did you mean '{}'?)", c)));
+    }
+    cfg.settings.backend = b;
+  }
 
   // Problem keys given in sections / at top level.
   ParamMap fixed;
@@ -388,14 +404,35 @@ std::vector<Parser::Axis> Parser::read_axes(YAML::Node const& map, std::string c
 
 }  // namespace
 
-RunConfig parse_config(std::string const& text, std::string const& path) { return Parser(text, path).parse(); }
+Schema const& settings_schema() {
+  static Schema const s = [] {
+    Schema k;
+    ParamSpec output = string_param("output", "HDF5 output path (default results/<name>.h5)", std::nullopt);
+    output.optional = true;
+    k.params = {
+        string_param("name", "run name (no '/')", std::nullopt),
+        string_param("description", "free text", ""),
+        output,
+        int_param("warmup", "untimed runs before the timed ones (the first doubles as the check)", 1, 0, 1000),
+        int_param("repetitions", "timed runs; metrics report min / median / mean", 5, 1, 100000),
+        bool_param("save_outputs", "store the solution arrays (x, O, dQ, ...) of every point", false),
+        string_param("backend", "where the kernels run: one of the kind's backends of this build", "default"),
+    };
+    return k;
+  }();
+  return s;
+}
 
-RunConfig load_config(std::string const& path) {
+RunConfig parse_config(std::string const& text, std::string const& path, ExperimentList const& kinds) {
+  return Parser(text, path, kinds).parse();
+}
+
+RunConfig load_config(std::string const& path, ExperimentList const& kinds) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, 0, 0, "", "cannot open the config file");
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  return parse_config(ss.str(), path, kinds);
 }
 
 }  // namespace numlab

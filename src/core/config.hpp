@@ -30,10 +30,16 @@ struct RunConfig {
   Experiment* experiment = nullptr;
   std::vector<std::string> sweep_axes;  // keys that vary, in config order
   std::vector<PointSpec> points;        // expanded, grouped by problem
+  std::vector<std::string> notes;       // deprecations and the like, for the user (not errors)
 };
 
-// Parses and validates; `path` is used in messages and for relative inputs.
-RunConfig parse_config(std::string const& text, std::string const& path);
-RunConfig load_config(std::string const& path);
+// The settings every config has (name, output, warmup, repetitions, save_outputs, backend, ...);
+// `kind`, `sweep` and `methods` aside.
+Schema const& settings_schema();
+
+// Parses and validates against the experiment kinds `kinds`; `path` is used in messages and for
+// relative inputs.
+RunConfig parse_config(std::string const& text, std::string const& path, ExperimentList const& kinds);
+RunConfig load_config(std::string const& path, ExperimentList const& kinds);
 
 }  // namespace numlab

@@ -27,8 +27,8 @@ std::string resolve_input_path(std::string const& path, std::string const& confi
   return fs::exists(beside) ? beside.string() : path;
 }
 
-Experiment* find_experiment(std::string const& kind) {
-  for (auto* e : experiments())
+Experiment* find_experiment(ExperimentList const& kinds, std::string const& kind) {
+  for (auto* e : kinds)
     if (e->kind() == kind) return e;
   return nullptr;
 }

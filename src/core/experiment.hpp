@@ -25,10 +25,18 @@ struct RunSettings {
   std::string config_dir;  // relative input paths are looked up here first
 };
 
+// A named kernel of a method (the values of its `kernel` option other than auto).
+struct KernelDef {
+  std::string name;
+  std::string backends;  // where it runs, e.g. "cuda (Kokkos), fp32, D 64/128"
+  std::string doc;
+};
+
 struct MethodDef {
   std::string name;
   std::string doc;
-  Schema options;  // keys accepted in the method's entry of `methods:`
+  Schema options;                 // keys accepted in the method's entry of `methods:` (from Method::Options)
+  std::vector<KernelDef> kernels;  // empty: one implementation per backend
 };
 
 // One point of a sweep: a problem instance and one method with its options.
@@ -74,6 +82,10 @@ class Experiment {
   virtual std::vector<MethodDef> const& methods() const = 0;
   // Values accepted by `backend:` in this build.
   virtual std::vector<std::string> backends() const = 0;
+  // The backend a value of `backend:` names (an old name -> its new one, with a note for the user).
+  virtual std::string resolve_backend(std::string const& name, std::vector<std::string>& /*notes*/) const {
+    return name;
+  }
   // Cross-key checks on a complete point; throw KeyError.
   virtual void validate(PointSpec const&) const {}
   // Checks that also depend on the run's settings (e.g. a dtype only some backend
@@ -81,14 +93,17 @@ class Experiment {
   virtual void validate_settings(PointSpec const&, RunSettings const&) const {}
   virtual std::unique_ptr<ProblemInstance> make_problem(ParamMap const& problem, RunSettings const&) = 0;
   virtual PointResult run(ProblemInstance&, PointSpec const&, RunSettings const&) = 0;
+  // Values a point's parameters imply (e.g. the effective dominance factor): shown by --dry-run
+  // and written with the point's metrics.
+  virtual ParamMap derived(PointSpec const&) const { return {}; }
   // Metrics shown in the end-of-run summary table, in order.
   virtual std::vector<std::string> summary_metrics() const { return {}; }
 
   MethodDef const* find_method(std::string const& name) const;
 };
 
-// All experiment kinds compiled into this build (app/experiments.cpp lists them).
-std::vector<Experiment*> const& experiments();
-Experiment* find_experiment(std::string const& kind);
+// The experiment kinds a front end offers (app/experiments.cpp lists those of this build).
+using ExperimentList = std::vector<Experiment*>;
+Experiment* find_experiment(ExperimentList const& kinds, std::string const& kind);
 
 }  // namespace numlab

@@ -25,7 +25,8 @@ struct ParamSpec {
   double max = std::numeric_limits<double>::infinity();
   bool min_exclusive = false;
   bool max_exclusive = false;
-  std::vector<std::string> choices;  // for ParamType::choice
+  std::vector<std::string> choices;      // for ParamType::choice
+  std::vector<std::string> choice_docs;  // one line per choice (may be empty)
   std::string section;               // config section holding it ("" = top level)
 
   // "an integer >= 1", "a number in (0, 1]", "one of strict, weak, none", ...

@@ -39,7 +39,7 @@ void check_ptr(const void* p, const char* name, const char* who) {
 float resolve_scale(float scale, int D) { return scale != 0.f ? scale : float(1.0 / std::sqrt(double(D))); }
 
 template <class T>
-void dispatch_fwd(ForwardArgs const& a, float scale, cudaStream_t st) {
+KernelRun dispatch_fwd(ForwardArgs const& a, float scale, cudaStream_t st) {
   switch (a.shape.D) {
     case 64: return detail::launch_fwd<T, 64>(a, scale, st);
     case 128: return detail::launch_fwd<T, 128>(a, scale, st);
@@ -47,7 +47,7 @@ void dispatch_fwd(ForwardArgs const& a, float scale, cudaStream_t st) {
   }
 }
 template <class T>
-void dispatch_bwd(BackwardArgs const& a, float scale, cudaStream_t st) {
+KernelRun dispatch_bwd(BackwardArgs const& a, float scale, cudaStream_t st) {
   switch (a.shape.D) {
     case 64: return detail::launch_bwd<T, 64>(a, scale, st);
     case 128: return detail::launch_bwd<T, 128>(a, scale, st);
@@ -72,9 +72,9 @@ std::size_t forward_flops(AttnShape const& s) {
   return s.causal ? f / 2 : f;
 }
 
-void flash_forward(ForwardArgs const& a, void* cuda_stream) {
+KernelRun flash_forward(ForwardArgs const& a, void* cuda_stream) {
   check_shape(a.shape, "flash_forward");
-  if (a.shape.N == 0) return;
+  if (a.shape.N == 0) return {};
   check_ptr(a.q, "q", "flash_forward");
   check_ptr(a.o, "o", "flash_forward");
   check_ptr(a.lse, "lse", "flash_forward");
@@ -85,11 +85,11 @@ void flash_forward(ForwardArgs const& a, void* cuda_stream) {
   if (a.shape.N_kv == 0) b.k = b.v = a.q;
   const float scale = resolve_scale(a.scale, a.shape.D);
   auto st = static_cast<cudaStream_t>(cuda_stream);
-  if (a.dtype == DType::bf16) dispatch_fwd<__nv_bfloat16>(b, scale, st);
-  else dispatch_fwd<__half>(b, scale, st);
+  if (a.dtype == DType::bf16) return dispatch_fwd<__nv_bfloat16>(b, scale, st);
+  return dispatch_fwd<__half>(b, scale, st);
 }
 
-void flash_backward(BackwardArgs const& a, void* cuda_stream) {
+KernelRun flash_backward(BackwardArgs const& a, void* cuda_stream) {
   const AttnShape& s = a.shape;
   check_shape(s, "flash_backward");
   auto st = static_cast<cudaStream_t>(cuda_stream);
@@ -98,7 +98,7 @@ void flash_backward(BackwardArgs const& a, void* cuda_stream) {
     if (q_bytes) memset_or_throw(a.dq, q_bytes, st, "flash_backward: zero dQ");
     if (kv_bytes) memset_or_throw(a.dk, kv_bytes, st, "flash_backward: zero dK"),
         memset_or_throw(a.dv, kv_bytes, st, "flash_backward: zero dV");
-    return;
+    return {};
   }
   for (auto [p, n] : {std::pair<const void*, const char*>{a.q, "q"}, {a.k, "k"}, {a.v, "v"}, {a.o, "o"}, {a.dout, "dout"},
                       {a.lse, "lse"}, {a.dq, "dq"}, {a.dk, "dk"}, {a.dv, "dv"}, {a.workspace, "workspace"}})
@@ -106,8 +106,8 @@ void flash_backward(BackwardArgs const& a, void* cuda_stream) {
   if (a.workspace_bytes < backward_workspace_bytes(s, a.deterministic))
     throw std::runtime_error("numlab::cuda::flash_backward: workspace_bytes < backward_workspace_bytes()");
   const float scale = resolve_scale(a.scale, s.D);
-  if (a.dtype == DType::bf16) dispatch_bwd<__nv_bfloat16>(a, scale, st);
-  else dispatch_bwd<__half>(a, scale, st);
+  if (a.dtype == DType::bf16) return dispatch_bwd<__nv_bfloat16>(a, scale, st);
+  return dispatch_bwd<__half>(a, scale, st);
 }
 
 }  // namespace numlab::cuda

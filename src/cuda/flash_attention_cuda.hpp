@@ -9,6 +9,16 @@ namespace numlab::cuda {
 
 enum class DType { bf16, fp16 };
 
+// The forward kernel: automatic = wgmma_sm90 where the device runs sm_90a code (H100, H200),
+// else mma_sm80.
+enum class FwdKernel { automatic, wgmma_sm90, mma_sm80 };
+
+// What a call launched: the main kernel's name and its tile (rows of Q x rows of K/V per CTA).
+struct KernelRun {
+  const char* name = "";
+  int tile_m = 0, tile_n = 0;
+};
+
 // causal: bottom-right aligned (FlashAttention >= 2.1): query i sees key j iff j <= i + N_kv - N.
 struct AttnShape {
   int B = 1, H = 1, N = 0, N_kv = 0, D = 0;
@@ -28,6 +38,7 @@ struct ForwardArgs {
   const void* v = nullptr;
   void* o = nullptr;
   float* lse = nullptr;
+  FwdKernel kernel = FwdKernel::automatic;
 };
 
 // deterministic = true: dQ from a separate pass over key blocks (no floating-point atomics,
@@ -50,8 +61,9 @@ bool supports_head_dim(int D);  // 64, 128, 256
 std::size_t backward_workspace_bytes(AttnShape const&, bool deterministic);
 // Both throw std::runtime_error on an unsupported head dim, bad arguments or a launch error.
 // cuda_stream is a cudaStream_t (nullptr: the legacy default stream).
-void flash_forward(ForwardArgs const&, void* cuda_stream);
-void flash_backward(BackwardArgs const&, void* cuda_stream);  // workspace_bytes >= backward_workspace_bytes
+// Both return what they launched; a forced kernel that cannot run throws std::runtime_error.
+KernelRun flash_forward(ForwardArgs const&, void* cuda_stream);
+KernelRun flash_backward(BackwardArgs const&, void* cuda_stream);  // workspace_bytes >= backward_workspace_bytes
 // 4 B H N N_kv D, halved when causal (the numlab convention of attention_forward_flops;
 // it ignores the exact count of admissible pairs). Backward does 2.5x these FLOPs.
 std::size_t forward_flops(AttnShape const&);

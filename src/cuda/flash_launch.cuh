@@ -23,8 +23,8 @@ inline std::size_t dq_accum_bytes(AttnShape const& s) {
 void check_launch(const char* what);  // throws std::runtime_error on a pending launch error
 
 template <class T, int D>
-void launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream);
+KernelRun launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream);
 template <class T, int D>
-void launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream);
+KernelRun launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream);
 
 }  // namespace numlab::cuda::detail

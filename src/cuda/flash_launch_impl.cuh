@@ -9,12 +9,12 @@
 #include "flash_fwd_sm90_kernel.cuh"
 #include "flash_launch.cuh"
 
-#include <cstdlib>
+#include <stdexcept>
 
 namespace numlab::cuda::detail {
 
-// Head dims whose forward runs the wgmma kernel on sm_90a, as a mask (1: D=64, 2: D=128, 4: D=256);
-// the others, and every head dim when the environment sets NUMLAB_FA_NO_WGMMA, run the mma.sync kernel.
+// Head dims whose forward can run the wgmma kernel on sm_90a, as a mask (1: D=64, 2: D=128, 4: D=256);
+// the others run the mma.sync kernel.
 #ifndef NUMLAB_FA_SM90_FWD
 #define NUMLAB_FA_SM90_FWD 7
 #endif
@@ -23,10 +23,8 @@ namespace numlab::cuda::detail {
 // the wgmma kernel have a body. Cached per device.
 template <class Kernel>
 bool runs_sm90a_code(Kernel* kernel) {
-  static const bool disabled = std::getenv("NUMLAB_FA_NO_WGMMA") != nullptr;
   static int cached[64];  // 0 unknown, 1 yes, 2 no
   int dev = 0;
-  if (disabled) return false;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
   if (cached[dev] == 0) {
     cudaFuncAttributes attr;
@@ -47,22 +45,27 @@ void launch_tiled(Kernel* kernel, int rows, int tile_rows, int heads, int thread
 }
 
 template <class T, int D>
-void launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
+KernelRun launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
   using K = FwdKernel<T, D>;
   const AttnShape& s = a.shape;
   FwdParams p{a.q, a.k, a.v, a.o, a.lse, s.N, s.N_kv, s.causal, scale, scale * kLog2e};
-  if ((NUMLAB_FA_SM90_FWD & (D == 64 ? 1 : D == 128 ? 2 : 4)) && runs_sm90a_code(flash_fwd_sm90_kernel<T, D>)) {
+  const bool sm90 = (NUMLAB_FA_SM90_FWD & (D == 64 ? 1 : D == 128 ? 2 : 4)) && runs_sm90a_code(flash_fwd_sm90_kernel<T, D>);
+  if (a.kernel == cuda::FwdKernel::wgmma_sm90 && !sm90)
+    throw std::runtime_error("numlab::cuda::flash_forward: kernel wgmma_sm90 needs a device that runs sm_90a code "
+                             "(H100, H200) and a head dim it is built for");
+  if (sm90 && a.kernel != cuda::FwdKernel::mma_sm80) {
     using K90 = FwdSm90Kernel<T, D>;
     launch_tiled(flash_fwd_sm90_kernel<T, D>, s.N, K90::BM, s.B * s.H, K90::NThreads, K90::kSmemBytes, stream, p,
                  "flash_fwd_sm90_kernel");
-    return;
+    return {"wgmma_sm90", K90::BM, K90::BN};
   }
   launch_tiled(flash_fwd_kernel<T, D>, s.N, K::BM, s.B * s.H, K::NThreads, K::kSmemBytes, stream, p,
                "flash_fwd_kernel");
+  return {"mma_sm80", K::BM, K::BN};
 }
 
 template <class T, int D>
-void launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
+KernelRun launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
   const AttnShape& s = a.shape;
   const long rows = long(s.B) * s.H * s.N;
   float* lse2 = static_cast<float*>(a.workspace);
@@ -92,6 +95,7 @@ void launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
     bwd_convert_dq_kernel<T><<<blocks, 256, 0, stream>>>(dq_accum, static_cast<T*>(a.dq), n4, scale);
     check_launch("bwd_convert_dq_kernel");
   }
+  return {"mma_sm80", KB::BM, KB::BN};
 }
 
 }  // namespace numlab::cuda::detail
@@ -99,8 +103,8 @@ void launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
 // Instantiates both element types for one head dim.
 #define NUMLAB_FLASH_INSTANTIATE(D)                                                                          \
   namespace numlab::cuda::detail {                                                                          \
-  template void launch_fwd<__nv_bfloat16, D>(ForwardArgs const&, float, cudaStream_t);                      \
-  template void launch_fwd<__half, D>(ForwardArgs const&, float, cudaStream_t);                             \
-  template void launch_bwd<__nv_bfloat16, D>(BackwardArgs const&, float, cudaStream_t);                     \
-  template void launch_bwd<__half, D>(BackwardArgs const&, float, cudaStream_t);                            \
+  template KernelRun launch_fwd<__nv_bfloat16, D>(ForwardArgs const&, float, cudaStream_t);                 \
+  template KernelRun launch_fwd<__half, D>(ForwardArgs const&, float, cudaStream_t);                        \
+  template KernelRun launch_bwd<__nv_bfloat16, D>(BackwardArgs const&, float, cudaStream_t);                \
+  template KernelRun launch_bwd<__half, D>(BackwardArgs const&, float, cudaStream_t);                       \
   }

@@ -90,18 +90,6 @@ std::vector<double> download32(DeviceBuffer const& d, std::size_t n, cudaStream_
   return std::vector<double>(f.begin(), f.end());
 }
 
-TimedRuns summarize(std::vector<double> t) {
-  TimedRuns r;
-  r.seconds = t;
-  if (t.empty()) return r;
-  std::sort(t.begin(), t.end());
-  const std::size_t n = t.size();
-  r.min = t.front();
-  r.median = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-  r.mean = std::accumulate(t.begin(), t.end(), 0.0) / double(n);
-  return r;
-}
-
 std::int64_t bytes_of(std::initializer_list<DeviceBuffer const*> bufs) {
   std::int64_t s = 0;
   for (auto const* b : bufs) s += std::int64_t(b->bytes());
@@ -168,12 +156,11 @@ struct NativeAttention::Impl {
     return a;
   }
 
-  // warmup + repetitions runs of launch(), each between two events on the stream.
+  // launch() between two events on the stream, as often as opt.repeat says: the seconds of the timed runs.
   template <class Launch>
-  TimedRuns timed(TimingOptions const& opt, char const* what, Launch&& launch) {
-    std::vector<double> secs;
-    for (int rep = 0; rep < opt.warmup + opt.repetitions; ++rep) {
-      if (opt.before_each) opt.before_each();
+  std::vector<double> timed(TimingOptions const& opt, char const* what, Launch&& launch) {
+    if (!opt.repeat) throw std::invalid_argument(std::string(kWho) + ": TimingOptions::repeat is not set");
+    return opt.repeat([&] {
       check(cudaEventRecord(start, stream), "recording the start event");
       launch();
       check(cudaGetLastError(), std::string("launching ") + what);
@@ -181,9 +168,8 @@ struct NativeAttention::Impl {
       check(cudaEventSynchronize(stop), std::string("running ") + what);
       float ms = 0.f;
       check(cudaEventElapsedTime(&ms, start, stop), "reading the events");
-      if (rep >= opt.warmup) secs.push_back(double(ms) * 1e-3);
-    }
-    return summarize(std::move(secs));
+      return double(ms) * 1e-3;
+    });
   }
 
   void ensure_forward_state() {
@@ -233,12 +219,13 @@ AttnShape const& NativeAttention::shape() const { return impl_->shape; }
 DType NativeAttention::dtype() const { return impl_->dtype; }
 DeviceInfo const& NativeAttention::device() const { return impl_->info; }
 
-ForwardRun NativeAttention::forward(TimingOptions const& opt) {
+ForwardRun NativeAttention::forward(TimingOptions const& opt, FwdKernel kernel) {
   auto& m = *impl_;
   ForwardRun r;
   DeviceBuffer o(m.nq * 2, "O"), lse(m.rows * sizeof(float), "lse");
-  const ForwardArgs args = m.forward_args(o.get(), static_cast<float*>(lse.get()));
-  r.times = m.timed(opt, "flash_forward", [&] { flash_forward(args, m.stream); });
+  ForwardArgs args = m.forward_args(o.get(), static_cast<float*>(lse.get()));
+  args.kernel = kernel;
+  r.seconds = m.timed(opt, "flash_forward", [&] { r.kernel = flash_forward(args, m.stream); });
   r.peak_device_bytes = bytes_of({&o, &lse});
   r.peak_device_bytes_inputs = bytes_of({&m.q, &m.k, &m.v});
   if (opt.download) {
@@ -274,7 +261,7 @@ BackwardRun NativeAttention::backward(bool deterministic, TimingOptions const& o
   a.workspace_bytes = ws.bytes();
   // flash_backward zeroes what it accumulates into (the fp32 dQ of the workspace) itself,
   // so the buffers are not reset between runs: the timed run is all the method costs.
-  r.times = m.timed(opt, "flash_backward", [&] { flash_backward(a, m.stream); });
+  r.seconds = m.timed(opt, "flash_backward", [&] { r.kernel = flash_backward(a, m.stream); });
   r.peak_device_bytes = bytes_of({&dq, &dk, &dv, &ws});
   r.peak_device_bytes_inputs = bytes_of({&m.q, &m.k, &m.v, &m.o_fwd, &m.lse_fwd, &m.dout});
   if (opt.download) {

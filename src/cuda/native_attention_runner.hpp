@@ -2,10 +2,10 @@
 // Host side of the native CUDA FlashAttention path, as plain C++ (no CUDA headers,
 // so Kokkos code and tests include it with any compiler): host fp64 inputs in,
 // rounded to bf16/fp16 on upload; flash_forward / flash_backward timed with CUDA
-// events; outputs back as fp64; the device memory each step allocates, counted.
+// events, repeated by the caller's harness; outputs back as fp64; the device memory each step allocates, counted.
 //
 //   NativeAttention a(shape, DType::bf16, scale, Q, K, V, dO);   // uploads Q, K, V (+dO)
-//   ForwardRun f = a.forward({warmup, repetitions});               // O, lse
+//   ForwardRun f = a.forward({repeat});                            // O, lse
 //   BackwardRun g = a.backward(/*deterministic=*/true, {...});     // dQ, dK, dV
 //
 // Every failure (no device, out of memory, an unsupported shape, a kernel error) is a
@@ -38,20 +38,18 @@ struct DeviceInfo {
 // Never throws; without a driver or a GPU, present = false and reason says why.
 DeviceInfo device_info();
 
+// How a method is repeated and timed: repeat(once) calls once() as often as the caller's
+// harness wants (warmup and timed runs; numlab's is repeat_timed in core/repeat_timed.hpp) and
+// returns the seconds of the timed calls; each once() runs the kernels once between two CUDA
+// events on the stream and returns their elapsed time (the last run's outputs are returned).
 struct TimingOptions {
-  int warmup = 1;                   // untimed runs first (the last run's outputs are returned)
-  int repetitions = 5;              // timed runs, each between two CUDA events on the stream
-  bool download = true;             // copy the outputs back (false: only time them)
-  std::function<void()> before_each;  // called before every run (e.g. an interrupt check; may throw)
-};
-
-struct TimedRuns {
-  std::vector<double> seconds;  // every timed repetition
-  double median = 0, min = 0, mean = 0;
+  std::function<std::vector<double>(std::function<double()> const& once)> repeat;
+  bool download = true;  // copy the outputs back (false: only time them)
 };
 
 struct ForwardRun {
-  TimedRuns times;
+  std::vector<double> seconds;                // of the timed runs
+  KernelRun kernel;                           // what ran
   std::int64_t peak_device_bytes = 0;         // what the forward allocates: O and lse
   std::int64_t peak_device_bytes_inputs = 0;  // what it reads: Q, K, V
   std::vector<double> O;                      // [B,H,N,D], the device's dtype values
@@ -59,7 +57,8 @@ struct ForwardRun {
 };
 
 struct BackwardRun {
-  TimedRuns times;
+  std::vector<double> seconds;                // of the timed runs
+  KernelRun kernel;                           // what ran (the dQ pass aside)
   std::int64_t peak_device_bytes = 0;         // what the backward allocates: dQ, dK, dV and workspace
   std::int64_t peak_device_bytes_inputs = 0;  // what it reads: Q, K, V, O, lse, dO
   std::int64_t workspace_bytes = 0;           // backward_workspace_bytes(shape, deterministic)
@@ -84,8 +83,9 @@ class NativeAttention {
   DType dtype() const;
   DeviceInfo const& device() const;
 
-  // flash_forward warmup + repetitions times into one O and lse allocated for the call.
-  ForwardRun forward(TimingOptions const& opt);
+  // flash_forward with `kernel`, as often as opt.repeat says, into one O and lse allocated for
+  // the call.
+  ForwardRun forward(TimingOptions const& opt, FwdKernel kernel = FwdKernel::automatic);
   // flash_backward likewise. Its forward state (O, lse) is made by one untimed
   // flash_forward on first use and kept, like the inputs.
   BackwardRun backward(bool deterministic, TimingOptions const& opt);

@@ -40,6 +40,13 @@ struct LuOptions {
   bool gpu_code = false;  // tests: the GPU code path of the fused/team kernels on a host backend too
 };
 
+// The panel kernel lu_factor runs with `o` on ExecSpace (see the automatic choices below).
+template <class ExecSpace>
+char const* lu_panel_kernel_name(LuOptions const& o) {
+  if (o.panel_kernel != LuPanelKernel::automatic) return to_string(o.panel_kernel);
+  return detail::is_host_space_v<ExecSpace> ? "team" : "fused_then_team";
+}
+
 // The automatic choices. Host (Serial/OpenMP): the team kernel with one thread (no fork-join per
 // pivot step; the leaf's few flops need no parallelism) and leaves of 8 columns. GPU: leaves of
 // 32 columns; the fused kernel (one launch per column, rows spread over many SMs) while the leaf

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/interrupt.hpp"
+#include "core/options.hpp"
 #include "core/kokkos_ext/compat.hpp"
 #include "linsolve/csr.hpp"
 #include "linsolve/detail/gs_kernels.hpp"
@@ -31,23 +32,35 @@ enum class SweepDirection { forward, backward, symmetric };  // symmetric = forw
 // every backend; red-black on the 5-point grid) or Kokkos Kernels' default for the backend.
 enum class GsColoring { greedy, kokkos_kernels };
 
-inline const char* to_string(GsVariant v) {
-  switch (v) {
-    case GsVariant::sequential: return "sequential";
-    case GsVariant::multicolor: return "multicolor";
-    case GsVariant::kokkos_kernels: return "kokkos_kernels";
-  }
-  return "unknown";
-}
+}  // namespace numlab::linsolve
 
-inline const char* to_string(SweepDirection d) {
-  switch (d) {
-    case SweepDirection::forward: return "forward";
-    case SweepDirection::backward: return "backward";
-    case SweepDirection::symmetric: return "symmetric";
-  }
-  return "unknown";
-}
+namespace numlab {
+template <>
+struct EnumNames<linsolve::GsVariant> {
+  static constexpr EnumName<linsolve::GsVariant> values[] = {
+      {linsolve::GsVariant::sequential, "sequential", "the exact lexicographic sweep (one thread)"},
+      {linsolve::GsVariant::multicolor, "multicolor", "rows of one colour in parallel, colours in order"},
+      {linsolve::GsVariant::kokkos_kernels, "kokkos_kernels", "Kokkos Kernels' point Gauss-Seidel"}};
+};
+template <>
+struct EnumNames<linsolve::SweepDirection> {
+  static constexpr EnumName<linsolve::SweepDirection> values[] = {
+      {linsolve::SweepDirection::forward, "forward", "rows 0 .. N-1"},
+      {linsolve::SweepDirection::backward, "backward", "rows N-1 .. 0"},
+      {linsolve::SweepDirection::symmetric, "symmetric", "a forward then a backward sweep"}};
+};
+template <>
+struct EnumNames<linsolve::GsColoring> {
+  static constexpr EnumName<linsolve::GsColoring> values[] = {
+      {linsolve::GsColoring::greedy, "greedy", "greedy in row order on the host (red-black on a grid)"},
+      {linsolve::GsColoring::kokkos_kernels, "kokkos_kernels", "Kokkos Kernels' default colouring for the backend"}};
+};
+}  // namespace numlab
+
+namespace numlab::linsolve {
+
+inline const char* to_string(GsVariant v) { return enum_name(v); }
+inline const char* to_string(SweepDirection d) { return enum_name(d); }
 
 struct GaussSeidelOptions {
   GsVariant variant = GsVariant::sequential;

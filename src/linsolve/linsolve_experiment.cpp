@@ -130,6 +130,17 @@ class LinsolveExperiment final : public Experiment {
       throw KeyError("solution", "matrix.solution needs matrix.rhs (b) as well");
   }
 
+  // random_sparse: the diagonal factor the matrix is built with (dominance_factor, else the
+  // dominance level's).
+  ParamMap derived(PointSpec const& pt) const override {
+    ParamMap d;
+    if (get_string(pt.problem, "generator") == "random_sparse")
+      d["dominance_factor_effective"] = has(pt.problem, "dominance_factor")
+                                            ? get_real(pt.problem, "dominance_factor")
+                                            : dominance_factor_for(get_string(pt.problem, "dominance"));
+    return d;
+  }
+
   std::unique_ptr<ProblemInstance> make_problem(ParamMap const& prm, RunSettings const& s) override {
     return with_backend(s.backend, [&](auto space) { return build(space, prm, s); });
   }

@@ -20,6 +20,12 @@
 
 namespace numlab::linsolve {
 
+// The library reference_solve calls on ExecSpace (a point's kernel_run).
+template <class ExecSpace>
+char const* reference_solve_library() {
+  return detail::is_host_space_v<ExecSpace> ? "lapack_gesv" : "cusolver_getrf_getrs";
+}
+
 // Solves A x = b: A is overwritten by its LU factors, x holds b on entry and the solution on exit.
 // Neither Kokkos Kernels 3.4 nor 4.x hands LAPACK's info back, so singularity is judged on the
 // returned U with the same rule as lu_factor (detail::singular_threshold); an exact zero pivot

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Config parsing: the canonical forms expand as documented; every class of
 // mistake gives an error naming the file, line, column and key.
+#include "app/experiments.hpp"
 #include "core/config.hpp"
 
 #include <gtest/gtest.h>
@@ -8,7 +9,10 @@
 #include <string>
 
 using numlab::ConfigError;
-using numlab::parse_config;
+// The config parser against this build's experiment kinds.
+numlab::RunConfig parse_config(std::string const& text, std::string const& path) {
+  return numlab::parse_config(text, path, numlab::builtin_experiments());
+}
 
 namespace {
 

@@ -15,7 +15,9 @@
 #include "attention/native/same_precision.hpp"
 #include "attention/problem.hpp"
 #include "attention/reference.hpp"
+#include "app/experiments.hpp"
 #include "core/config.hpp"
+#include "core/repeat_timed.hpp"
 #include "cuda/native_low_precision.hpp"
 #include "driver_helpers.hpp"
 #include "numlab_config.hpp"
@@ -30,6 +32,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
 #include <string>
@@ -173,7 +176,7 @@ TEST(CudaNativeSamePrecision, ErrorsAreAFewUnitRoundoffsAndOutputsAreRepresentab
 
 numlab::ConfigError config_error(std::string const& yaml) {
   try {
-    numlab::parse_config(yaml, "t.yaml");
+    numlab::parse_config(yaml, "t.yaml", numlab::builtin_experiments());
   } catch (numlab::ConfigError const& e) {
     return e;
   }
@@ -185,41 +188,59 @@ std::string attn_config(std::string const& extra) {
   return "name: t\nkind: attention\nshape: {B: 1, H: 1, N: 64, D: 64}\n" + extra;
 }
 
-TEST(CudaNativeConfig, LowPrecisionNeedsBackendCuda) {
+TEST(CudaNativeConfig, LowPrecisionNeedsBackendCudaNative) {
   auto e = config_error(attn_config("dtype: bfloat16\nmethods: [flash]\n"));
   EXPECT_EQ(e.key, "dtype");
-  EXPECT_NE(std::string(e.what()).find("backend: cuda"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("backend: cuda_native"), std::string::npos) << e.what();
   EXPECT_EQ(e.line, 4) << e.what();
 }
 
-TEST(CudaNativeConfig, BackendCudaChecksDtypeMethodAndHeadDim) {
-  auto const backends = numlab::find_experiment("attention")->backends();
-  const bool offered = std::find(backends.begin(), backends.end(), "cuda") != backends.end();
+TEST(CudaNativeConfig, BackendCudaNativeChecksDtypeMethodKernelAndHeadDim) {
+  auto const backends = numlab::find_experiment(numlab::builtin_experiments(), "attention")->backends();
+  const bool offered = std::find(backends.begin(), backends.end(), "cuda_native") != backends.end();
   EXPECT_EQ(offered, nn::built());
+  // A native kernel on a Kokkos backend names the backend it needs, in any build.
+  auto k = config_error(attn_config("methods: [{name: flash, kernel: wgmma_sm90}]\n"));
+  EXPECT_EQ(k.key, "kernel");
+  EXPECT_NE(std::string(k.what()).find("cuda_native"), std::string::npos) << k.what();
   if (!nn::built()) {
+    EXPECT_EQ(config_error(attn_config("backend: cuda_native\ndtype: bfloat16\nmethods: [flash]\n")).key, "backend");
     EXPECT_EQ(config_error(attn_config("backend: cuda\ndtype: bfloat16\nmethods: [flash]\n")).key, "backend");
     GTEST_SKIP() << "built without the native CUDA path";
   }
-  auto e = config_error(attn_config("backend: cuda\ndtype: float32\nmethods: [flash]\n"));
+  auto e = config_error(attn_config("backend: cuda_native\ndtype: float32\nmethods: [flash]\n"));
   EXPECT_EQ(e.key, "dtype");
   EXPECT_NE(std::string(e.what()).find("bfloat16 or float16"), std::string::npos) << e.what();
-  e = config_error(attn_config("backend: cuda\nmethods: [flash]\n"));  // float32 by default
+  e = config_error(attn_config("backend: cuda_native\nmethods: [flash]\n"));  // float32 by default
   EXPECT_EQ(e.key, "dtype");
-  e = config_error(attn_config("backend: cuda\ndtype: float16\nmethods: [flash, tiled_bwd]\n"));
+  e = config_error(attn_config("backend: cuda_native\ndtype: float16\nmethods: [flash, tiled_bwd]\n"));
   EXPECT_EQ(e.key, "methods");
   EXPECT_NE(std::string(e.what()).find("tiled_bwd"), std::string::npos) << e.what();
+  e = config_error(attn_config("backend: cuda_native\ndtype: float16\nmethods: [{name: flash, kernel: register_tiled}]\n"));
+  EXPECT_EQ(e.key, "kernel");
+  EXPECT_NE(std::string(e.what()).find("Kokkos kernel"), std::string::npos) << e.what();
+  e = config_error(attn_config("backend: cuda_native\ndtype: float16\nmethods: [{name: flash, tile_q: 64, tile_k: 64}]\n"));
+  EXPECT_EQ(e.key, "tile_q");
   e = config_error(
-      "name: t\nkind: attention\nbackend: cuda\ndtype: float16\nshape: {N: 64, D: 96}\nmethods: [flash]\n");
+      "name: t\nkind: attention\nbackend: cuda_native\ndtype: float16\nshape: {N: 64, D: 96}\nmethods: [flash]\n");
   EXPECT_EQ(e.key, "D");
   EXPECT_EQ(e.line, 5) << e.what();
   auto cfg = numlab::parse_config(
-      attn_config("backend: cuda\ndtype: float16\nmethods: [flash, {name: flash_bwd, dq: separate}]\n"), "t.yaml");
+      attn_config("backend: cuda_native\ndtype: float16\nmethods: [flash, {name: flash_bwd, dq: separate}]\n"), "t.yaml",
+      numlab::builtin_experiments());
   EXPECT_EQ(cfg.points.size(), 2u);
-  auto shipped = numlab::load_config(std::string(NUMLAB_SOURCE_DIR) + "/configs/attn_cuda.yaml");
+  EXPECT_TRUE(cfg.notes.empty());
+  // The old name still works for attention, with a note.
+  auto old = numlab::parse_config(attn_config("backend: cuda\ndtype: float16\nmethods: [flash]\n"), "t.yaml",
+                                  numlab::builtin_experiments());
+  EXPECT_EQ(old.settings.backend, "cuda_native");
+  ASSERT_EQ(old.notes.size(), 1u);
+  EXPECT_NE(old.notes[0].find("cuda_native"), std::string::npos) << old.notes[0];
+  auto shipped = numlab::load_config(std::string(NUMLAB_SOURCE_DIR) + "/configs/attn_cuda.yaml", numlab::builtin_experiments());
   EXPECT_GT(shipped.points.size(), 0u);
 }
 
-TEST(CudaNativeDriver, ListShowsBackendCuda) {
+TEST(CudaNativeDriver, ListShowsBackendCudaNative) {
   if (!nn::built()) GTEST_SKIP() << "built without the native CUDA path";
   auto dir = work_dir();
   ASSERT_EQ(run({"--list"}, dir / "list.log"), 0);
@@ -228,7 +249,7 @@ TEST(CudaNativeDriver, ListShowsBackendCuda) {
   ASSERT_NE(kind, std::string::npos) << text;
   auto line = text.substr(text.find("backends in this build:", kind));
   line = line.substr(0, line.find('\n'));
-  EXPECT_NE(line.find("cuda"), std::string::npos) << line;
+  EXPECT_NE(line.find("cuda_native"), std::string::npos) << line;
 }
 
 // numlab end to end on a small cuda config: ok points with the accuracy rule met on a
@@ -237,20 +258,22 @@ TEST(CudaNativeDriver, SmallCudaConfigEndToEnd) {
   if (!nn::built()) GTEST_SKIP() << "built without the native CUDA path";
   auto dir = work_dir();
   fs::path cfg = dir / "attn_cuda_e2e.yaml";
-  std::ofstream(cfg) << "name: attn_cuda_e2e\nkind: attention\nbackend: cuda\nwarmup: 1\nrepetitions: 2\n"
+  std::ofstream(cfg) << "name: attn_cuda_e2e\nkind: attention\nbackend: cuda_native\nwarmup: 1\nrepetitions: 2\n"
                         "sweep: {product: {dtype: [bfloat16, float16], causal: [false, true]}}\n"
                         "shape: {B: 1, H: 2, N: 113, N_kv: 150, D: 64}\n"
-                        "methods: [flash, {name: flash_bwd, dq: atomic}, {name: flash_bwd, dq: separate}]\n"
+                        "methods: [flash, {name: flash, kernel: mma_sm80}, {name: flash_bwd, dq: atomic},\n"
+                        "          {name: flash_bwd, dq: separate}]\n"
                         "save_outputs: true\n";
   fs::path out = dir / "attn_cuda_e2e.h5";
   int rc = run({cfg.string(), "-o", out.string(), "--overwrite"}, dir / "attn_cuda_e2e.log");
   ASSERT_EQ(rc, 0) << slurp(dir / "attn_cuda_e2e.log");
   auto pts = numlab::results::read_points(out.string(), true);
-  ASSERT_EQ(pts.size(), 12u);
+  ASSERT_EQ(pts.size(), 16u);
 #ifdef NUMLAB_HAVE_CUDA_NATIVE
   const bool gpu = nc::device_info().present;
+  const bool hopper = nc::device_info().cc_major == 9;
 #else
-  const bool gpu = false;
+  const bool gpu = false, hopper = false;
 #endif
   const std::int64_t B = 1, H = 2, N = 113, Nkv = 150, D = 64;
   for (auto const& p : pts) {
@@ -270,6 +293,14 @@ TEST(CudaNativeDriver, SmallCudaConfigEndToEnd) {
     ASSERT_EQ(str("status"), "ok") << str("reason");
     EXPECT_FALSE(str("device_name").empty());
     EXPECT_EQ(p.arrays.at("times_seconds").size(), 2u);
+    // What ran: wgmma_sm90 where the device runs sm_90a code unless mma_sm80 is forced.
+    std::string const ran = str("kernel_run");
+    EXPECT_TRUE(ran == "wgmma_sm90" || ran == "mma_sm80") << ran;
+    if (str("kernel") == "mma_sm80" || method == "flash_bwd") EXPECT_EQ(ran, "mma_sm80");
+    if (method == "flash" && str("kernel") == "auto")
+      EXPECT_EQ(ran, hopper ? "wgmma_sm90" : "mma_sm80");
+    EXPECT_GT(num("tile_q_run"), 0.0);
+    EXPECT_GT(num("tile_k_run"), 0.0);
     if (method == "flash") {
       EXPECT_GT(num("forward_tflops"), 0.0);
       EXPECT_EQ(num("peak_device_bytes"), double(2 * B * H * N * D + 4 * B * H * N));  // O (16-bit) and lse (fp32)
@@ -338,8 +369,10 @@ TEST_P(CudaNativeKernels, MeetTheSamePrecisionRuleAndDeterministicIsBitwise) {
     const nc::AttnShape as{s.B, s.H, s.N, s.N_kv, s.D, s.causal};
     nc::NativeAttention dev(as, dtype, float(s.scale()), p.Q.data(), p.K.data(), p.V.data(), p.dO.data());
     nc::TimingOptions opt;
-    opt.warmup = 1;
-    opt.repetitions = 2;
+    numlab::RunSettings reps;
+    reps.warmup = 1;
+    reps.repetitions = 2;
+    opt.repeat = [&](std::function<double()> const& once) { return numlab::repeat_timed(reps, once); };
     auto f = dev.forward(opt);
     auto g_atomic = dev.backward(false, opt);
     auto g_det = dev.backward(true, opt);
@@ -347,7 +380,7 @@ TEST_P(CudaNativeKernels, MeetTheSamePrecisionRuleAndDeterministicIsBitwise) {
     auto ref = p.reference();
     auto base = nn::standard_same_precision(s, dtype, p.Q.data(), p.K.data(), p.V.data(), p.dO.data());
 
-    ASSERT_EQ(f.times.seconds.size(), 2u);
+    ASSERT_EQ(f.seconds.size(), 2u);
     EXPECT_EQ(f.peak_device_bytes, std::int64_t(p.Q.size() * 2 + std::size_t(s.B) * s.H * s.N * 4));
     expect_rule("O", p, f.O, base.O, ref.O, false);
     // L: fp32 in both, so no dtype rounding to compare with: 2x the baseline plus 1e-4 (1 + |L|).

@@ -33,9 +33,9 @@ PointResult run_backward(AttentionProblem<ExecSpace, T>& p, RunSettings const& s
   r.metrics["inputs_device_bytes"] =
       std::int64_t((p.Q.size() + p.K.size() + p.V.size() + p.O.size() + p.L.size() + p.dO.size()) * sizeof(T));
   if (p.reference) {
-    add_error_metrics<T>(r, "dQ", compare<T, Mem>(dQ, p.reference->dQ));
-    add_error_metrics<T>(r, "dK", compare<T, Mem>(dK, p.reference->dK));
-    add_error_metrics<T>(r, "dV", compare<T, Mem>(dV, p.reference->dV));
+    add_error_metrics(r, "dQ", compare<T, Mem>(dQ, p.reference->dQ));
+    add_error_metrics(r, "dK", compare<T, Mem>(dK, p.reference->dK));
+    add_error_metrics(r, "dV", compare<T, Mem>(dV, p.reference->dV));
   }
   if (s.save_outputs) {
     std::vector<std::size_t> q = {std::size_t(sh.B), std::size_t(sh.H), std::size_t(sh.N), std::size_t(sh.D)};

@@ -30,8 +30,8 @@ PointResult run_forward(AttentionProblem<ExecSpace, T>& p, RunSettings const& s,
   // footprint of a forward call is inputs_device_bytes + peak_device_bytes.
   r.metrics["inputs_device_bytes"] = std::int64_t((p.Q.size() + p.K.size() + p.V.size()) * sizeof(T));
   if (p.reference) {
-    add_error_metrics<T>(r, "O", compare<T, Mem>(O, p.reference->O));
-    add_error_metrics<T>(r, "L", compare<T, Mem>(L, p.reference->L));
+    add_error_metrics(r, "O", compare<T, Mem>(O, p.reference->O));
+    add_error_metrics(r, "L", compare<T, Mem>(L, p.reference->L));
   }
   if (s.save_outputs) {
     r.arrays["O"] = to_doubles(O);

@@ -4,30 +4,21 @@
 #pragma once
 
 #include "attention/flash_attention.hpp"
+#include "attention/methods/method_options.hpp"
 #include "attention/problem.hpp"
 #include "attention/tile_size.hpp"
 #include "core/interrupt.hpp"
 #include "core/memory_tracker.hpp"
+#include "core/repeat_timed.hpp"
 #include "core/timing.hpp"
 
 namespace numlab::attention {
 
-inline Schema tile_options(std::vector<ParamSpec> extra = {}) {
-  Schema s;
-  s.params = {int_param("tile_q", "query rows per team tile (Br)", 64, 1, 1 << 16),
-              int_param("tile_k", "key/value rows per scratch tile (Bc)", 64, 1, 1 << 16)};
-  for (auto& e : extra) s.params.push_back(std::move(e));
-  return s;
-}
-
-inline TileSizes tiles_of(PointSpec const& pt) {
-  return {static_cast<int>(get_int(pt.options, "tile_q")), static_cast<int>(get_int(pt.options, "tile_k"))};
-}
-
-template <class T>
-void add_error_metrics(PointResult& r, std::string const& name, ErrorNorms const& e) {
-  r.metrics[name + "_max_abs_error"] = e.max_abs;
-  r.metrics[name + "_rel_fro_error"] = e.rel_fro;
+// <name>_max_abs_error<suffix>, <name>_rel_fro_error<suffix>.
+inline void add_error_metrics(PointResult& r, std::string const& name, ErrorNorms const& e,
+                              std::string const& suffix = "") {
+  r.metrics[name + "_max_abs_error" + suffix] = e.max_abs;
+  r.metrics[name + "_rel_fro_error" + suffix] = e.rel_fro;
 }
 
 // Runs `once()` warmup + repetitions times, each inside a fresh memory scope;
@@ -38,33 +29,34 @@ void add_error_metrics(PointResult& r, std::string const& name, ErrorNorms const
 template <class ExecSpace, class Release, class Once>
 void time_method(ExecSpace const& space, RunSettings const& s, double flops, std::string const& prefix, PointResult& r,
                  Release&& release, Once&& once) {
-  std::vector<double> times;
   std::int64_t peak_device = 0, peak_rss = -1;
   std::string const mem = ExecSpace::memory_space::name();
-  for (int rep = 0; rep < s.warmup + s.repetitions; ++rep) {
-    check_interrupt();
+  std::vector<double> const times = repeat_timed(s, [&](bool timed) {
     space.fence();  // nothing of the previous repetition still in flight
     release();
     bool rss_ok = reset_host_peak_rss();
     std::int64_t rss0 = host_rss_bytes();
     MemoryScope scope(mem);
     double t = once();
-    if (rep >= s.warmup) {
-      times.push_back(t);
+    if (timed) {
       peak_device = std::max(peak_device, scope.peak_above_baseline());
       if (rss_ok) peak_rss = std::max(peak_rss, host_peak_rss_bytes() - rss0);
     }
-  }
-  auto st = summarize(times);
-  r.metrics[prefix + "_seconds_median"] = st.median;
-  r.metrics[prefix + "_seconds_min"] = st.min;
-  r.metrics[prefix + "_seconds_mean"] = st.mean;
-  r.metrics[prefix + "_tflops"] = st.median > 0 ? flops / st.median * 1e-12 : 0.0;
-  r.metrics["flops"] = flops;
+    return t;
+  });
+  add_time_metrics(r, prefix, times, flops);
   r.metrics["peak_device_bytes"] = peak_device;
   r.metrics["peak_host_rss_bytes"] = peak_rss;
   r.metrics["memory_space"] = mem;
   r.arrays["times_seconds"] = times;
+}
+
+// What ran: the kernel, its tiles (0 where the kernel has none) and its compile-time variant.
+inline void add_kernel_metrics(PointResult& r, std::string const& kernel, TileSizes tiles, std::string const& variant) {
+  r.metrics["kernel_run"] = kernel;
+  r.metrics["tile_q_run"] = std::int64_t(tiles.tile_q);
+  r.metrics["tile_k_run"] = std::int64_t(tiles.tile_k);
+  r.metrics["kernel_variant"] = variant;
 }
 
 // Forward state for the backward methods: flash forward in T, untimed, once per problem.

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "attention/native/native_attention.hpp"
 
+#include "attention/methods/harness.hpp"
+#include "attention/native/native_methods.hpp"
+
 #include "attention/native/same_precision.hpp"
 #include "attention/reference.hpp"
 #include "core/interrupt.hpp"
 #include "core/memory_tracker.hpp"
+#include "core/repeat_timed.hpp"
 #include "cuda/host_parallel.hpp"
 #include "numlab_config.hpp"
 
@@ -15,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 
@@ -30,36 +35,47 @@ bool built() {
 
 bool is_native_dtype(std::string const& dtype) { return dtype == "bfloat16" || dtype == "float16"; }
 
-std::vector<std::string> const& native_methods() {
-  static std::vector<std::string> const m = {"flash", "flash_bwd"};
-  return m;
-}
-
-void validate_point(PointSpec const& pt, RunSettings const& s) {
+void validate_point(PointSpec const& pt, RunSettings const& s, std::vector<std::string> const& native_methods) {
   std::string const& dtype = get_string(pt.problem, "dtype");
-  const bool native = s.backend == "cuda";
+  const bool native = s.backend == kBackend;
   if (!native) {
     if (is_native_dtype(dtype))
       throw KeyError("dtype", fmt::format("dtype '{}' runs only on the native CUDA tensor-core path: set 'backend: "
-                                          "cuda'{}; the Kokkos backends run float32 and float64",
-                                          dtype, built() ? "" : " (not in this build: configured without nvcc)"));
+                                          "{}'{}; the Kokkos backends run float32 and float64",
+                                          dtype, kBackend,
+                                          built() ? "" : " (not in this build: configured without nvcc)"));
+    if (has(pt.options, "kernel")) {
+      std::string const& k = get_string(pt.options, "kernel");
+      if (k == "wgmma_sm90" || k == "mma_sm80")
+        throw KeyError("kernel", fmt::format("kernel '{}' is a native CUDA kernel: it runs with 'backend: {}'", k,
+                                             kBackend));
+    }
     return;
   }
   if (!is_native_dtype(dtype))
-    throw KeyError("dtype", fmt::format("backend 'cuda' (the native tensor-core path) runs dtype bfloat16 or float16, "
+    throw KeyError("dtype", fmt::format("backend '{}' (the native tensor-core path) runs dtype bfloat16 or float16, "
                                         "not '{}'; float32 and float64 run on the Kokkos backends (e.g. 'backend: "
                                         "default')",
-                                        dtype));
-  auto const& ms = native_methods();
-  if (std::find(ms.begin(), ms.end(), pt.method) == ms.end())
-    throw KeyError("methods", fmt::format("method '{}' has no native CUDA implementation; with backend 'cuda' the "
+                                        kBackend, dtype));
+  if (std::find(native_methods.begin(), native_methods.end(), pt.method) == native_methods.end())
+    throw KeyError("methods", fmt::format("method '{}' has no native CUDA implementation; with backend '{}' the "
                                           "methods are {}",
-                                          pt.method, fmt::join(ms, ", ")));
+                                          pt.method, kBackend, fmt::join(native_methods, ", ")));
+  if (has(pt.options, "kernel")) {
+    std::string const& k = get_string(pt.options, "kernel");
+    if (k == "team_scratch" || k == "register_tiled")
+      throw KeyError("kernel", fmt::format("kernel '{}' is a Kokkos kernel; with backend '{}' the kernels are auto, {}",
+                                           k, kBackend, pt.method == "flash" ? "wgmma_sm90, mma_sm80" : "mma_sm80"));
+  }
+  for (char const* t : {"tile_q", "tile_k"})
+    if (has(pt.options, t) && get_int(pt.options, t) != 0)
+      throw KeyError(t, fmt::format("the native kernels' tiles are fixed per head dim: leave {} at 0 with backend '{}'",
+                                    t, kBackend));
 #ifdef NUMLAB_HAVE_CUDA_NATIVE
   if (has(pt.problem, "D") && !cuda::supports_head_dim(int(get_int(pt.problem, "D"))))
-    throw KeyError("D", fmt::format("head dim D = {} is not supported by the native CUDA kernels (backend 'cuda'): "
+    throw KeyError("D", fmt::format("head dim D = {} is not supported by the native CUDA kernels (backend '{}'): "
                                     "64, 128 or 256",
-                                    get_int(pt.problem, "D")));
+                                    get_int(pt.problem, "D"), kBackend));
 #endif
 }
 
@@ -72,8 +88,9 @@ using HostView3 = Tensor3<const double, Kokkos::HostSpace>;
 
 cuda::DType dtype_of(std::string const& name) { return name == "bfloat16" ? cuda::DType::bf16 : cuda::DType::fp16; }
 
-struct NativeProblem : ProblemInstance {
-  AttentionShape shape;
+}  // namespace
+
+struct Problem : AttentionProblemBase {
   cuda::DType dtype = cuda::DType::bf16;
   std::vector<double> Q, K, V, dO;  // the bf16/fp16 values the device sees, as doubles
   std::optional<ReferenceResult> reference;
@@ -85,6 +102,9 @@ struct NativeProblem : ProblemInstance {
     return HostView4(x.data(), shape.B, shape.H, kv ? shape.N_kv : shape.N, shape.D);
   }
   HostView3 rows_view(std::vector<double> const& x) const { return HostView3(x.data(), shape.B, shape.H, shape.N); }
+  std::vector<std::size_t> q_shape(bool kv) const {
+    return {std::size_t(shape.B), std::size_t(shape.H), std::size_t(kv ? shape.N_kv : shape.N), std::size_t(shape.D)};
+  }
 
   // The same-precision baseline, or null where it is not computed (no reference, too large).
   SamePrecisionResult const* same_precision(bool gradients) {
@@ -95,18 +115,50 @@ struct NativeProblem : ProblemInstance {
   }
 };
 
-void add_errors(PointResult& r, std::string const& name, ErrorNorms const& e, std::string const& suffix = "") {
-  r.metrics[name + "_max_abs_error" + suffix] = e.max_abs;
-  r.metrics[name + "_rel_fro_error" + suffix] = e.rel_fro;
+Problem& as_problem(ProblemInstance& p) { return dynamic_cast<Problem&>(p); }
+
+namespace {
+
+constexpr char const* kSame = "_standard_same_precision";
+
+// The point's device, and whether it can run (a CUDA device is present).
+bool begin_point(Problem& p, PointResult& r) {
+  if (!p.device) {
+    r.status = "skipped";
+    r.reason = "no CUDA device";
+    r.metrics["cuda_device_status"] = p.info.reason;
+    return false;
+  }
+  r.metrics["device_name"] = p.info.name;
+  r.metrics["device_compute_capability"] = std::int64_t(p.info.cc_major * 10 + p.info.cc_minor);
+  r.metrics["cuda_runtime_version"] = std::int64_t(p.info.runtime_version);
+  r.metrics["memory_space"] = std::string("CudaNative");
+  return true;
 }
 
-void add_times(PointResult& r, std::string const& prefix, cuda::TimedRuns const& t, double flops) {
-  r.metrics[prefix + "_seconds_median"] = t.median;
-  r.metrics[prefix + "_seconds_min"] = t.min;
-  r.metrics[prefix + "_seconds_mean"] = t.mean;
-  r.metrics[prefix + "_tflops"] = t.median > 0 ? flops / t.median * 1e-12 : 0.0;
-  r.metrics["flops"] = flops;
-  r.arrays["times_seconds"] = t.seconds;
+// The native kernels are timed by CUDA events around each run (this backend's timer) and
+// repeated by repeat_timed, as the Kokkos methods are; the metrics are written by the same code.
+cuda::TimingOptions timing_options(Problem const& p, RunSettings const& s) {
+  cuda::TimingOptions opt;
+  opt.repeat = [&s](std::function<double()> const& once) { return repeat_timed(s, once); };
+  opt.download = p.reference.has_value() || s.save_outputs;
+  return opt;
+}
+
+cuda::FwdKernel native_forward_kernel(FlashFwdKernel k) {
+  switch (k) {
+    case FlashFwdKernel::automatic: return cuda::FwdKernel::automatic;
+    case FlashFwdKernel::wgmma_sm90: return cuda::FwdKernel::wgmma_sm90;
+    case FlashFwdKernel::mma_sm80: return cuda::FwdKernel::mma_sm80;
+    case FlashFwdKernel::team_scratch:
+    case FlashFwdKernel::register_tiled: break;
+  }
+  throw std::invalid_argument(std::string("kernel ") + enum_name(k) + " is a Kokkos kernel, not a native one");
+}
+
+// The compile-time variant of what ran: the architecture of its machine code.
+std::string native_variant(cuda::KernelRun const& k) {
+  return std::string(k.name) == "wgmma_sm90" ? "sm_90a" : "sm_80 (mma.sync), cp.async 2-stage";
 }
 
 }  // namespace
@@ -114,7 +166,7 @@ void add_times(PointResult& r, std::string const& prefix, cuda::TimedRuns const&
 std::unique_ptr<ProblemInstance> make_problem(AttentionShape const& shape, std::vector<double> Q,
                                               std::vector<double> K, std::vector<double> V, std::vector<double> dO,
                                               ParamMap const& prm) {
-  auto p = std::make_unique<NativeProblem>();
+  auto p = std::make_unique<Problem>();
   p->shape = shape;
   p->dtype = dtype_of(get_string(prm, "dtype"));
   // The inputs in the dtype: the kernels, the reference and the baseline all see these values.
@@ -135,104 +187,92 @@ std::unique_ptr<ProblemInstance> make_problem(AttentionShape const& shape, std::
   return p;
 }
 
-PointResult run(ProblemInstance& base, PointSpec const& pt, RunSettings const& s) {
-  auto& p = dynamic_cast<NativeProblem&>(base);
+PointResult run_flash(Problem& p, FlashOptions const& o, RunSettings const& s) {
   auto const& sh = p.shape;
   PointResult r;
-  r.metrics["B_run"] = std::int64_t(sh.B);
-  r.metrics["H_run"] = std::int64_t(sh.H);
-  r.metrics["N_run"] = std::int64_t(sh.N);
-  r.metrics["N_kv_run"] = std::int64_t(sh.N_kv);
-  r.metrics["D_run"] = std::int64_t(sh.D);
-  if (!p.device) {
-    r.status = "skipped";
-    r.reason = "no CUDA device";
-    r.metrics["cuda_device_status"] = p.info.reason;
-    return r;
-  }
-  r.metrics["device_name"] = p.info.name;
-  r.metrics["device_compute_capability"] = std::int64_t(p.info.cc_major * 10 + p.info.cc_minor);
-  r.metrics["cuda_runtime_version"] = std::int64_t(p.info.runtime_version);
-  r.metrics["memory_space"] = std::string("CudaNative");
-
-  cuda::TimingOptions opt;
-  opt.warmup = s.warmup;
-  opt.repetitions = s.repetitions;
-  opt.download = p.reference.has_value() || s.save_outputs;
-  opt.before_each = [] { check_interrupt(); };
+  if (!begin_point(p, r)) return r;
   const bool rss_ok = reset_host_peak_rss();
   const std::int64_t rss0 = host_rss_bytes();
-  auto host_peak = [&] { return rss_ok ? host_peak_rss_bytes() - rss0 : std::int64_t(-1); };
-  std::vector<std::size_t> const q_shape = {std::size_t(sh.B), std::size_t(sh.H), std::size_t(sh.N),
-                                            std::size_t(sh.D)};
-  std::vector<std::size_t> const kv_shape = {std::size_t(sh.B), std::size_t(sh.H), std::size_t(sh.N_kv),
-                                             std::size_t(sh.D)};
-  constexpr char const* kSame = "_standard_same_precision";
-
-  if (pt.method == "flash") {
-    cuda::ForwardRun f = p.device->forward(opt);
-    r.metrics["peak_host_rss_bytes"] = host_peak();
-    add_times(r, "forward", f.times, attention_forward_flops(sh));
-    r.metrics["peak_device_bytes"] = f.peak_device_bytes;
-    r.metrics["peak_device_bytes_inputs"] = f.peak_device_bytes_inputs;
-    r.status = "ok";
-    if (p.reference) {
-      add_errors(r, "O", compare<double, Kokkos::HostSpace>(p.q_view(f.O, false), p.reference->O));
-      add_errors(r, "L", compare<double, Kokkos::HostSpace>(p.rows_view(f.lse), p.reference->L));
-      if (auto const* sp = p.same_precision(false)) {
-        add_errors(r, "O", compare<double, Kokkos::HostSpace>(p.q_view(sp->O, false), p.reference->O), kSame);
-        add_errors(r, "L", compare<double, Kokkos::HostSpace>(p.rows_view(sp->L), p.reference->L), kSame);
-      }
+  cuda::ForwardRun f = p.device->forward(timing_options(p, s), native_forward_kernel(o.kernel));
+  r.metrics["peak_host_rss_bytes"] = rss_ok ? host_peak_rss_bytes() - rss0 : std::int64_t(-1);
+  add_time_metrics(r, "forward", f.seconds, attention_forward_flops(sh));
+  r.arrays["times_seconds"] = f.seconds;
+  r.metrics["peak_device_bytes"] = f.peak_device_bytes;
+  r.metrics["peak_device_bytes_inputs"] = f.peak_device_bytes_inputs;
+  add_kernel_metrics(r, f.kernel.name, {f.kernel.tile_m, f.kernel.tile_n}, native_variant(f.kernel));
+  r.status = "ok";
+  if (p.reference) {
+    add_error_metrics(r, "O", compare<double, Kokkos::HostSpace>(p.q_view(f.O, false), p.reference->O));
+    add_error_metrics(r, "L", compare<double, Kokkos::HostSpace>(p.rows_view(f.lse), p.reference->L));
+    if (auto const* sp = p.same_precision(false)) {
+      add_error_metrics(r, "O", compare<double, Kokkos::HostSpace>(p.q_view(sp->O, false), p.reference->O), kSame);
+      add_error_metrics(r, "L", compare<double, Kokkos::HostSpace>(p.rows_view(sp->L), p.reference->L), kSame);
     }
-    if (s.save_outputs) {
-      r.arrays["O"] = std::move(f.O);
-      r.array_shapes["O"] = q_shape;
-      r.arrays["L"] = std::move(f.lse);
-      r.array_shapes["L"] = {std::size_t(sh.B), std::size_t(sh.H), std::size_t(sh.N)};
-    }
-    return r;
   }
-  if (pt.method == "flash_bwd") {
-    const bool deterministic = get_string(pt.options, "dq") == "separate";
-    cuda::BackwardRun g = p.device->backward(deterministic, opt);
-    r.metrics["peak_host_rss_bytes"] = host_peak();
-    add_times(r, "backward", g.times, attention_backward_flops(sh));
-    r.metrics["peak_device_bytes"] = g.peak_device_bytes;
-    r.metrics["peak_device_bytes_inputs"] = g.peak_device_bytes_inputs;
-    r.metrics["backward_workspace_bytes"] = g.workspace_bytes;
-    r.metrics["deterministic"] = deterministic;
-    r.status = "ok";
-    if (p.reference) {
-      add_errors(r, "dQ", compare<double, Kokkos::HostSpace>(p.q_view(g.dQ, false), p.reference->dQ));
-      add_errors(r, "dK", compare<double, Kokkos::HostSpace>(p.q_view(g.dK, true), p.reference->dK));
-      add_errors(r, "dV", compare<double, Kokkos::HostSpace>(p.q_view(g.dV, true), p.reference->dV));
-      if (auto const* sp = p.same_precision(true)) {
-        add_errors(r, "dQ", compare<double, Kokkos::HostSpace>(p.q_view(sp->dQ, false), p.reference->dQ), kSame);
-        add_errors(r, "dK", compare<double, Kokkos::HostSpace>(p.q_view(sp->dK, true), p.reference->dK), kSame);
-        add_errors(r, "dV", compare<double, Kokkos::HostSpace>(p.q_view(sp->dV, true), p.reference->dV), kSame);
-      }
-    }
-    if (s.save_outputs) {
-      r.arrays["dQ"] = std::move(g.dQ);
-      r.array_shapes["dQ"] = q_shape;
-      r.arrays["dK"] = std::move(g.dK);
-      r.array_shapes["dK"] = kv_shape;
-      r.arrays["dV"] = std::move(g.dV);
-      r.array_shapes["dV"] = kv_shape;
-    }
-    return r;
+  if (s.save_outputs) {
+    r.arrays["O"] = std::move(f.O);
+    r.array_shapes["O"] = p.q_shape(false);
+    r.arrays["L"] = std::move(f.lse);
+    r.array_shapes["L"] = {std::size_t(sh.B), std::size_t(sh.H), std::size_t(sh.N)};
   }
-  throw std::logic_error(fmt::format("method '{}' has no native CUDA implementation", pt.method));
+  return r;
 }
 
-#else  // no native path in this build: backend 'cuda' is not offered, so these are never reached
+PointResult run_flash_bwd(Problem& p, FlashBwdOptions const& o, RunSettings const& s) {
+  auto const& sh = p.shape;
+  PointResult r;
+  if (!begin_point(p, r)) return r;
+  const bool deterministic = o.dq == FlashBwdDq::separate;
+  const bool rss_ok = reset_host_peak_rss();
+  const std::int64_t rss0 = host_rss_bytes();
+  cuda::BackwardRun g = p.device->backward(deterministic, timing_options(p, s));
+  r.metrics["peak_host_rss_bytes"] = rss_ok ? host_peak_rss_bytes() - rss0 : std::int64_t(-1);
+  add_time_metrics(r, "backward", g.seconds, attention_backward_flops(sh));
+  r.arrays["times_seconds"] = g.seconds;
+  r.metrics["peak_device_bytes"] = g.peak_device_bytes;
+  r.metrics["peak_device_bytes_inputs"] = g.peak_device_bytes_inputs;
+  r.metrics["backward_workspace_bytes"] = g.workspace_bytes;
+  r.metrics["deterministic"] = deterministic;
+  add_kernel_metrics(r, g.kernel.name, {g.kernel.tile_m, g.kernel.tile_n},
+                     native_variant(g.kernel) + (deterministic ? "; dQ by a separate pass" : "; dQ by fp32 atomics"));
+  r.status = "ok";
+  if (p.reference) {
+    add_error_metrics(r, "dQ", compare<double, Kokkos::HostSpace>(p.q_view(g.dQ, false), p.reference->dQ));
+    add_error_metrics(r, "dK", compare<double, Kokkos::HostSpace>(p.q_view(g.dK, true), p.reference->dK));
+    add_error_metrics(r, "dV", compare<double, Kokkos::HostSpace>(p.q_view(g.dV, true), p.reference->dV));
+    if (auto const* sp = p.same_precision(true)) {
+      add_error_metrics(r, "dQ", compare<double, Kokkos::HostSpace>(p.q_view(sp->dQ, false), p.reference->dQ), kSame);
+      add_error_metrics(r, "dK", compare<double, Kokkos::HostSpace>(p.q_view(sp->dK, true), p.reference->dK), kSame);
+      add_error_metrics(r, "dV", compare<double, Kokkos::HostSpace>(p.q_view(sp->dV, true), p.reference->dV), kSame);
+    }
+  }
+  if (s.save_outputs) {
+    r.arrays["dQ"] = std::move(g.dQ);
+    r.array_shapes["dQ"] = p.q_shape(false);
+    r.arrays["dK"] = std::move(g.dK);
+    r.array_shapes["dK"] = p.q_shape(true);
+    r.arrays["dV"] = std::move(g.dV);
+    r.array_shapes["dV"] = p.q_shape(true);
+  }
+  return r;
+}
+
+#else  // no native path in this build: backend cuda_native is not offered, so these are never reached
+
+struct Problem : AttentionProblemBase {};
+
+Problem& as_problem(ProblemInstance& p) { return dynamic_cast<Problem&>(p); }
 
 std::unique_ptr<ProblemInstance> make_problem(AttentionShape const&, std::vector<double>, std::vector<double>,
                                               std::vector<double>, std::vector<double>, ParamMap const&) {
   throw std::logic_error("numlab was built without the native CUDA path (no nvcc at configure time)");
 }
 
-PointResult run(ProblemInstance&, PointSpec const&, RunSettings const&) {
+PointResult run_flash(Problem&, FlashOptions const&, RunSettings const&) {
+  throw std::logic_error("numlab was built without the native CUDA path (no nvcc at configure time)");
+}
+
+PointResult run_flash_bwd(Problem&, FlashBwdOptions const&, RunSettings const&) {
   throw std::logic_error("numlab was built without the native CUDA path (no nvcc at configure time)");
 }
 

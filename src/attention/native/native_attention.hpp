@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// `backend: cuda` of the attention experiment: the native CUDA tensor-core kernels
-// (src/cuda, bf16 / fp16), run through numlab::cuda::NativeAttention, with the same
-// metrics as the Kokkos methods. Methods: `flash` (forward) and `flash_bwd`
-// (backward; `dq: separate` = the deterministic backward, `atomic` = fp32 atomics).
+// `backend: cuda_native` of the attention experiment (`cuda` in attention configs before it):
+// the native CUDA tensor-core kernels (src/cuda, bf16 / fp16), run through
+// numlab::cuda::NativeAttention, with the same metrics as the Kokkos methods. The methods with a
+// native run (native_methods.hpp): `flash` (forward) and `flash_bwd` (backward; `dq: separate` =
+// the deterministic backward, `atomic` = fp32 atomics).
 //
 // Per point, besides the errors against the fp64 reference (computed on the bf16/fp16
 // inputs, as every method's), the error of standard attention computed in the same
@@ -12,7 +13,7 @@
 // That baseline is computed while B H N N_kv D <= kSamePrecisionMaxWork.
 //
 // In a build without the native path (no nvcc) only validate_point() does anything: it
-// says that bfloat16 / float16 need `backend: cuda`.
+// says that bfloat16 / float16 need `backend: cuda_native`.
 #pragma once
 
 #include "attention/attention_types.hpp"
@@ -31,20 +32,21 @@ inline constexpr double kSamePrecisionMaxWork = 8589934592.0;  // 2^33
 bool built();
 // The dtypes of the native path, and of the Kokkos kernels.
 bool is_native_dtype(std::string const& dtype);
-// The methods the native path implements.
-std::vector<std::string> const& native_methods();
+// The backend name of the native path, and the one attention configs used before it (kept as an
+// alias with a deprecation note).
+inline constexpr char const* kBackend = "cuda_native";
+inline constexpr char const* kDeprecatedBackend = "cuda";
 
 // Checks of one point that depend on the backend (throws KeyError naming the key):
-// bfloat16 / float16 only with backend cuda and float32 / float64 only without; with
-// backend cuda only the native methods and the native head dims.
-void validate_point(PointSpec const& pt, RunSettings const& s);
+// bfloat16 / float16 only with backend cuda_native and float32 / float64 only without; with
+// cuda_native only the native head dims and kernels. `native_methods`: the methods with a
+// native run.
+void validate_point(PointSpec const& pt, RunSettings const& s, std::vector<std::string> const& native_methods);
 
 // The problem of a point: host inputs (fp64, from the seed or a file) rounded to the
 // dtype, uploaded when a device is present, and the fp64 reference when `reference`.
 std::unique_ptr<ProblemInstance> make_problem(AttentionShape const& shape, std::vector<double> Q,
                                               std::vector<double> K, std::vector<double> V, std::vector<double> dO,
                                               ParamMap const& prm);
-// Runs the point's method; without a CUDA device: status `skipped`, reason `no CUDA device`.
-PointResult run(ProblemInstance& problem, PointSpec const& pt, RunSettings const& s);
 
 }  // namespace numlab::attention::native

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/kokkos_ext/compat.hpp"
+#include "core/options.hpp"
 #include "linsolve/csr.hpp"
 
 #include <KokkosBlas3_gemm.hpp>
@@ -110,15 +111,22 @@ void laswp_deferred_lower(ExecSpace const& space, AV const& A, PivView const& pi
 //                leaves on a GPU; the host, whose single-thread team avoids a fork-join per step).
 enum class LuPanelKernel { automatic, per_column, fused, team };
 
-inline const char* to_string(LuPanelKernel k) {
-  switch (k) {
-    case LuPanelKernel::automatic: return "auto";
-    case LuPanelKernel::per_column: return "per_column";
-    case LuPanelKernel::fused: return "fused";
-    case LuPanelKernel::team: return "team";
-  }
-  return "unknown";
-}
+}  // namespace numlab::linsolve::detail
+
+namespace numlab {
+template <>
+struct EnumNames<linsolve::detail::LuPanelKernel> {
+  static constexpr EnumName<linsolve::detail::LuPanelKernel> values[] = {
+      {linsolve::detail::LuPanelKernel::automatic, "auto", "host: team; GPU: fused, team below 1024 rows"},
+      {linsolve::detail::LuPanelKernel::per_column, "per_column", "3 launches per column"},
+      {linsolve::detail::LuPanelKernel::fused, "fused", "1 launch per column, last-team pivot"},
+      {linsolve::detail::LuPanelKernel::team, "team", "1 team launch per leaf"}};
+};
+}  // namespace numlab
+
+namespace numlab::linsolve::detail {
+
+inline const char* to_string(LuPanelKernel k) { return enum_name(k); }
 
 // A host execution space (Serial, OpenMP, Threads): it can run on HostSpace data. Not CUDA/HIP,
 // also when their default memory is host-accessible (UVM).

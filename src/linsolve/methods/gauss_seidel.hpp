@@ -4,79 +4,67 @@
 // iteration matrix for the convergence analysis.
 #pragma once
 
-#include "core/interrupt.hpp"
-#include "core/timing.hpp"
+#include "core/options.hpp"
+#include "core/repeat_timed.hpp"
 #include "linsolve/gauss_seidel.hpp"
 #include "linsolve/problem.hpp"
 #include "linsolve/spectral_radius.hpp"
 
+#include <array>
+#include <limits>
+
 namespace numlab::linsolve {
 
-struct GaussSeidelMethod {
-  static MethodDef def() {
-    Schema o;
-    o.params = {
-        choice_param("variant", "sweep ordering / implementation", {"sequential", "multicolor", "kokkos_kernels"},
-                     "sequential"),
-        choice_param("direction", "forward, backward, or symmetric (forward then backward)",
-                     {"forward", "backward", "symmetric"}, "forward"),
-        real_param("omega", "SOR relaxation weight (1 = Gauss-Seidel)", 1.0, 0.0, 2.0, true, true),
-        real_param("tol", "stop when ||b - A x|| / ||b|| <= tol", 1e-10, 0.0, 1.0, true, false),
-        int_param("max_iter", "iteration limit (status max_iterations)", 1000, 1, 1e9),
-        real_param("divtol", "status diverged when the residual exceeds divtol x the initial one", 1e5, 1.0,
-                   std::numeric_limits<double>::infinity(), true),
-        int_param("check_every", "residual and stopping tests every k sweeps (no host sync in between)", 1, 1,
-                  1e9),
-        choice_param("coloring", "multicolor's colouring: greedy in row order on the host (red-black on a grid) "
-                     "or Kokkos Kernels' default for the backend",
-                     {"greedy", "kokkos_kernels"}, "greedy"),
-        bool_param("spectral_radius", "estimate rho of the iteration matrix by power iteration", true),
-        int_param("spectral_iters", "power iterations for the spectral radius estimate", 100, 2, 1e6),
-    };
-    return {"gauss_seidel", "Gauss-Seidel / SOR on CSR: sequential, multicolor or Kokkos Kernels", o};
+struct GaussSeidelMethodOptions : GaussSeidelOptions {
+  bool spectral_radius = true;  // estimate rho of the iteration matrix
+  int spectral_iters = 100;
+
+  static auto fields() {
+    using O = GaussSeidelMethodOptions;
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    return std::make_tuple(
+        option("variant", &O::variant, "sweep ordering / implementation"),
+        option("direction", &O::direction, "forward, backward, or symmetric (forward then backward)"),
+        option("omega", &O::omega, "SOR relaxation weight (1 = Gauss-Seidel)", Range::open(0, 2)),
+        option("tol", &O::tol, "stop when ||b - A x|| / ||b|| <= tol", Range::left_open(0, 1)),
+        option("max_iter", &O::max_iter, "iteration limit (status max_iterations)", Range::closed(1, 1e9)),
+        option("divtol", &O::divtol, "status diverged when the residual exceeds divtol x the initial one",
+               Range{1, inf, true, false}),
+        option("check_every", &O::check_every, "residual and stopping tests every k sweeps (no host sync in between)",
+               Range::closed(1, 1e9)),
+        option("coloring", &O::coloring,
+               "multicolor's colouring: greedy in row order on the host (red-black on a grid) or Kokkos Kernels' "
+               "default for the backend"),
+        option("spectral_radius", &O::spectral_radius, "estimate rho of the iteration matrix by power iteration"),
+        option("spectral_iters", &O::spectral_iters, "power iterations for the spectral radius estimate",
+               Range::closed(2, 1e6)));
   }
+};
+
+struct GaussSeidelMethod {
+  using Options = GaussSeidelMethodOptions;
+  static constexpr char const* name = "gauss_seidel";
+  static constexpr char const* doc = "Gauss-Seidel / SOR on CSR: sequential, multicolor or Kokkos Kernels";
 
   template <class ExecSpace>
-  static PointResult run(LinsolveProblem<ExecSpace>& p, PointSpec const& pt, RunSettings const& s) {
-    GaussSeidelOptions o;
-    auto const& v = get_string(pt.options, "variant");
-    o.variant = v == "sequential" ? GsVariant::sequential
-                : v == "multicolor" ? GsVariant::multicolor
-                                    : GsVariant::kokkos_kernels;
-    auto const& d = get_string(pt.options, "direction");
-    o.direction = d == "forward" ? SweepDirection::forward
-                  : d == "backward" ? SweepDirection::backward
-                                    : SweepDirection::symmetric;
-    o.omega = get_real(pt.options, "omega");
-    o.tol = get_real(pt.options, "tol");
-    o.max_iter = static_cast<int>(get_int(pt.options, "max_iter"));
-    o.divtol = get_real(pt.options, "divtol");
-    o.check_every = static_cast<int>(get_int(pt.options, "check_every"));
-    o.coloring = get_string(pt.options, "coloring") == "greedy" ? GsColoring::greedy : GsColoring::kokkos_kernels;
-
+  static PointResult run(LinsolveProblem<ExecSpace>& p, Options const& o, RunSettings const& s) {
     PointResult r;
-    std::vector<double> setup_t, solve_t;
     Vector<ExecSpace> x("numlab::linsolve::x", p.A.numRows());
     IterativeResult last;
     std::unique_ptr<GaussSeidel<ExecSpace>> gs;
-    for (int rep = 0; rep < s.warmup + s.repetitions; ++rep) {
-      check_interrupt();
-      double ts = fenced_seconds(p.space, [&] { gs = std::make_unique<GaussSeidel<ExecSpace>>(p.space, p.A, o); });
+    GaussSeidelOptions const& go = o;
+    auto [setup_t, solve_t] = repeat_timed(s, [&] {
+      double ts = fenced_seconds(p.space, [&] { gs = std::make_unique<GaussSeidel<ExecSpace>>(p.space, p.A, go); });
       Kokkos::deep_copy(p.space, x, 0.0);
       double tv = fenced_seconds(p.space, [&] { last = gs->solve(p.b, x); });
-      if (rep >= s.warmup) {
-        setup_t.push_back(ts);
-        solve_t.push_back(tv);
-      }
-    }
+      return std::array<double, 2>{ts, tv};
+    });
     r.status = linsolve::to_string(last.status);
     if (last.status == SolveStatus::diverged)
       r.reason = "residual grew past divtol x the initial residual or became non-finite";
-    auto st = summarize(solve_t);
+    r.metrics["kernel_run"] = std::string(to_string(o.variant));
     r.metrics["setup_seconds_median"] = summarize(setup_t).median;
-    r.metrics["solve_seconds_median"] = st.median;
-    r.metrics["solve_seconds_min"] = st.min;
-    r.metrics["solve_seconds_mean"] = st.mean;
+    add_time_metrics(r, "solve", solve_t);
     r.metrics["iterations"] = std::int64_t(last.iterations);
     r.metrics["num_colors"] = std::int64_t(gs->num_colors());
     double sweep = summarize(last.sweep_seconds).median;
@@ -93,9 +81,7 @@ struct GaussSeidelMethod {
     }
     add_accuracy_metrics(p, x, r);
     if (s.save_outputs) r.arrays["x"] = to_std_vector(x);
-    if (get_bool(pt.options, "spectral_radius"))
-      r.metrics["spectral_radius_estimate"] =
-          estimate_spectral_radius(*gs, static_cast<int>(get_int(pt.options, "spectral_iters")));
+    if (o.spectral_radius) r.metrics["spectral_radius_estimate"] = estimate_spectral_radius(*gs, o.spectral_iters);
     return r;
   }
 };

@@ -9,14 +9,14 @@
 namespace numlab::linsolve {
 
 struct ReferenceMethod {
-  static MethodDef def() {
-    return {"reference", "library dense solve: LAPACK/cuSOLVER gesv through Kokkos Kernels", dense_options()};
-  }
+  using Options = DenseOptions;
+  static constexpr char const* name = "reference";
+  static constexpr char const* doc = "library dense solve: LAPACK/cuSOLVER gesv through Kokkos Kernels";
+
   template <class ExecSpace>
-  static PointResult run(LinsolveProblem<ExecSpace>& p, PointSpec const& pt, RunSettings const& s) {
-    return run_dense(p, pt, s, [&](DenseMatrix<ExecSpace> A, Vector<ExecSpace> x) {
-      return reference_solve(p.space, A, x);
-    });
+  static PointResult run(LinsolveProblem<ExecSpace>& p, Options const& o, RunSettings const& s) {
+    return run_dense(p, o, s, reference_solve_library<ExecSpace>(),
+                     [&](DenseMatrix<ExecSpace> A, Vector<ExecSpace> x) { return reference_solve(p.space, A, x); });
   }
 };
 

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+// Which kernel runs a point, decided in one function per method family (the model is
+// FlashAttention-3's hopper/tile_size.h): the `kernel` option names a kernel or `auto`, the tile
+// options give tiles or 0 (= the kernel's own). A forced kernel that cannot run the point is an
+// error naming the constraint; what was chosen is recorded with the point (kernel_run,
+// tile_q_run, tile_k_run, kernel_variant).
+#pragma once
+
+#include "attention/attention_types.hpp"
+#include "attention/tile_size.hpp"
+#include "core/options.hpp"
+
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+namespace numlab::attention {
+
+// Kernels of the forward method `flash`.
+enum class FlashFwdKernel {
+  automatic,
+  team_scratch,    // Kokkos, any backend and dtype: K/V tiles in team scratch (flash_fwd_kernel.hpp)
+  register_tiled,  // Kokkos on a GPU, fp32, D 64/128, tiles 64 x 64 (flash_fwd_gpu_kernel.hpp)
+  wgmma_sm90,      // native CUDA, bf16/fp16, sm_90a: warpgroup MMA (cuda/flash_fwd_sm90_kernel.cuh)
+  mma_sm80,        // native CUDA, bf16/fp16, sm_80+: mma.sync (cuda/flash_fwd_kernel.cuh)
+};
+
+// Kernels of the backward method `flash_bwd`.
+enum class FlashBwdKernel {
+  automatic,
+  team_scratch,    // Kokkos, any backend and dtype (flash_bwd_kernel.hpp)
+  register_tiled,  // Kokkos on a GPU, fp32, D 64/128: the key-tile pass register-tiled (flash_bwd_gpu_kernel.hpp)
+  mma_sm80,        // native CUDA, bf16/fp16: FA2 backward on mma.sync (cuda/flash_bwd_kernel.cuh)
+};
+
+// How flash_backward produces dQ.
+enum class FlashBwdDq {
+  atomic,    // FA2: the key-tile teams add their dS K_j contributions with atomics
+  separate,  // a second pass parallel over query tiles writes dQ_i once (deterministic)
+};
+
+}  // namespace numlab::attention
+
+namespace numlab {
+// The docs read "<where it runs>: <what it is>" (numlab --list shows both).
+template <>
+struct EnumNames<attention::FlashFwdKernel> {
+  static constexpr EnumName<attention::FlashFwdKernel> values[] = {
+      {attention::FlashFwdKernel::automatic, "auto",
+       "the fastest kernel that can run the point (register_tiled, else team_scratch; native: wgmma_sm90 on "
+       "sm_90a, else mma_sm80)"},
+      {attention::FlashFwdKernel::team_scratch, "team_scratch",
+       "Kokkos, every backend, float32/float64: one team per (b, h, query tile), K/V tiles in team scratch"},
+      {attention::FlashFwdKernel::register_tiled, "register_tiled",
+       "Kokkos on a GPU, float32, D 64/128, tiles 64 x 64: 128 threads, 4 x 4 (D 64) or 8 x 8 (D 128) of O per "
+       "thread in registers"},
+      {attention::FlashFwdKernel::wgmma_sm90, "wgmma_sm90",
+       "cuda_native, bfloat16/float16, sm_90a (H100/H200): warpgroup MMA, P in registers"},
+      {attention::FlashFwdKernel::mma_sm80, "mma_sm80",
+       "cuda_native, bfloat16/float16, sm_80+: mma.sync m16n8k16, ldmatrix, cp.async"}};
+};
+template <>
+struct EnumNames<attention::FlashBwdKernel> {
+  static constexpr EnumName<attention::FlashBwdKernel> values[] = {
+      {attention::FlashBwdKernel::automatic, "auto",
+       "the fastest kernel that can run the point (register_tiled, else team_scratch; native: mma_sm80)"},
+      {attention::FlashBwdKernel::team_scratch, "team_scratch",
+       "Kokkos, every backend, float32/float64: one team per (b, h, key tile), dK/dV in team scratch"},
+      {attention::FlashBwdKernel::register_tiled, "register_tiled",
+       "Kokkos on a GPU, float32, D 64/128, tiles 32 x 64 (D 64) / 64 x 32 (D 128): 128 threads own the keys, dK/dV "
+       "in registers (dq separate: the team_scratch dQ pass after it)"},
+      {attention::FlashBwdKernel::mma_sm80, "mma_sm80",
+       "cuda_native, bfloat16/float16, sm_80+: FlashAttention-2 backward on mma.sync"}};
+};
+template <>
+struct EnumNames<attention::FlashBwdDq> {
+  static constexpr EnumName<attention::FlashBwdDq> values[] = {
+      {attention::FlashBwdDq::atomic, "atomic", "dQ accumulated by fp32 atomic adds from the key-tile teams"},
+      {attention::FlashBwdDq::separate, "separate", "a second pass over query tiles writes dQ once (deterministic)"}};
+};
+}  // namespace numlab
+
+namespace numlab::attention {
+
+// Tiles of 0 mean "the kernel's own".
+inline bool auto_tiles(TileSizes t) { return t.tile_q == 0 && t.tile_k == 0; }
+
+// The kernel that runs a Kokkos flash forward, with its tiles (never 0).
+struct FlashFwdSelection {
+  FlashFwdKernel kernel = FlashFwdKernel::team_scratch;
+  TileSizes tiles;
+  std::string variant;  // compile-time variant of the kernel (its knobs in tile_size.hpp)
+};
+
+struct FlashBwdSelection {
+  FlashBwdKernel kernel = FlashBwdKernel::team_scratch;
+  TileSizes tiles;     // of the key-tile pass
+  TileSizes dq_tiles;  // of the separate dQ pass (dq separate)
+  std::string variant;
+};
+
+namespace detail {
+
+inline std::string tiles_text(TileSizes t) { return std::to_string(t.tile_q) + " x " + std::to_string(t.tile_k); }
+
+inline void check_tiles(char const* who, TileSizes t) {
+  if ((t.tile_q == 0) != (t.tile_k == 0))
+    throw std::invalid_argument(std::string(who) +
+                                ": tile_q and tile_k are both 0 (the kernel's own) or both given (got tile_q x tile_k = " +
+                                tiles_text(t) + ")");
+  if (t.tile_q < 0 || t.tile_k < 0)
+    throw std::invalid_argument(std::string(who) + ": tiles must be >= 1 (got tile_q x tile_k = " + tiles_text(t) + ")");
+}
+
+template <class ExecSpace, class T>
+std::string team_scratch_variant() {
+  return "register block " + tiles_text({FwdRegisterBlock<ExecSpace, T>::R, FwdRegisterBlock<ExecSpace, T>::W});
+}
+
+}  // namespace detail
+
+// Empty when the register-tiled forward can run head dim D at `tiles` (0 = its own) on
+// ExecSpace in T, else the constraint it breaks.
+template <class ExecSpace, class T>
+std::string register_tiled_forward_constraint(int D, TileSizes tiles) {
+  using Geo = detail::FlashFwdGpuGeometry;
+  if constexpr (detail::is_host_exec_v<ExecSpace>)
+    return std::string("kernel register_tiled runs on a GPU backend, not ") + ExecSpace::name();
+  else if constexpr (!std::is_same_v<T, float>)
+    return "kernel register_tiled runs dtype float32 only";
+  else if (!Geo::supports(D))
+    return "kernel register_tiled runs head dims 64 and 128, not D = " + std::to_string(D);
+  else if (!auto_tiles(tiles) && (tiles.tile_q != Geo::Br || tiles.tile_k != Geo::Bc))
+    return "kernel register_tiled runs tiles " + detail::tiles_text({Geo::Br, Geo::Bc}) +
+           " (or 0 x 0), not tile_q x tile_k = " + detail::tiles_text(tiles);
+  return {};
+}
+
+template <class ExecSpace, class T>
+std::string register_tiled_backward_constraint(int D, TileSizes tiles) {
+  if constexpr (detail::is_host_exec_v<ExecSpace>)
+    return std::string("kernel register_tiled runs on a GPU backend, not ") + ExecSpace::name();
+  else if constexpr (!std::is_same_v<T, float>)
+    return "kernel register_tiled runs dtype float32 only";
+  else if (!flash_bwd_gpu_supports(D))
+    return "kernel register_tiled runs head dims 64 and 128, not D = " + std::to_string(D);
+  else {
+    TileSizes const g = flash_bwd_gpu_tiles(D);
+    if (!auto_tiles(tiles) && (tiles.tile_q != g.tile_q || tiles.tile_k != g.tile_k))
+      return "kernel register_tiled at D = " + std::to_string(D) + " runs tiles " + detail::tiles_text(g) +
+             " (or 0 x 0), not tile_q x tile_k = " + detail::tiles_text(tiles);
+  }
+  return {};
+}
+
+// Empty when `kernel` can run on a Kokkos backend (the native kernels cannot).
+inline std::string kokkos_kernel_constraint(FlashFwdKernel k) {
+  if (k == FlashFwdKernel::wgmma_sm90 || k == FlashFwdKernel::mma_sm80)
+    return std::string("kernel ") + enum_name(k) + " is a native CUDA kernel: it runs with backend cuda_native";
+  return {};
+}
+inline std::string kokkos_kernel_constraint(FlashBwdKernel k) {
+  if (k == FlashBwdKernel::mma_sm80)
+    return std::string("kernel ") + enum_name(k) + " is a native CUDA kernel: it runs with backend cuda_native";
+  return {};
+}
+
+// The kernel and tiles of a Kokkos flash forward. auto: register_tiled where it can run, else
+// team_scratch; team_scratch's own tiles are default_forward_tiles'. Throws std::invalid_argument
+// naming the constraint a forced kernel breaks.
+template <class ExecSpace, class T>
+FlashFwdSelection select_flash_forward(AttentionShape const& s, FlashFwdKernel kernel, TileSizes tiles) {
+  constexpr char const* who = "numlab::attention::flash_forward";
+  detail::check_tiles(who, tiles);
+  if (auto why = kokkos_kernel_constraint(kernel); !why.empty()) throw std::invalid_argument(std::string(who) + ": " + why);
+  std::string const reg = register_tiled_forward_constraint<ExecSpace, T>(s.D, tiles);
+  FlashFwdSelection sel;
+  if (kernel == FlashFwdKernel::register_tiled && !reg.empty()) throw std::invalid_argument(std::string(who) + ": " + reg);
+  if (kernel != FlashFwdKernel::team_scratch && reg.empty()) {
+    using Geo = detail::FlashFwdGpuGeometry;
+    sel.kernel = FlashFwdKernel::register_tiled;
+    sel.tiles = {Geo::Br, Geo::Bc};
+    sel.variant = "stages " + std::to_string(Geo::stages) + ", unroll " + std::to_string(NUMLAB_FLASH_FWD_GPU_UNROLL) +
+                  ", teams/SM " + std::to_string(Geo::min_teams_per_sm(s.D));
+    return sel;
+  }
+  sel.kernel = FlashFwdKernel::team_scratch;
+  sel.tiles = auto_tiles(tiles) ? default_forward_tiles<ExecSpace, T>(s.D, FlashFwdTag{}, /*team_scratch=*/true) : tiles;
+  sel.variant = detail::team_scratch_variant<ExecSpace, T>();
+  return sel;
+}
+
+// Tiles of the team-scratch backward kernels when none are given.
+inline constexpr TileSizes kDefaultBackwardTiles{64, 64};
+
+// Tiles of the forward methods standard and tiled (one kernel each): given, or the heuristic's.
+template <class ExecSpace, class T, class Tag>
+TileSizes select_forward_tiles(Tag tag, int D, TileSizes tiles) {
+  detail::check_tiles(detail::kernel_name(tag), tiles);
+  return auto_tiles(tiles) ? default_forward_tiles<ExecSpace, T>(D, tag) : tiles;
+}
+// Tiles of tiled_bwd: given, or kDefaultBackwardTiles.
+inline TileSizes select_tiled_backward_tiles(TileSizes tiles) {
+  detail::check_tiles("numlab::attention::tiled_backward", tiles);
+  return auto_tiles(tiles) ? kDefaultBackwardTiles : tiles;
+}
+
+// The kernels and tiles of a Kokkos flash backward. auto: register_tiled where it can run, else
+// team_scratch (64 x 64 unless given). With dq separate the dQ pass is always team_scratch, at
+// the given tiles, or after register_tiled at the largest of a short list that fits level 0.
+template <class ExecSpace, class T>
+FlashBwdSelection select_flash_backward(AttentionShape const& s, FlashBwdKernel kernel, TileSizes tiles);
+
+}  // namespace numlab::attention
