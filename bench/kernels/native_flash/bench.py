@@ -33,6 +33,9 @@ p.add_argument("--sdpa", default="flash,cudnn", help="SDPA backends to time ('' 
 p.add_argument("--no-sdpa", action="store_true")
 p.add_argument("--no-det", action="store_true", help="skip timing the deterministic backward")
 p.add_argument("--tag", default="")
+FWD_KERNELS = ["auto", "wgmma_sm90", "mma_sm80"]  # fa_set_forward_kernel's numbering
+p.add_argument("--fwd-kernel", default="auto", choices=FWD_KERNELS,
+               help="forward kernel (auto: wgmma_sm90 where the device runs sm_90a code, else mma_sm80)")
 args = p.parse_args()
 
 
@@ -41,6 +44,7 @@ def load(path):
     l.fa_last_error.restype = ctypes.c_char_p
     l.fa_workspace_bytes.restype = ctypes.c_long
     l.fa_forward_flops.restype = ctypes.c_double
+    l.fa_set_forward_kernel(FWD_KERNELS.index(args.fwd_kernel))
     return l
 
 

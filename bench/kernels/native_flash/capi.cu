@@ -10,8 +10,14 @@
 using namespace numlab::cuda;
 
 static char g_err[512];
+static FwdKernel g_fwd_kernel = FwdKernel::automatic;
 
 extern "C" const char* fa_last_error() { return g_err; }
+
+// The forward kernel of the following fa_forward calls: 0 automatic, 1 wgmma_sm90, 2 mma_sm80.
+extern "C" void fa_set_forward_kernel(int k) {
+  g_fwd_kernel = k == 1 ? FwdKernel::wgmma_sm90 : k == 2 ? FwdKernel::mma_sm80 : FwdKernel::automatic;
+}
 
 static AttnShape shape(int B, int H, int N, int Nkv, int D, int causal) {
   AttnShape s;
@@ -26,6 +32,7 @@ extern "C" int fa_forward(int B, int H, int N, int Nkv, int D, int causal, int f
     a.shape = shape(B, H, N, Nkv, D, causal);
     a.dtype = fp16 ? DType::fp16 : DType::bf16;
     a.scale = scale, a.q = q, a.k = k, a.v = v, a.o = o, a.lse = lse;
+    a.kernel = g_fwd_kernel;
     flash_forward(a, stream);
     return 0;
   } catch (std::exception const& e) {

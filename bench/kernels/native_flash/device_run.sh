@@ -37,8 +37,8 @@ for n in "${names[@]}"; do
 done
 echo "passed: ${pass[*]:-none}  (t=$(( $(date +%s) - t0 ))s)"
 
-bench() {  # tag, extra env, libraries
-  local tag=$1 envs=$2
+bench() {  # tag, extra bench.py options, libraries
+  local tag=$1 opts=$2
   shift 2
   local libs=() n
   for n in "$@"; do libs+=("build-fa/$n/libfa.so"); done
@@ -46,8 +46,9 @@ bench() {  # tag, extra env, libraries
   csv=$(IFS=,; echo "$*")
   local lim=$(( $(left) - 25 ))
   [ $lim -lt 30 ] && lim=30
-  env $envs timeout $lim python3 "$bench_py" "${libs[@]}" --names "$csv" --skip-check \
-    --out "$logs" --tag "_$tag" "${BENCH_ARGS[@]}" >"$logs/bench_$tag.txt" 2>&1
+  # shellcheck disable=SC2086  # opts: words
+  timeout $lim python3 "$bench_py" "${libs[@]}" --names "$csv" --skip-check \
+    --out "$logs" --tag "_$tag" $opts "${BENCH_ARGS[@]}" >"$logs/bench_$tag.txt" 2>&1
   echo "bench $tag rc=$? (t=$(( $(date +%s) - t0 ))s)"
 }
 BENCH_ARGS=("$@")
@@ -55,7 +56,7 @@ if [ ${#pass[@]} -gt 0 ]; then
   bench main "" "${pass[@]}"
   if grep -q "^ERROR" "$logs/bench_main.txt" && [ "$(left)" -gt 80 ]; then
     grep "^ERROR" "$logs/bench_main.txt" | head -3
-    bench nowgmma "NUMLAB_FA_NO_WGMMA=1" "${names[@]}"
+    bench nowgmma "--fwd-kernel mma_sm80" "${names[@]}"
   fi
 fi
 for n in "${names[@]:0:2}"; do
