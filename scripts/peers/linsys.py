@@ -4,24 +4,23 @@
 Same semantics as src/linsolve/generators.cpp, not the same random numbers
 (numlab draws from its own mt19937_64 streams):
 
-  random_sparse  N, density, dominance (strict 2 / weak 1 / none 0.5) or
-                 dominance_factor, seed: row i gets Binomial(N-1, p) distinct
-                 off-diagonal columns, p = min(1, density N / (N-1)), values
-                 uniform in [-1, 1), a_ii = factor * sum_j |a_ij| (1 for an empty row)
+  random_sparse  N, density, the effective dominance factor numlab derives
+                 (dominance_factor_effective of its dry run), seed: row i gets
+                 Binomial(N-1, p) distinct off-diagonal columns, p = min(1, density N / (N-1)),
+                 values uniform in [-1, 1), a_ii = factor * sum_j |a_ij| (1 for an empty row)
   poisson2d      5-point stencil (4 on the diagonal, -1 to the grid neighbours)
                  on an nx x ny grid, nx the largest divisor of N not above sqrt N
   matrix_market  path (and optional rhs, solution), read with scipy.io.mmread
 
 b = A x_true with x_true uniform in [-1, 1) (seeded with seed + 1 as numlab),
-unless the Matrix Market rhs is given.
+unless the Matrix Market rhs is given. The problems are complete (numlab's
+defaults filled in by its dry run: peer_h5.load_config / expand_problems).
 """
 import math
 
 import numpy as np
 import scipy.io
 import scipy.sparse as sp
-
-DOMINANCE_FACTORS = {"strict": 2.0, "weak": 1.0, "none": 0.5}
 
 GENERATOR_NOTE = {
     "random_sparse": "numlab's random_sparse recipe with NumPy's RNG: same N, density and dominance factor, "
@@ -31,10 +30,12 @@ GENERATOR_NOTE = {
 }
 
 
-def dominance_factor(problem):
-    if problem.get("dominance_factor") is not None:
-        return float(problem["dominance_factor"])
-    return DOMINANCE_FACTORS[problem.get("dominance", "strict")]
+def dominance_factor(derived):
+    """The diagonal dominance factor numlab derives for the problem (its dry run's
+    dominance_factor_effective)."""
+    if not derived or derived.get("dominance_factor_effective") is None:
+        raise ValueError("no dominance_factor_effective from numlab's expansion of the problem")
+    return float(derived["dominance_factor_effective"])
 
 
 def random_sparse(n, density, factor, seed):
@@ -110,10 +111,11 @@ def _read_vector(path):
     return np.asarray(v, dtype=np.float64).ravel()
 
 
-def make_system(problem, resolve=lambda p: p):
-    """(A as CSR float64, b, x_true or None, note) for a linsolve problem dict."""
-    gen = problem.get("generator", "random_sparse")
-    seed = int(problem.get("seed", 42))
+def make_system(problem, resolve=lambda p: p, derived=None):
+    """(A as CSR float64, b, x_true or None, note) for a complete linsolve problem dict and
+    numlab's derived values of it."""
+    gen = problem["generator"]
+    seed = int(problem["seed"])
     x_true = None
     if gen == "matrix_market":
         a = scipy.io.mmread(resolve(problem["path"]))
@@ -133,7 +135,7 @@ def make_system(problem, resolve=lambda p: p):
         a = poisson2d(*poisson_grid(problem["N"]))
         xseed = seed + 1
     elif gen == "random_sparse":
-        a = random_sparse(problem["N"], float(problem.get("density", 0.01)), dominance_factor(problem), seed)
+        a = random_sparse(problem["N"], float(problem["density"]), dominance_factor(derived), seed)
         xseed = seed + 1
     else:
         raise ValueError(f"unknown generator {gen!r}")
@@ -174,13 +176,29 @@ def accuracy(a, x, b, x_true):
 
 
 def add_direct_args(ap, peer, dense_help, poisson_help):
-    """The direct-mode options (no CONFIG) of a linear-systems peer script named `peer`."""
+    """The direct-mode options (no CONFIG) of a linear-systems peer script named `peer`; a problem
+    parameter left out takes numlab's default."""
     ap.add_argument("--dense", default="", help=f"direct mode: random_sparse sizes{dense_help}")
     ap.add_argument("--poisson", default="", help=f"direct mode: poisson2d sizes{poisson_help}")
-    ap.add_argument("--density", type=float, default=0.01, help="direct mode: density of random_sparse")
-    ap.add_argument("--dominance", default="strict", choices=sorted(DOMINANCE_FACTORS))
-    ap.add_argument("--seed", type=int, default=42, help="direct mode: seed")
+    ap.add_argument("--density", type=float, help="direct mode: density of random_sparse (default: numlab's)")
+    ap.add_argument("--dominance", help="direct mode: dominance of random_sparse (default: numlab's)")
+    ap.add_argument("--seed", type=int, help="direct mode: seed (default: numlab's)")
     ap.add_argument("--name", default=None, help=f"direct mode: the file's name attribute (default {peer})")
+    ap.add_argument("--max-dense-gib", type=float, default=None,
+                    help="skip the dense solve where the dense matrix needs more (default: numlab's "
+                         "max_dense_gib of its reference method)")
+
+
+def max_dense_gib(args, numlab=None):
+    """--max-dense-gib, else the default of numlab's max_dense_gib option (`--list --format json`)."""
+    if args.max_dense_gib is not None:
+        return float(args.max_dense_gib)
+    import peer_h5
+    nl = peer_h5.numlab_binary(numlab, "the default max_dense_gib")
+    known, default = peer_h5.numlab_schema(nl).option_default("linsolve", "reference", "max_dense_gib")
+    if not known or default is None:
+        raise SystemExit("numlab's reference method has no max_dense_gib default; pass --max-dense-gib")
+    return float(default)
 
 
 def direct_sizes(ap, args, parse_int_list):
@@ -192,13 +210,13 @@ def direct_sizes(ap, args, parse_int_list):
     return dense, pois
 
 
-def direct_problems(dense_sizes=(), poisson_sizes=(), density=0.01, dominance="strict", seed=42):
-    """Problem dicts for the direct (config-less) mode: random_sparse at dense_sizes, poisson2d at poisson_sizes."""
+def direct_problems(dense_sizes=(), poisson_sizes=(), density=None, dominance=None, seed=None):
+    """Problem dicts for the direct (config-less) mode: random_sparse at dense_sizes, poisson2d at
+    poisson_sizes; None values are left out (numlab's defaults: peer_h5.expand_problems fills them)."""
     probs = []
     for n in dense_sizes:
-        probs.append({"generator": "random_sparse", "N": int(n), "density": float(density), "dominance": dominance,
-                      "seed": int(seed)})
+        probs.append({"generator": "random_sparse", "N": int(n), "density": density, "dominance": dominance,
+                      "seed": seed})
     for n in poisson_sizes:
-        probs.append({"generator": "poisson2d", "N": int(n), "density": 0.01, "dominance": "strict",
-                      "seed": int(seed)})
-    return probs
+        probs.append({"generator": "poisson2d", "N": int(n), "seed": seed})
+    return [{k: v for k, v in p.items() if v is not None} for p in probs]

@@ -3,17 +3,18 @@
 
 A peer script runs another library (PyTorch SDPA, SciPy, ...) on the same
 problems as a numlab config and writes numlab's HDF5 schema, so a plot that
-reads numlab's file reads the peer's file too:
+reads numlab's file reads the peer's file too. It holds no copy of numlab's
+schemas, defaults or sweep rules: it asks numlab (scripts/numlab_cli.py).
 
-  * `load_config(path)`: reads a numlab YAML config and expands its points
-    exactly as numlab does (src/core/config.cpp: fixed problem keys, `sweep`
-    product (first axis outermost) x zip rows, defaults, one point per method,
-    duplicates dropped, points grouped by problem). `load_config(path,
-    numlab=BIN)` takes numlab's own expansion from `BIN CONFIG --dry-run`
-    instead (also the fallback when PyYAML is missing).
+  * `load_config(path, numlab=BIN)`: the config's points as numlab's
+    `BIN CONFIG --dry-run --format json` gives them (the run's own expansion:
+    defaults filled in, derived values, the HDF5 attributes and point_key);
+    BIN None: the binary numlab_cli.find_numlab() finds ($NUMLAB_BIN, $NUMLAB,
+    build/numlab).
+  * `expand_problems(kind, problems, numlab)`: a direct mode's problems
+    completed and validated the same way.
   * `peer_points(...)`: the peer's points: every problem of the config times
-    the peer's methods (tile-based peer methods once per distinct tile pair
-    numlab runs on that problem).
+    the peer's methods (times the variants a peer method asks for per problem).
   * `PeerFile`: root attributes (schema_version 1, peer, kind, name, device,
     host, versions, ...) and one group /points/pNNNNNN per finished point, added
     to a copy of the file that then replaces it (an interrupted run keeps every
@@ -24,7 +25,6 @@ Attribute types follow numlab: integers int64, reals float64, booleans int8
 (0/1), strings variable-length UTF-8.
 """
 import datetime
-import math
 import os
 import platform
 import re
@@ -37,123 +37,19 @@ from collections import OrderedDict
 
 import numpy as np
 
-SCHEMA_VERSION = 1
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import numlab_cli  # noqa: E402
+
+SCHEMA_VERSION = 1
 
 
 class ConfigError(ValueError):
-    """A config the peers cannot expand (numlab would reject it too)."""
-
-
-# ---------------------------------------------------------------- schemas --
-# Mirrors of the problem schemas in src/attention/attention_experiment.cpp and
-# src/linsolve/linsolve_experiment.cpp: key -> (type, default, section, optional).
-# type: int | real | bool | str. A default of None means "no default".
-ATTENTION_PROBLEM = OrderedDict([
-    ("B", ("int", 1, "shape", False)),
-    ("H", ("int", 1, "shape", False)),
-    ("N", ("int", None, "shape", True)),
-    ("N_kv", ("int", None, "shape", True)),
-    ("D", ("int", None, "shape", True)),
-    ("dtype", ("str", "float32", "", False)),
-    ("causal", ("bool", False, "", False)),
-    ("seed", ("int", 0, "", False)),
-    ("reference", ("bool", True, "", False)),
-    ("path", ("str", None, "inputs", True)),
-])
-
-LINSOLVE_PROBLEM = OrderedDict([
-    ("generator", ("str", "random_sparse", "matrix", False)),
-    ("N", ("int", None, "matrix", True)),
-    ("density", ("real", 0.01, "matrix", False)),
-    ("dominance", ("str", "strict", "matrix", False)),
-    ("dominance_factor", ("real", None, "matrix", True)),
-    ("seed", ("int", 42, "matrix", False)),
-    ("path", ("str", None, "matrix", True)),
-    ("rhs", ("str", None, "matrix", True)),
-    ("solution", ("str", None, "matrix", True)),
-])
-
-PROBLEM_SCHEMAS = {"attention": ATTENTION_PROBLEM, "linsolve": LINSOLVE_PROBLEM}
-
-_TILES = OrderedDict([("tile_q", ("int", 64)), ("tile_k", ("int", 64))])
-# Method options of numlab's methods (src/*/methods/*.hpp): key -> (type, default).
-# A method not listed here (added to numlab later) takes the options its entry
-# gives and any swept method option; its other defaults are unknown here.
-METHOD_OPTIONS = {
-    "attention": {
-        "standard": OrderedDict([("max_gib", ("real", 8.0))]),
-        "tiled": _TILES,
-        "flash": _TILES,
-        "tiled_bwd": _TILES,
-        "flash_bwd": OrderedDict(list(_TILES.items()) + [("dq", ("str", "atomic"))]),
-    },
-    "linsolve": {
-        "gauss_elim": OrderedDict([("block_size", ("int", 0)), ("leaf_width", ("int", 0)),
-                                   ("panel_kernel", ("str", "auto")), ("max_dense_gib", ("real", 16.0))]),
-        "gauss_seidel": OrderedDict([
-            ("variant", ("str", "sequential")), ("direction", ("str", "forward")), ("omega", ("real", 1.0)),
-            ("tol", ("real", 1e-10)), ("max_iter", ("int", 1000)), ("divtol", ("real", 1e5)),
-            ("check_every", ("int", 1)), ("coloring", ("str", "greedy")),
-            ("spectral_radius", ("bool", True)), ("spectral_iters", ("int", 100))]),
-        "reference": OrderedDict([("max_dense_gib", ("real", 16.0))]),
-    },
-}
-
-COMMON_KEYS = ("name", "kind", "description", "output", "warmup", "repetitions", "save_outputs", "backend",
-               "sweep", "methods")
+    """A config (or direct-mode problem) numlab rejects, or no numlab binary to expand it with."""
 
 
 # ------------------------------------------------------------ values -------
-def coerce(value, typ, where):
-    """A YAML value (as PyYAML gives it, or a string) as numlab reads it."""
-    if typ == "int":
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            s = value.strip()
-            try:
-                return int(s, 0) if s.lower().startswith(("0x", "0o")) else int(s)
-            except ValueError:
-                pass
-            try:  # 1e6-style integers that are exact, as numlab accepts
-                d = float(s)
-                if ("e" in s.lower()) and d.is_integer():
-                    return int(d)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if typ == "real":
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-        if math.isnan(x):
-            raise ConfigError(f"{where}: expected a number, got nan")
-        return x
-    if typ == "bool":
-        if isinstance(value, bool):
-            return value
-        s = str(value).strip().lower()
-        if s in ("true", "yes", "on", "y"):
-            return True
-        if s in ("false", "no", "off", "n"):
-            return False
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if value is None:
-        raise ConfigError(f"{where}: expected a string, got nothing (null)")
-    if isinstance(value, bool):  # PyYAML 1.1 reads on/off/yes/no as booleans
-        return "true" if value else "false"
-    return str(value)
-
-
 def format_value(v):
     """A value as numlab prints it (fmt "{}"): points keys, --dry-run lines."""
     if isinstance(v, bool) or isinstance(v, np.bool_):
@@ -171,35 +67,72 @@ def canonical_key(params):
     return ";".join(f"{k}={format_value(params[k])}" for k in sorted(params))
 
 
+# ------------------------------------------------------------ numlab -------
+def default_numlab():
+    """numlab binary of this checkout, if built ($NUMLAB_BIN, $NUMLAB override; see numlab_cli)."""
+    return numlab_cli.find_numlab()
+
+
+def numlab_binary(numlab, what):
+    """The numlab binary (numlab_cli.find_numlab); ConfigError naming `what` when there is none."""
+    try:
+        nl = numlab_cli.find_numlab(numlab)
+    except numlab_cli.NumlabError as e:
+        raise ConfigError(str(e)) from None
+    if nl is None:
+        raise ConfigError(f"{what}: no numlab binary found; the peers take the points from numlab "
+                          "(pass --numlab BUILD/numlab, or set NUMLAB_BIN)")
+    return nl
+
+
+def numlab_schema(nl):
+    """numlab_cli.Schema of the binary (`--list --format json`)."""
+    sch = numlab_cli.schema(nl)
+    if sch is None:
+        raise ConfigError(f"`{nl} --list --format json` failed")
+    return sch
+
+
+def _typed(sch, kind, values, method=None):
+    """A parameter map with numlab's types (reals float even where JSON wrote 2, ...)."""
+    return OrderedDict((k, sch.typed(kind, k, v, method)) for k, v in values.items())
+
+
 # ------------------------------------------------------------ config -------
 class NumlabConfig:
-    """A numlab config and its expanded points (numlab's order and indices).
+    """A numlab config and its points as numlab expands them (numlab's order and indices).
 
-    points: list of dicts {index, method, problem, options}; problems: the
-    distinct problem maps in the order numlab runs them."""
+    points: list of dicts {index, method, problem, options, derived, attributes,
+    key (canonical_key of attributes), numlab_key (numlab's point_key)};
+    problems: the distinct problem maps in the order numlab runs them."""
 
-    def __init__(self, path, text, kind, name, warmup, repetitions, output, points, expansion):
+    def __init__(self, path, text, doc, points, expansion):
         self.path = path
         self.text = text
         self.dir = os.path.dirname(os.path.abspath(path)) if path else ""
-        self.kind = kind
-        self.name = name
-        self.warmup = warmup
-        self.repetitions = repetitions
-        self.output = output
+        self.doc = doc
+        self.kind = doc["kind"]
+        self.name = str(doc["name"])
+        self.warmup = int(doc["warmup"])
+        self.repetitions = int(doc["repetitions"])
+        self.output = doc.get("output")
         self.points = points
-        self.expansion = expansion  # 'python' or 'numlab --dry-run'
+        self.expansion = expansion
         self.problems = []
-        seen = set()
+        self._derived = {}
         for p in points:
             k = canonical_key(p["problem"])
-            if k not in seen:
-                seen.add(k)
+            if k not in self._derived:
+                self._derived[k] = p["derived"]
                 self.problems.append(p["problem"])
 
     def points_of(self, problem):
         k = canonical_key(problem)
         return [p for p in self.points if canonical_key(p["problem"]) == k]
+
+    def derived_of(self, problem):
+        """numlab's derived values of the problem (e.g. dominance_factor_effective)."""
+        return dict(self._derived.get(canonical_key(problem), {}))
 
     def resolve_path(self, path):
         """numlab's resolve_input_path: relative paths beside the config first."""
@@ -209,30 +142,30 @@ class NumlabConfig:
         return beside if os.path.exists(beside) else path
 
 
-def _top_scalars(text):
-    """Top-level `key: scalar` lines of a block-style YAML mapping (no PyYAML)."""
-    out = {}
-    for line in text.splitlines():
-        m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^#{\[]*?)\s*(#.*)?$", line)
-        if m and m.group(2) != "":
-            out[m.group(1)] = m.group(2).strip().strip("'\"")
-    return out
-
-
-def _import_yaml():
+def load_config(path, numlab=None):
+    """Reads a numlab config and takes its points from `numlab CONFIG --dry-run --format json`
+    (numlab None: the binary numlab_cli.find_numlab() finds). Raises ConfigError with numlab's
+    message when numlab rejects the config."""
+    nl = numlab_binary(numlab, path)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
     try:
-        import yaml  # noqa: F401
-        return yaml
-    except ImportError:
-        return None
-
-
-def default_numlab():
-    """numlab binary of this checkout, if built (NUMLAB env var overrides)."""
-    for cand in (os.environ.get("NUMLAB"), os.path.join(ROOT, "build", "numlab")):
-        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
-            return cand
-    return None
+        doc = numlab_cli.dry_run(nl, path)
+    except numlab_cli.NumlabError as e:
+        raise ConfigError(str(e)) from None
+    sch = numlab_schema(nl)
+    kind = doc["kind"]
+    points = []
+    for p in doc["points"]:
+        problem = _typed(sch, kind, p["problem"])
+        options = _typed(sch, kind, p["options"], p["method"])
+        attrs = OrderedDict(problem)
+        attrs.update(options)
+        attrs["method"] = p["method"]
+        points.append({"index": int(p["index"]), "method": p["method"], "problem": problem, "options": options,
+                       "derived": dict(p.get("derived", {})), "attributes": attrs, "key": canonical_key(attrs),
+                       "numlab_key": p.get("point_key")})
+    return NumlabConfig(path, text, doc, points, "numlab --dry-run --format json")
 
 
 def load_config_of_kind(args, kind):
@@ -244,303 +177,53 @@ def load_config_of_kind(args, kind):
     return cfg
 
 
+def expand_problems(kind, problems, numlab=None):
+    """A direct mode's problems (maps of numlab problem keys; None values left out) as numlab
+    completes them: [(problem with numlab's defaults, derived values)]. ConfigError when numlab
+    rejects one."""
+    nl = numlab_binary(numlab, f"{kind} problems")
+    sch = numlab_schema(nl)
+    given = [{k: v for k, v in p.items() if v is not None} for p in problems]
+    try:
+        out = numlab_cli.expand_problems(nl, kind, given)
+    except numlab_cli.NumlabError as e:
+        raise ConfigError(str(e)) from None
+    return [(_typed(sch, kind, p), dict(d)) for p, d in out]
+
+
 def timing_counts(args, cfg):
-    """(warmup, repetitions): the command line's, else the config's (cfg None: direct mode), else
-    numlab's defaults 1 and 5."""
-    warmup = args.warmup if args.warmup is not None else (cfg.warmup if cfg is not None else 1)
-    reps = args.repetitions if args.repetitions is not None else (cfg.repetitions if cfg is not None else 5)
+    """(warmup, repetitions): the command line's, else the config's, else (direct mode) numlab's
+    defaults from `numlab --list --format json`."""
+    def default(key):
+        nl = numlab_binary(getattr(args, "numlab", None), f"the default {key}")
+        return int(numlab_schema(nl).setting_default(key))
+    warmup = args.warmup if args.warmup is not None else (cfg.warmup if cfg is not None else default("warmup"))
+    reps = (args.repetitions if args.repetitions is not None
+            else (cfg.repetitions if cfg is not None else default("repetitions")))
     return warmup, reps
 
 
-def load_config(path, numlab=None):
-    """Reads and expands a numlab config.
-
-    numlab=None: the Python mirror of numlab's expansion (needs PyYAML; falls back
-    to numlab --dry-run of this checkout's build when PyYAML is missing).
-    numlab=PATH: the points as `PATH CONFIG --dry-run` prints them."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    yaml = _import_yaml()
-    if numlab is None and yaml is None:
-        numlab = default_numlab()
-        if numlab is None:
-            raise ConfigError(f"{path}: PyYAML is not importable and no numlab binary was found to expand the "
-                              "config (pass --numlab BUILD/numlab, set NUMLAB, or install python3-yaml)")
-    if numlab is not None:
-        return _load_with_numlab(path, text, numlab, yaml)
-    raw = yaml.safe_load(text)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the config must be a YAML mapping")
-    points = expand(raw, path)
-    kind = raw["kind"]
-    name = str(raw.get("name"))
-    warmup = coerce(raw.get("warmup", 1), "int", "warmup") if raw.get("warmup") is not None else 1
-    reps = coerce(raw.get("repetitions", 5), "int", "repetitions") if raw.get("repetitions") is not None else 5
-    output = str(raw.get("output") or f"results/{name}.h5")
-    return NumlabConfig(path, text, kind, name, warmup, reps, output, points, "python")
-
-
-def expand(raw, path="<config>"):
-    """numlab's expansion of a parsed config (src/core/config.cpp Parser::parse)."""
-    kind = raw.get("kind")
-    if kind not in PROBLEM_SCHEMAS:
-        raise ConfigError(f"{path}: kind {kind!r}: expected one of {', '.join(PROBLEM_SCHEMAS)}")
-    schema = PROBLEM_SCHEMAS[kind]
-    methods_opts = METHOD_OPTIONS[kind]
-    sections = OrderedDict()
-    for key, (_, _, section, _) in schema.items():
-        if section:
-            sections.setdefault(section, []).append(key)
-
-    # Fixed problem keys, in sections and at top level.
-    fixed = {}
-    for section, keys in sections.items():
-        node = raw.get(section)
-        if node is None:
-            continue
-        if not isinstance(node, dict):
-            raise ConfigError(f"{path}: '{section}': expected a mapping")
-        for k, v in node.items():
-            if k not in keys:
-                raise ConfigError(f"{path}: key '{k}': unknown key in '{section}'")
-            typ, _, _, optional = schema[k]
-            if v is None and optional:
-                continue
-            fixed[k] = coerce(v, typ, f"{section}.{k}")
-    for k, (typ, _, section, optional) in schema.items():
-        if section or k not in raw:
-            continue
-        if raw[k] is None and optional:
-            continue
-        fixed[k] = coerce(raw[k], typ, k)
-
-    # Methods: (name, given options).
-    mnode = raw.get("methods")
-    if not isinstance(mnode, list) or not mnode:
-        raise ConfigError(f"{path}: 'methods': expected a non-empty list")
-    entries = []
-    for i, e in enumerate(mnode):
-        if isinstance(e, str):
-            entries.append((e, {}))
-        elif isinstance(e, dict) and "name" in e:
-            name = str(e["name"])
-            known = methods_opts.get(name, {})
-            given = {}
-            for k, v in e.items():
-                if k == "name":
-                    continue
-                typ = known[k][0] if k in known else _option_type(kind, k, v)
-                given[k] = coerce(v, typ, f"methods[{i}].{k}")
-            entries.append((name, given))
-        else:
-            raise ConfigError(f"{path}: methods[{i}]: expected a method name or a mapping with 'name'")
-
-    # Sweep axes.
-    product_axes, zip_axes = [], []
-    sweep = raw.get("sweep")
-    if sweep is not None:
-        if not isinstance(sweep, dict):
-            raise ConfigError(f"{path}: 'sweep': expected a mapping")
-        for block, axes in sweep.items():
-            if block not in ("product", "zip"):
-                raise ConfigError(f"{path}: key '{block}': unknown key in 'sweep'; allowed: product, zip")
-            if not isinstance(axes, dict):
-                raise ConfigError(f"{path}: 'sweep.{block}': expected a mapping")
-            for k, values in axes.items():
-                if not isinstance(values, list) or not values:
-                    raise ConfigError(f"{path}: sweep.{block}.{k}: expected a non-empty list")
-                typ = schema[k][0] if k in schema else _option_type(kind, k, values[0])
-                vals = [coerce(v, typ, f"sweep.{block}.{k}[{j}]") for j, v in enumerate(values)]
-                (product_axes if block == "product" else zip_axes).append((k, vals))
-        if zip_axes and len({len(v) for _, v in zip_axes}) != 1:
-            raise ConfigError(f"{path}: sweep.zip: zipped lists must have equal lengths")
-    axis_keys = [k for k, _ in product_axes + zip_axes]
-    for k in axis_keys:
-        if k in fixed:
-            raise ConfigError(f"{path}: key '{k}': given both as a fixed value and as a sweep axis")
-
-    combos = [OrderedDict()]
-    for k, vals in product_axes:
-        combos = [OrderedDict(list(c.items()) + [(k, v)]) for c in combos for v in vals]
-    if zip_axes:
-        rows = len(zip_axes[0][1])
-        combos = [OrderedDict(list(c.items()) + [(k, vals[r]) for k, vals in zip_axes])
-                  for c in combos for r in range(rows)]
-
-    # Points: per combo, per method; grouped by problem (first appearance).
-    order, by_problem, point_keys = [], {}, set()
-    for combo in combos:
-        problem = dict(fixed)
-        method_axes = {}
-        for k, v in combo.items():
-            (problem if k in schema else method_axes)[k] = v
-        for k, (typ, default, section, optional) in schema.items():
-            if k in problem:
-                continue
-            if default is not None:
-                problem[k] = default
-            elif not optional:
-                raise ConfigError(f"{path}: key '{k}': missing")
-        _validate_problem(kind, problem, path)
-        for name, given in entries:
-            known = methods_opts.get(name)
-            options = {}
-            if known is not None:
-                for k, (typ, default) in known.items():
-                    if k in given:
-                        options[k] = given[k]
-                    elif k in method_axes:
-                        options[k] = method_axes[k]
-                    elif default is not None:
-                        options[k] = default
-            else:  # unknown to this mirror: what its entry gives and every swept option
-                options = dict(method_axes)
-                options.update(given)
-            attrs = dict(problem)
-            attrs.update(options)
-            attrs["method"] = name
-            key = canonical_key(attrs)
-            if key in point_keys:
-                continue
-            point_keys.add(key)
-            pk = canonical_key(problem)
-            if pk not in by_problem:
-                order.append(pk)
-                by_problem[pk] = []
-            by_problem[pk].append({"method": name, "problem": problem, "options": options})
-    points = []
-    for pk in order:
-        for p in by_problem[pk]:
-            p["index"] = len(points)
-            points.append(p)
-    return points
-
-
-def _option_type(kind, key, sample):
-    for opts in METHOD_OPTIONS[kind].values():
-        if key in opts:
-            return opts[key][0]
-    if isinstance(sample, bool):
-        return "bool"
-    if isinstance(sample, int):
-        return "int"
-    if isinstance(sample, float):
-        return "real"
-    return "str"
-
-
-def _validate_problem(kind, problem, path):
-    if kind == "linsolve":
-        gen = problem.get("generator")
-        if gen == "matrix_market":
-            if "path" not in problem:
-                raise ConfigError(f"{path}: generator matrix_market needs matrix.path")
-        elif "N" not in problem:
-            raise ConfigError(f"{path}: generator {gen} needs N (in 'matrix' or as a sweep axis)")
-    elif kind == "attention" and "path" not in problem:
-        for k in ("N", "D"):
-            if k not in problem:
-                raise ConfigError(f"{path}: shape.{k} is required unless inputs.path is given")
-
-
-_DRY_HEADER = re.compile(r"^(?P<path>.*): kind (?P<kind>\S+), (?P<n>\d+) points.*, output (?P<output>.*)$")
-_DRY_POINT = re.compile(r"^\s*\[\s*(?P<index>\d+)\]\s+(?P<method>\S+)(?P<opts>(?:\s+[^\s|=]+=\S*)*)\s+\|(?P<prob>.*)$")
-
-
-def parse_dry_run(text, kind=None):
-    """numlab's `--dry-run` listing -> (kind, output, points as expand() gives them)."""
-    out_kind, output, points = kind, None, []
-    for line in text.splitlines():
-        m = _DRY_HEADER.match(line)
-        if m:
-            out_kind, output = m.group("kind"), m.group("output").strip()
-            continue
-        m = _DRY_POINT.match(line)
-        if not m:
-            continue
-        schema = PROBLEM_SCHEMAS.get(out_kind, {})
-        problem = {}
-        for tok in m.group("prob").split():
-            k, _, v = tok.partition("=")
-            problem[k] = coerce(v, schema[k][0], k) if k in schema else _guess(v)
-        options = {}
-        for tok in m.group("opts").split():
-            k, _, v = tok.partition("=")
-            typ = None
-            for opts in METHOD_OPTIONS.get(out_kind, {}).values():
-                if k in opts:
-                    typ = opts[k][0]
-            options[k] = coerce(v, typ, k) if typ else _guess(v)
-        points.append({"index": int(m.group("index")), "method": m.group("method"), "problem": problem,
-                       "options": options})
-    return out_kind, output, points
-
-
-def _guess(s):
-    if s in ("true", "false"):
-        return s == "true"
-    for conv in (int, float):
-        try:
-            return conv(s)
-        except ValueError:
-            pass
-    return s
-
-
-def dry_run(numlab, config_path):
-    """stdout of `numlab CONFIG --dry-run` (raises ConfigError with numlab's message)."""
-    r = subprocess.run([numlab, config_path, "--dry-run"], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise ConfigError(f"{numlab} {config_path} --dry-run failed ({r.returncode}): {r.stderr.strip()}")
-    return r.stdout
-
-
-def _load_with_numlab(path, text, numlab, yaml):
-    kind, output, points = parse_dry_run(dry_run(numlab, path))
-    if yaml is not None:
-        raw = yaml.safe_load(text) or {}
-        top = {k: raw.get(k) for k in ("name", "warmup", "repetitions")}
-    else:
-        top = _top_scalars(text)
-    name = str(top.get("name") or os.path.splitext(os.path.basename(output or path))[0])
-    warmup = coerce(top["warmup"], "int", "warmup") if top.get("warmup") not in (None, "") else 1
-    reps = coerce(top["repetitions"], "int", "repetitions") if top.get("repetitions") not in (None, "") else 5
-    return NumlabConfig(path, text, kind, name, warmup, reps, output, points, "numlab --dry-run")
-
-
 # ------------------------------------------------------------ peer points --
-def tile_pairs(cfg, problem):
-    """Distinct (tile_q, tile_k) of numlab's points on `problem`, first appearance first."""
-    pairs = []
-    for p in cfg.points_of(problem):
-        o = p["options"]
-        if "tile_q" in o and "tile_k" in o:
-            t = (int(o["tile_q"]), int(o["tile_k"]))
-            if t not in pairs:
-                pairs.append(t)
-    return pairs
-
-
-def peer_points(problems, methods, tiled_methods=(), tiles_of=None, default_tiles=((128, 128),)):
+def peer_points(problems, methods, variants_of=None, derived_of=None):
     """The peer's points: problem-major, then method (numlab groups by problem too).
 
-    problems: list of problem dicts; methods: peer method names; tiled_methods:
-    those that take tile_q / tile_k; tiles_of(problem) -> [(tile_q, tile_k)]
-    (empty: default_tiles). Returns dicts {index, method, params, key}."""
+    problems: list of problem dicts; methods: peer method names; variants_of(problem,
+    method) -> list of extra parameter dicts, one point each (None or an empty
+    list: one point, no extras); derived_of(problem) -> numlab's derived values,
+    written as attributes (not part of the key, as numlab's). Returns dicts
+    {index, method, params, derived, key}."""
     out = []
     for problem in problems:
+        derived = dict(derived_of(problem)) if derived_of else {}
         for m in methods:
-            if m in tiled_methods:
-                pairs = (tiles_of(problem) if tiles_of else []) or list(default_tiles)
-                variants = [{"tile_q": tq, "tile_k": tk} for tq, tk in pairs]
-            else:
-                variants = [{}]
+            variants = (variants_of(problem, m) if variants_of else None) or [{}]
             for extra in variants:
-                params = dict(problem)
+                params = OrderedDict(problem)
                 params.update(extra)
                 attrs = dict(params)
                 attrs["method"] = m
-                out.append({"index": len(out), "method": m, "params": params, "key": canonical_key(attrs)})
+                out.append({"index": len(out), "method": m, "params": params, "derived": derived,
+                            "key": canonical_key(attrs)})
     return out
 
 
@@ -606,6 +289,15 @@ def to_attr(v):
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     return str(v)
+
+
+def decode_attr(v):
+    """An HDF5 attribute as a plain Python value (bytes -> str, NumPy scalars -> int / float)."""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
 
 
 def utc_now():
@@ -732,6 +424,10 @@ class PeerFile:
                 v = to_attr(v)
                 if v is not None:
                     g.attrs[k] = v
+            for k, v in point.get("derived", {}).items():
+                v = to_attr(v)
+                if v is not None and k not in g.attrs:
+                    g.attrs[k] = v
             g.attrs["method"] = point["method"]
             g.attrs["point_index"] = np.int64(point["index"])
             g.attrs["point_key"] = point["key"]
@@ -755,9 +451,10 @@ def add_common_args(ap, methods, default_methods=None):
     ap.add_argument("-o", "--output", help="HDF5 output (default results/peers/<name>_<peer>.h5)")
     ap.add_argument("--methods", default=",".join(default_methods or methods),
                     help=f"comma-separated subset of: {', '.join(methods)} (default: %(default)s)")
-    ap.add_argument("--warmup", type=int, help="untimed runs before the timed ones (default: the config's, else 1)")
-    ap.add_argument("--repetitions", type=int, help="timed runs (default: the config's, else 5)")
-    ap.add_argument("--numlab", help="expand the config with `NUMLAB CONFIG --dry-run` instead of the Python mirror")
+    ap.add_argument("--warmup", type=int, help="untimed runs before the timed ones (default: the config's, else numlab's)")
+    ap.add_argument("--repetitions", type=int, help="timed runs (default: the config's, else numlab's)")
+    ap.add_argument("--numlab", help="the numlab binary that expands the config (`NUMLAB CONFIG --dry-run --format "
+                    "json`; default: $NUMLAB_BIN, $NUMLAB, else build/numlab)")
     ap.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     ap.add_argument("--resume", action="store_true", help="keep an existing output's points, run the others")
     ap.add_argument("--retry-failed", action="store_true", help="with --resume: run failed points again")
@@ -798,9 +495,20 @@ def print_points(points, out=sys.stdout):
               + " ".join(f"{k}={format_value(v)}" for k, v in sorted(p["params"].items())), file=out)
 
 
+def varying_keys(points):
+    """The parameters whose values differ between the points (what a progress line shows)."""
+    keys = []
+    for pt in points:
+        for k in pt["params"]:
+            if k not in keys:
+                keys.append(k)
+    return [k for k in keys if len({format_value(pt["params"].get(k)) for pt in points}) > 1]
+
+
 def run_points(pfile, points, run_one, args, log=print):
     """Runs every point not yet in the file; returns exit code (0, or 3 when a point failed)."""
     failed = 0
+    shown_keys = varying_keys(points)
     for i, pt in enumerate(points):
         if pfile.done(pt["key"], getattr(args, "retry_failed", False)):
             continue
@@ -808,10 +516,7 @@ def run_points(pfile, points, run_one, args, log=print):
         pfile.add_point(pt, r)
         failed += r.status == "failed"
         if not args.quiet:
-            shown = {k: v for k, v in pt["params"].items() if k in ("B", "H", "N", "N_kv", "D", "dtype", "causal",
-                                                                     "tile_q", "tile_k", "density", "generator",
-                                                                     "dominance", "dominance_factor")}
-            summary = " ".join(f"{k}={format_value(v)}" for k, v in shown.items())
+            summary = " ".join(f"{k}={format_value(pt['params'][k])}" for k in shown_keys if k in pt["params"])
             key_metrics = [k for k in r.metrics if k.endswith("_seconds_median")][:3]
             ms = " ".join(f"{k.replace('_seconds_median', '')}={r.metrics[k] * 1e3:.3f}ms" for k in key_metrics)
             extra = f" ({r.reason})" if r.reason else ""

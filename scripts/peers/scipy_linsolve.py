@@ -50,7 +50,7 @@ def timed(fn):
 
 def run_point(pt, system_of, args, warmup, reps):
     try:
-        a, b, x_true, note = system_of(pt["params"])
+        a, b, x_true, note = system_of(pt["params"], pt["derived"])
     except MemoryError as e:
         return peer_h5.PointResult.failed(f"out of memory building the matrix: {e}")
     except (ValueError, OSError) as e:
@@ -102,21 +102,28 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     peer_h5.add_common_args(ap, METHODS)
     linsys.add_direct_args(ap, "scipy_linsolve", ", e.g. 500,2000", ", e.g. 1000000")
-    ap.add_argument("--max-dense-gib", type=float, default=16.0,
-                    help="skip scipy_solve where the dense matrix needs more (default 16, as numlab)")
     args = ap.parse_args(argv)
     methods = peer_h5.parse_methods(args.methods, METHODS)
 
-    if args.config:
-        cfg = peer_h5.load_config_of_kind(args, "linsolve")
-        problems, name, resolve = cfg.problems, cfg.name, cfg.resolve_path
-    else:
-        dense, pois = linsys.direct_sizes(ap, args, peer_h5.parse_int_list)
-        cfg = None
-        problems = linsys.direct_problems(dense, pois, args.density, args.dominance, args.seed)
-        name, resolve = args.name or "scipy_linsolve", (lambda p: p)
-    warmup, reps = peer_h5.timing_counts(args, cfg)
-    points = peer_h5.peer_points(problems, methods)
+    try:
+        if args.config:
+            cfg = peer_h5.load_config_of_kind(args, "linsolve")
+            problems, name, resolve, derived_of = cfg.problems, cfg.name, cfg.resolve_path, cfg.derived_of
+        else:
+            dense, pois = linsys.direct_sizes(ap, args, peer_h5.parse_int_list)
+            cfg = None
+            expanded = peer_h5.expand_problems(
+                "linsolve", linsys.direct_problems(dense, pois, args.density, args.dominance, args.seed), args.numlab)
+            problems = [p for p, _ in expanded]
+            derived = {peer_h5.canonical_key(p): d for p, d in expanded}
+            derived_of = lambda p: derived[peer_h5.canonical_key(p)]  # noqa: E731
+            name, resolve = args.name or "scipy_linsolve", (lambda p: p)
+        warmup, reps = peer_h5.timing_counts(args, cfg)
+        args.max_dense_gib = linsys.max_dense_gib(args, args.numlab)
+    except peer_h5.ConfigError as e:
+        print(f"scipy_linsolve: error: {e}", file=sys.stderr)
+        return 2
+    points = peer_h5.peer_points(problems, methods, derived_of=derived_of)
     if args.dry_run:
         peer_h5.print_points(points)
         return 0
@@ -132,11 +139,11 @@ def main(argv=None):
 
     cache = {}
 
-    def system_of(params):  # one matrix per problem, shared by the methods
+    def system_of(params, derived):  # one matrix per problem, shared by the methods
         key = peer_h5.canonical_key({k: v for k, v in params.items()})
         if key not in cache:
             cache.clear()
-            cache[key] = linsys.make_system(params, resolve)
+            cache[key] = linsys.make_system(params, resolve, derived)
         return cache[key]
 
     warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)

@@ -28,7 +28,8 @@ Methods:
                        dV += P^T dO, dS = P o (dP - rowsum(dP o P)), ...) - backward
       Written as the course's pseudo-code, in plain PyTorch tensor ops, in the
       input dtype; tile_q / tile_k from numlab's points on the same problem
-      (each distinct pair), else --tile (default 128). Metrics as numlab's
+      (each distinct pair; a 0 there, numlab's "the kernel's own", and a
+      problem without tiled points: --tile, default 128). Metrics as numlab's
       forward or backward methods (forward_* or backward_*, peak_device_bytes).
 
 Semantics shared with numlab: scale 1/sqrt(D); causal masks are bottom-right
@@ -95,7 +96,6 @@ LAB_FORWARD = ("torch_lab_tiled", "torch_lab_flash")
 LAB_BACKWARD = ("torch_lab_tiled_bwd",)
 LAB_METHODS = LAB_FORWARD + LAB_BACKWARD
 METHODS = list(SDPA_METHODS) + list(LAB_METHODS)
-DTYPE_NAMES = ("float32", "float64", "bfloat16", "float16")
 
 
 class Unsupported(Exception):
@@ -107,7 +107,7 @@ def torch_dtype(name):
     table = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16,
              "float16": torch.float16}
     if name not in table:
-        raise Unsupported(f"dtype {name!r} is not one of {', '.join(DTYPE_NAMES)}")
+        raise Unsupported(f"dtype {name!r}: this peer runs {', '.join(table)}")
     return table[name]
 
 
@@ -224,16 +224,18 @@ def first_call(fn):
 class Inputs:
     """Q, K, V, dO on the GPU, the shape, and the causal handling for SDPA."""
 
-    def __init__(self, problem, device, resolve):
-        dtype = torch_dtype(problem.get("dtype", "float32"))
+    def __init__(self, problem, device, resolve, derived=None):
+        """problem: complete (numlab's defaults filled in); derived: numlab's derived values
+        (N_kv_effective where the problem gives no N_kv)."""
+        dtype = torch_dtype(problem["dtype"])
         self.dtype = dtype
-        seed = int(problem.get("seed", 0))
+        seed = int(problem["seed"])
         if problem.get("path"):
             self._from_file(resolve(problem["path"]), problem, device, dtype)
         else:
             self.B, self.H = int(problem["B"]), int(problem["H"])
             self.N, self.D = int(problem["N"]), int(problem["D"])
-            self.N_kv = int(problem.get("N_kv") or self.N)
+            self.N_kv = int(problem["N_kv"] if problem.get("N_kv") is not None else derived["N_kv_effective"])
             gen = torch.Generator(device=device)
             base = torch.float64 if dtype == torch.float64 else torch.float32
 
@@ -246,7 +248,7 @@ class Inputs:
             self.k = normal(self.N_kv, seed + 1)
             self.v = normal(self.N_kv, seed + 2)
             self.do = normal(self.N, seed + 3)
-        self.causal = bool(problem.get("causal", False))
+        self.causal = bool(problem["causal"])
         self.mask = None
         self.sdpa_causal = False
         self.sdpa_unsupported = None
@@ -278,7 +280,7 @@ class Inputs:
             self.do = t(arrays["dO"])
         else:
             gen = torch.Generator(device=device)
-            gen.manual_seed(int(problem.get("seed", 0)) + 3)
+            gen.manual_seed(int(problem["seed"]) + 3)
             self.do = torch.randn(self.q.shape, generator=gen, device=device, dtype=torch.float32).to(dtype)
 
     def shape_attrs(self):
@@ -576,14 +578,14 @@ class ProblemCache:
         self.ref_reason = None
         self.error = None
 
-    def get(self, params, want_grads):
+    def get(self, params, want_grads, derived=None):
         problem = {k: v for k, v in params.items() if k not in ("tile_q", "tile_k")}
         key = peer_h5.canonical_key(problem)
         if key != self.key:
             self.key, self.inp, self.ref, self.ref_reason, self.error = key, None, None, None, None
             free_memory()
             try:
-                self.inp = Inputs(problem, DEVICE, self.resolve)
+                self.inp = Inputs(problem, DEVICE, self.resolve, derived)
             except Unsupported as e:
                 self.error = ("skipped", str(e))
             except RuntimeError as e:
@@ -599,7 +601,7 @@ class ProblemCache:
     def _reference(self, problem, need_grads):
         inp = self.inp
         elems = inp.B * inp.H * inp.N * inp.N_kv
-        if not problem.get("reference", True):
+        if not problem["reference"]:
             self.ref_reason = "reference: false in the config"
         elif elems > self.args.reference_max_elements:
             self.ref_reason = (f"B*H*N*N_kv = {elems} > --reference-max-elements = "
@@ -616,7 +618,7 @@ class ProblemCache:
 
 
 def run_point(pt, cache, warmup, reps, backward, want_grads):
-    inp, ref = cache.get(pt["params"], want_grads)
+    inp, ref = cache.get(pt["params"], want_grads, pt.get("derived"))
     if cache.error:
         return peer_h5.PointResult(cache.error[0], cache.error[1])
     try:
@@ -639,11 +641,11 @@ def run_point(pt, cache, warmup, reps, backward, want_grads):
 
 # -------------------------------------------------------------------- CLI --
 def direct_problems(args):
-    dtypes = [d.strip() for d in args.dtype.split(",") if d.strip()]
-    for d in dtypes:
-        if d not in DTYPE_NAMES:
-            raise SystemExit(f"--dtype: {d!r} is not one of {', '.join(DTYPE_NAMES)}")
-    causals = [c.strip().lower() in ("1", "true", "yes") for c in args.causal.split(",") if c.strip()]
+    """The direct mode's problems; a parameter not given (--dtype, --causal, --seed) is left out and
+    takes numlab's default (peer_h5.expand_problems)."""
+    dtypes = [d.strip() for d in (args.dtype or "").split(",") if d.strip()] or [None]
+    causals = [c.strip().lower() in ("1", "true", "yes") for c in (args.causal or "").split(",")
+               if c.strip()] or [None]
     shapes = []
     for s in args.shape or []:
         vals = peer_h5.parse_int_list(s, "--shape")
@@ -666,9 +668,28 @@ def direct_problems(args):
     for dtype in dtypes:
         for causal in causals:
             for B, H, N, N_kv, D in shapes:
-                problems.append({"B": B, "H": H, "N": N, "N_kv": N_kv, "D": D, "dtype": dtype, "causal": causal,
-                                 "seed": args.seed, "reference": True})
+                p = {"B": B, "H": H, "N": N, "N_kv": N_kv, "D": D, "dtype": dtype, "causal": causal,
+                     "seed": args.seed}
+                problems.append({k: v for k, v in p.items() if v is not None})
     return problems
+
+
+def tile_variants(cfg, default_tile):
+    """variants_of for peer_points: the torch_lab_* methods once per distinct (tile_q, tile_k) of
+    numlab's points on the problem (a 0 there, numlab's "the kernel's own", and a problem without
+    tiled points: default_tile)."""
+    def variants(problem, method):
+        if method not in LAB_METHODS:
+            return None
+        pairs = []
+        for p in (cfg.points_of(problem) if cfg is not None else []):
+            o = p["options"]
+            if "tile_q" in o and "tile_k" in o:
+                t = (int(o["tile_q"]) or default_tile, int(o["tile_k"]) or default_tile)
+                if t not in pairs:
+                    pairs.append(t)
+        return [{"tile_q": tq, "tile_k": tk} for tq, tk in (pairs or [(default_tile, default_tile)])]
+    return variants
 
 
 def main(argv=None):
@@ -679,9 +700,12 @@ def main(argv=None):
     ap.add_argument("--hidden", type=int, default=2048, help="direct grid: H*D (default 2048)")
     ap.add_argument("--N", default="", help="direct grid: sequence lengths, e.g. 2048,4096,8192,16384")
     ap.add_argument("--D", default="", help="direct grid: head dims, e.g. 64,128,256")
-    ap.add_argument("--dtype", default="float32", help="direct mode: comma list of float32,bfloat16,float16,float64")
-    ap.add_argument("--causal", nargs="?", const="1", default="0", help="direct mode: 0, 1 or 0,1 (flag alone: 1)")
-    ap.add_argument("--seed", type=int, default=0, help="direct mode: seed of Q (K, V, dO: seed+1..3)")
+    ap.add_argument("--dtype", default=None, help="direct mode: comma list of float32,bfloat16,float16,float64 "
+                    "(default: numlab's)")
+    ap.add_argument("--causal", nargs="?", const="1", default=None,
+                    help="direct mode: 0, 1 or 0,1 (flag alone: 1; default: numlab's)")
+    ap.add_argument("--seed", type=int, default=None, help="direct mode: seed of Q (K, V, dO: seed+1..3; "
+                    "default: numlab's)")
     ap.add_argument("--name", default=None, help="direct mode: the file's name attribute (default torch_attention)")
     ap.add_argument("--tile", type=int, default=128, help="tile_q = tile_k of the torch_lab_* methods where the "
                     "config's points give none (default 128)")
@@ -692,16 +716,22 @@ def main(argv=None):
     args = ap.parse_args(argv)
     methods = peer_h5.parse_methods(args.methods, METHODS)
 
-    if args.config:
-        cfg = peer_h5.load_config_of_kind(args, "attention")
-        problems, name, resolve = cfg.problems, cfg.name, cfg.resolve_path
-        tiles_of = lambda prob: peer_h5.tile_pairs(cfg, prob)  # noqa: E731
-    else:
-        cfg = None
-        problems, name, resolve = direct_problems(args), args.name or "torch_attention", (lambda p: p)
-        tiles_of = None
-    warmup, reps = peer_h5.timing_counts(args, cfg)
-    points = peer_h5.peer_points(problems, methods, LAB_METHODS, tiles_of, ((args.tile, args.tile),))
+    try:
+        if args.config:
+            cfg = peer_h5.load_config_of_kind(args, "attention")
+            problems, name, resolve, derived_of = cfg.problems, cfg.name, cfg.resolve_path, cfg.derived_of
+        else:
+            cfg = None
+            expanded = peer_h5.expand_problems("attention", direct_problems(args), args.numlab)
+            problems = [p for p, _ in expanded]
+            derived = {peer_h5.canonical_key(p): d for p, d in expanded}
+            derived_of = lambda p: derived[peer_h5.canonical_key(p)]  # noqa: E731
+            name, resolve = args.name or "torch_attention", (lambda p: p)
+        warmup, reps = peer_h5.timing_counts(args, cfg)
+    except peer_h5.ConfigError as e:
+        print(f"torch_attention: error: {e}", file=sys.stderr)
+        return 2
+    points = peer_h5.peer_points(problems, methods, tile_variants(cfg, args.tile), derived_of)
 
     if args.dry_run:
         peer_h5.print_points(points)

@@ -183,27 +183,33 @@ def main(argv=None):
     peer_h5.add_common_args(ap, METHODS)
     linsys.add_direct_args(ap, "torch_linsolve", " for torch_solve, e.g. 2000,16384",
                            " for cusparse_spmv, e.g. 1e6,1e7")
-    ap.add_argument("--max-dense-gib", type=float, default=16.0,
-                    help="skip torch_solve where the dense matrix needs more (default 16, as numlab)")
     ap.add_argument("--device", default="cuda", help=argparse.SUPPRESS)  # cpu: tests without a GPU
     args = ap.parse_args(argv)
     methods = peer_h5.parse_methods(args.methods, METHODS)
-    if args.config:
-        cfg = peer_h5.load_config_of_kind(args, "linsolve")
-        name, resolve = cfg.name, cfg.resolve_path
-        points = peer_h5.peer_points(cfg.problems, methods)
-    else:
-        dense, pois = linsys.direct_sizes(ap, args, peer_h5.parse_int_list)
-        cfg, name, resolve = None, args.name or "torch_linsolve", (lambda p: p)
-        points = []
-        for probs, ms in ((linsys.direct_problems(dense, (), args.density, args.dominance, args.seed),
-                           [m for m in methods if m == "torch_solve"]),
-                          (linsys.direct_problems((), pois, seed=args.seed),
-                           [m for m in methods if m == "cusparse_spmv"])):
-            for p in peer_h5.peer_points(probs, ms):
-                p["index"] = len(points)
-                points.append(p)
-    warmup, reps = peer_h5.timing_counts(args, cfg)
+    try:
+        if args.config:
+            cfg = peer_h5.load_config_of_kind(args, "linsolve")
+            name, resolve = cfg.name, cfg.resolve_path
+            points = peer_h5.peer_points(cfg.problems, methods, derived_of=cfg.derived_of)
+        else:
+            dense, pois = linsys.direct_sizes(ap, args, peer_h5.parse_int_list)
+            cfg, name, resolve = None, args.name or "torch_linsolve", (lambda p: p)
+            points = []
+            for probs, ms in ((linsys.direct_problems(dense, (), args.density, args.dominance, args.seed),
+                               [m for m in methods if m == "torch_solve"]),
+                              (linsys.direct_problems((), pois, seed=args.seed),
+                               [m for m in methods if m == "cusparse_spmv"])):
+                expanded = peer_h5.expand_problems("linsolve", probs, args.numlab) if probs and ms else []
+                derived = {peer_h5.canonical_key(p): d for p, d in expanded}
+                for p in peer_h5.peer_points([p for p, _ in expanded], ms,
+                                             derived_of=lambda p: derived[peer_h5.canonical_key(p)]):
+                    p["index"] = len(points)
+                    points.append(p)
+        warmup, reps = peer_h5.timing_counts(args, cfg)
+        args.max_dense_gib = linsys.max_dense_gib(args, args.numlab)
+    except peer_h5.ConfigError as e:
+        print(f"torch_linsolve: error: {e}", file=sys.stderr)
+        return 2
 
     if args.dry_run:
         peer_h5.print_points(points)
@@ -243,7 +249,7 @@ def main(argv=None):
             if key not in cache:
                 cache.clear()
                 free_memory()
-                a, b, x_true, note = linsys.make_system(pt["params"], resolve)
+                a, b, x_true, note = linsys.make_system(pt["params"], resolve, pt["derived"])
                 cache[key] = (a, b, x_true, note, linsys.diagnostics(a))
             a, b, x_true, note, diag = cache[key]
             if pt["method"] == "torch_solve":

@@ -14,6 +14,7 @@
 """
 import argparse
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -34,13 +35,8 @@ try:
 except ImportError as e:
     _STACK_ERROR = e
 
-try:
-    import yaml  # noqa: F401
-    HAVE_YAML = True
-except ImportError:
-    HAVE_YAML = False
-
 sys.path.insert(0, PEERS)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 
 def run(args, **kw):
@@ -121,61 +117,235 @@ methods: [gauss_elim, reference]
 """
 
 
+def numlab_json(*args):
+    """numlab's own JSON, read here without the peers' loader: (exit code, dict or stderr)."""
+    r = subprocess.run([NUMLAB] + list(args), capture_output=True, text=True)
+    return r.returncode, (json.loads(r.stdout) if r.returncode == 0 else r.stderr.strip())
+
+
+def shipped_configs():
+    return (sorted(glob.glob(os.path.join(ROOT, "configs", "*.yaml")))
+            + sorted(glob.glob(os.path.join(ROOT, "tests", "data", "*.yaml"))))
+
+
+def view(values):
+    """A parameter map as numlab prints it (values compared as text: 2 == 2.0, true != 1)."""
+    import peer_h5
+    return {k: peer_h5.format_value(v) for k, v in values.items()}
+
+
+# The HDF5 attribute type of each --list parameter type (numlab's attribute typing).
+H5_TYPES = {"integer": np.int64, "real": np.float64, "boolean": np.int8, "string": str, "choice": str}
+
+
+def non_default(param):
+    """A valid value of a --list parameter other than its default (None: none to pick)."""
+    t, d = param["type"], param.get("default")
+    if t == "choice":
+        return next((c["name"] for c in param["choices"] if c["name"] != d), None)
+    if t == "boolean":
+        return not d
+    if t not in ("integer", "real"):
+        return None
+    lo, hi = param.get("min"), param.get("max")
+
+    def ok(v):
+        return (v != d and (lo is None or v > lo or (v == lo and not param.get("min_exclusive")))
+                and (hi is None or v < hi or (v == hi and not param.get("max_exclusive"))))
+    if t == "integer":
+        cands = [(d or 0) + 1, (d or 0) - 1, int(lo) if lo is not None else 1]
+    else:
+        cands = [d * 0.5 if d else 0.5, (d or 0) + 0.25, ((lo or 0) + (hi if hi is not None else 1)) / 2]
+    return next((v for v in cands if ok(v)), None)
+
+
+def tiny_problem(kind):
+    """The smallest problem of each kind (a section map), for the configs the tests make."""
+    return {"attention": {"shape": {"B": 1, "H": 2, "N": 16, "D": 8}},
+            "linsolve": {"matrix": {"N": 24, "density": 0.2}}}[kind]
+
+
 @unittest.skipIf(_STACK_ERROR is not None, f"numpy / scipy / h5py missing: {_STACK_ERROR}")
 class Expansion(unittest.TestCase):
-    """peer_h5's expansion equals numlab's own (`numlab CONFIG --dry-run`)."""
+    """The peers take every point from numlab's JSON: the same points, keys and attributes as
+    `numlab CONFIG --dry-run --format json`, which is what a run writes."""
 
-    def configs(self, tmp):
-        paths = sorted(glob.glob(os.path.join(ROOT, "configs", "*.yaml")))
-        for name, text in SYNTHETIC.items():
-            paths.append(write(tmp, name, text))
-        return paths
+    @classmethod
+    def setUpClass(cls):
+        import numlab_cli
+        rc, doc = numlab_json("--list", "--format", "json")
+        assert rc == 0, doc
+        cls.schema = numlab_cli.Schema(doc)
+        cls.tmp = tempfile.TemporaryDirectory()
 
-    def compare(self, cfg_py, cfg_nl):
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def assert_same_points(self, cfg, doc):
+        """The loader's points (its own key and attribute maps) are numlab's JSON points."""
         import peer_h5
-        key = peer_h5.canonical_key
-        self.assertEqual(cfg_py.kind, cfg_nl.kind)
-        self.assertEqual([key(p) for p in cfg_py.problems], [key(p) for p in cfg_nl.problems])
-        for p in cfg_py.problems:
-            self.assertEqual(peer_h5.tile_pairs(cfg_py, p), peer_h5.tile_pairs(cfg_nl, p), key(p))
-        # Methods numlab has and this mirror knows: the very same points.
-        known = peer_h5.METHOD_OPTIONS[cfg_py.kind]
-        if all(p["method"] in known for p in cfg_nl.points):
-            sig = lambda c: [(p["index"], p["method"], key(p["problem"]), key(p["options"])) for p in c.points]  # noqa
-            self.assertEqual(sig(cfg_py), sig(cfg_nl))
+        sch = self.schema
+        self.assertEqual((cfg.kind, cfg.name, cfg.warmup, cfg.repetitions, cfg.output),
+                         (doc["kind"], doc["name"], doc["warmup"], doc["repetitions"], doc["output"]))
+        mine = [(p["index"], p["method"], p["key"], view(p["attributes"])) for p in cfg.points]
+        theirs = [(p["index"], p["method"], p["point_key"], view(p["attributes"])) for p in doc["points"]]
+        self.assertEqual(mine, theirs)
+        self.assertEqual(len(cfg.points), doc["total_points"])
+        order = []
+        for p in doc["points"]:
+            k = peer_h5.canonical_key(p["problem"])
+            if k not in order:
+                order.append(k)
+        self.assertEqual([peer_h5.canonical_key(q) for q in cfg.problems], order)
+        for p, q in zip(cfg.points, doc["points"]):
+            self.assertEqual(view(cfg.derived_of(p["problem"])), view(q["derived"]))
+            for k, v in p["attributes"].items():  # written with numlab's attribute types
+                param = sch.param(cfg.kind, k, p["method"])
+                if param is not None:
+                    self.assertIsInstance(peer_h5.to_attr(v), H5_TYPES[param["type"]], f"{p['method']}.{k}")
 
-    @unittest.skipUnless(HAVE_YAML, "PyYAML missing: the Python mirror is not available")
-    def test_mirror_equals_dry_run(self):
+    def test_every_config_expands_as_numlab(self):
+        """Every shipped config (configs/, tests/data) and the synthetic ones, through the loader."""
         import peer_h5
-        with tempfile.TemporaryDirectory() as tmp:
-            for path in self.configs(tmp):
-                with self.subTest(config=os.path.basename(path)):
-                    mirror = peer_h5.load_config(path)
-                    try:
-                        own = peer_h5.load_config(path, numlab=NUMLAB)
-                    except peer_h5.ConfigError as e:
-                        # e.g. backend: cuda in a build without the CUDA path: nothing to compare with
-                        self.skipTest(f"this numlab build rejects it: {e}")
-                    self.compare(mirror, own)
+        paths = shipped_configs() + [write(self.tmp.name, n, t) for n, t in SYNTHETIC.items()]
+        compared = 0
+        for path in paths:
+            with self.subTest(config=os.path.relpath(path, ROOT)):
+                rc, doc = numlab_json(path, "--dry-run", "--format", "json")
+                if rc != 0:  # numlab rejects it (e.g. a backend this build lacks): so do the peers, with its words
+                    with self.assertRaises(peer_h5.ConfigError) as cm:
+                        peer_h5.load_config(path, numlab=NUMLAB)
+                    self.assertIn(doc.splitlines()[-1], str(cm.exception))
+                    continue
+                self.assert_same_points(peer_h5.load_config(path, numlab=NUMLAB), doc)
+                compared += 1
+        self.assertGreaterEqual(compared, len(shipped_configs()) // 2, "most shipped configs expand on this build")
 
-    @unittest.skipUnless(HAVE_YAML, "PyYAML missing")
+    def test_json_is_what_the_run_writes(self):
+        """Tiny configs with every method numlab lists (and every dominance level) run for real:
+        the file's point_key, parameter and derived attributes are the JSON's and the loader's."""
+        import numlab_cli
+        import peer_h5
+        sch = self.schema
+        for kind in sch.kinds:
+            with self.subTest(kind=kind):
+                raw = dict(tiny_problem(kind), name=f"run_{kind}", kind=kind, warmup=0, repetitions=1,
+                           methods=sch.method_names(kind))
+                # Sweep every choice-typed problem parameter numlab lists that the tiny problem leaves open,
+                # unless it changes what the problem needs (a generator reading a file).
+                axes = {}
+                for prm in sch.problem_params(kind):
+                    if prm["type"] in ("choice", "boolean") and prm["key"] not in str(raw):
+                        vals = [c["name"] for c in prm.get("choices", [])] or [False, True]
+                        probe = dict(raw, sweep={"product": {prm["key"]: vals}})
+                        probe_path = write(self.tmp.name, "probe.yaml", json.dumps(probe))
+                        if numlab_json(probe_path, "--dry-run", "--format", "json")[0] == 0:
+                            axes[prm["key"]] = vals
+                if axes:
+                    raw["sweep"] = {"product": axes}
+                path = write(self.tmp.name, f"run_{kind}.yaml", json.dumps(raw))
+                rc, doc = numlab_json(path, "--dry-run", "--format", "json")
+                self.assertEqual(rc, 0, doc)
+                cfg = peer_h5.load_config(path, numlab=NUMLAB)
+                self.assert_same_points(cfg, doc)
+                out = os.path.join(self.tmp.name, f"run_{kind}.h5")
+                r = subprocess.run([NUMLAB, path, "-o", out, "-q", "--overwrite"], capture_output=True, text=True)
+                self.assertIn(r.returncode, (0, 3), r.stderr)  # 3: a point failed, its reason recorded
+                _, pts = points_of(out)
+                by_index = {int(p["point_index"]): p for p in pts}
+                self.assertEqual(sorted(by_index), [p["index"] for p in cfg.points])
+                problems, derived = [], []
+                for p, q in zip(cfg.points, doc["points"]):
+                    a = by_index[p["index"]]
+                    self.assertEqual(a["point_key"], q["point_key"])
+                    self.assertEqual(a["point_key"], p["key"])
+                    got = {k: sch.typed(kind, k, peer_h5.decode_attr(a[k]), p["method"])
+                           for k in q["attributes"] if k in a}
+                    self.assertEqual(view(got), view(q["attributes"]), p["method"])
+                    for k, v in q["derived"].items():
+                        self.assertEqual(peer_h5.format_value(peer_h5.decode_attr(a[k])), peer_h5.format_value(v), k)
+                    # An older file's path: its problem attributes expanded again give the same derived values.
+                    problems.append({k: peer_h5.decode_attr(a[k]) for k in sch.problem_keys(kind) if k in a})
+                    derived.append(q["derived"])
+                again = numlab_cli.expand_problems(NUMLAB, kind, problems)
+                self.assertEqual([view(d) for _, d in again], [view(d) for d in derived])
+
+    def test_every_listed_option_propagates(self):
+        """No schema in the peers: every option of every method in `--list --format json`, set to a
+        value other than its default, reaches the loader's options, attributes and keys as numlab's
+        JSON has it (or numlab and the loader both refuse it)."""
+        import peer_h5
+        sch = self.schema
+        propagated = 0
+        for kind in sch.kinds:
+            for m in sch.methods(kind):
+                for o in m["options"]:
+                    value = non_default(o)
+                    if value is None:
+                        continue
+                    with self.subTest(kind=kind, method=m["name"], option=o["key"], value=value):
+                        raw = dict(tiny_problem(kind), name="opt", kind=kind, methods=[{"name": m["name"],
+                                                                                         o["key"]: value}])
+                        path = write(self.tmp.name, "opt.yaml", json.dumps(raw))
+                        rc, doc = numlab_json(path, "--dry-run", "--format", "json")
+                        if rc != 0:
+                            self.assertRaises(peer_h5.ConfigError, peer_h5.load_config, path, NUMLAB)
+                            continue
+                        cfg = peer_h5.load_config(path, numlab=NUMLAB)
+                        self.assert_same_points(cfg, doc)
+                        for p in cfg.points:
+                            self.assertEqual(peer_h5.format_value(p["options"][o["key"]]),
+                                             peer_h5.format_value(value))
+                            self.assertIn(f"{o['key']}={peer_h5.format_value(value)}", p["key"].split(";"))
+                        propagated += 1
+        self.assertGreater(propagated, 10)
+
+    def test_no_schema_in_the_loaders(self):
+        """The peers' loader and numlab_cli name no problem key, option, choice or method of numlab."""
+        sch = self.schema
+        names = set()
+        for kind in sch.kinds:
+            for prm in sch.problem_params(kind):
+                names.add(prm["key"])
+                names.update(c["name"] for c in prm.get("choices", []))
+            for m in sch.methods(kind):
+                names.add(m["name"])
+                for o in m["options"]:
+                    names.add(o["key"])
+                    names.update(c["name"] for c in o.get("choices", []))
+        for src in (os.path.join(PEERS, "peer_h5.py"), os.path.join(ROOT, "scripts", "numlab_cli.py")):
+            with open(src, encoding="utf-8") as f:
+                text = f.read()
+            with self.subTest(source=os.path.basename(src)):
+                found = sorted(n for n in names if f'"{n}"' in text or f"'{n}'" in text)
+                self.assertEqual(found, [], f"{src} names numlab's parameters")
+
     def test_settings(self):
         import peer_h5
-        c = peer_h5.load_config(os.path.join(ROOT, "configs", "attn_sweep.yaml"))
+        import torch_attention
+        c = peer_h5.load_config(os.path.join(ROOT, "configs", "attn_sweep.yaml"), numlab=NUMLAB)
         self.assertEqual((c.name, c.kind, c.warmup, c.repetitions), ("attn_sweep", "attention", 1, 3))
         self.assertEqual(len(c.problems), 3)
-        self.assertEqual(peer_h5.tile_pairs(c, c.problems[0]), [(64, 64), (128, 64), (64, 128), (128, 128),
-                                                                (64, 256), (128, 256)])
-        n = peer_h5.load_config(os.path.join(ROOT, "configs", "attn_sweep.yaml"), numlab=NUMLAB)
-        self.assertEqual((n.name, n.warmup, n.repetitions), ("attn_sweep", 1, 3))
+        tiles = torch_attention.tile_variants(c, 128)(c.problems[0], "torch_lab_tiled")
+        self.assertEqual([(t["tile_q"], t["tile_k"]) for t in tiles],
+                         [(64, 64), (128, 64), (64, 128), (128, 128), (64, 256), (128, 256)])
+        self.assertIsNone(torch_attention.tile_variants(c, 128)(c.problems[0], "sdpa_math"))
 
     def test_peer_points(self):
         import peer_h5
         probs = [{"N": 8, "D": 4}, {"N": 16, "D": 4}]
-        pts = peer_h5.peer_points(probs, ["a", "lab"], ["lab"], lambda p: [(4, 4), (8, 4)] if p["N"] == 8 else [])
+
+        def variants(p, m):
+            if m != "lab":
+                return None
+            return [{"tile_q": 4}, {"tile_q": 8}] if p["N"] == 8 else [{"tile_q": 128}]
+        pts = peer_h5.peer_points(probs, ["a", "lab"], variants, lambda p: {"x_effective": p["N"]})
         self.assertEqual([(p["index"], p["method"], p["params"].get("tile_q")) for p in pts],
                          [(0, "a", None), (1, "lab", 4), (2, "lab", 8), (3, "a", None), (4, "lab", 128)])
         self.assertEqual(len({p["key"] for p in pts}), len(pts))
+        self.assertNotIn("x_effective", pts[0]["key"])
+        self.assertEqual(pts[3]["derived"], {"x_effective": 16})
         self.assertEqual(peer_h5.format_value(2.0), "2")
         self.assertEqual(peer_h5.format_value(1e-10), "1e-10")
         self.assertEqual(peer_h5.canonical_key({"b": True, "a": 0.05}), "a=0.05;b=true")
@@ -188,8 +358,7 @@ class ScipyPeer(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.cfg = write(cls.tmp.name, "peers_tiny.yaml", TINY_LINSOLVE)
         cls.out = os.path.join(cls.tmp.name, "peers_tiny_scipy.h5")
-        cls.res = run([os.path.join(PEERS, "scipy_linsolve.py"), cls.cfg, "-o", cls.out, "-q"]
-                      + ([] if HAVE_YAML else ["--numlab", NUMLAB]))
+        cls.res = run([os.path.join(PEERS, "scipy_linsolve.py"), cls.cfg, "-o", cls.out, "-q", "--numlab", NUMLAB])
 
     @classmethod
     def tearDownClass(cls):
@@ -265,9 +434,12 @@ class ScipyPeer(unittest.TestCase):
 class Generators(unittest.TestCase):
     def test_random_sparse(self):
         import linsys
+        import peer_h5
         for dom, margin in (("strict", 0.5), ("weak", 0.0), ("none", -1.0)):
-            a, b, x, _ = linsys.make_system({"generator": "random_sparse", "N": 400, "density": 0.05,
-                                             "dominance": dom, "seed": 1})
+            (prob, derived), = peer_h5.expand_problems("linsolve", [{"generator": "random_sparse", "N": 400,
+                                                                     "density": 0.05, "dominance": dom, "seed": 1}],
+                                                       NUMLAB)
+            a, b, x, _ = linsys.make_system(prob, derived=derived)
             d = linsys.diagnostics(a)
             p = 0.05 * 400 / 399
             mean = 400 + 400 * 399 * p
@@ -383,8 +555,8 @@ class TorchPeers(unittest.TestCase):
     def test_attention_config(self):
         cfg = write(self.tmp.name, "attn.yaml", TINY_ATTENTION)
         out = os.path.join(self.tmp.name, "attn_torch.h5")
-        r = run([os.path.join(PEERS, "torch_attention.py"), cfg, "-o", out, "-q"] + self.dev_args
-                + ([] if HAVE_YAML else ["--numlab", NUMLAB]))
+        r = run([os.path.join(PEERS, "torch_attention.py"), cfg, "-o", out, "-q", "--numlab", NUMLAB]
+                + self.dev_args)
         self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
         root, pts = points_of(out)
         self.assertEqual((root["peer"], root["kind"], int(root["schema_version"])), ("torch", "attention", 1))
