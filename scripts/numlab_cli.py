@@ -203,15 +203,16 @@ def _same_problem(given, got):
     return all(k in got and _fmt(got[k]) == _fmt(v) for k, v in given.items())
 
 
-def expand_problems(numlab, kind, problems, directory=None):
+def expand_problems(numlab, kind, problems, directory=None, backend=None, method=None):
     """[(complete problem, derived)] for the problem maps `problems` (keys: numlab's problem keys),
     as numlab's dry run expands them: defaults filled in, derived values computed, every value
     validated. One dry run per set of keys: a temporary config that zips the problems, with the
-    kind's first method. Raises NumlabError (numlab's message) when numlab rejects one."""
+    kind's first method (or `method`; and `backend`, when given). Raises NumlabError (numlab's
+    message) when numlab rejects one."""
     sch = schema(numlab)
     if sch is None:
         raise NumlabError("no numlab binary to expand the problems with")
-    methods = sch.method_names(kind)
+    methods = [method] if method else sch.method_names(kind)
     if not methods:
         raise NumlabError(f"numlab has no kind {kind!r}")
     problems = [{k: sch.typed(kind, k, v) for k, v in p.items()} for p in problems]
@@ -225,6 +226,8 @@ def expand_problems(numlab, kind, problems, directory=None):
         else:
             cfg = {"name": "expand", "kind": kind, "methods": [methods[0]],
                    "sweep": {"zip": {k: [problems[i][k] for i in idx] for k in keys}}}
+        if backend:
+            cfg["backend"] = backend
         doc = dry_run_text(numlab, json.dumps(cfg), directory)
         for i in idx:
             hit = next((q for q in doc["points"] if _same_problem(problems[i], q["problem"])), None)

@@ -17,15 +17,27 @@ the small datasets `residual_history`, `times_seconds`, `sweep_seconds`,
   kind       'attention' or 'linsolve' (root attribute `kind`, else inferred)
   group      the point's group name (pNNNNNN)
 
+numlab's facts (its problem keys, the methods' option defaults, values it
+derives) come from numlab itself, never from a copy here: from the attributes
+numlab writes (`dominance_factor_effective`, `N_kv_effective`, `tile_q_run`, ...)
+and, for older files without them, from `numlab --list --format json` and
+`--dry-run --format json` (scripts/numlab_cli.py; the binary: $NUMLAB_BIN,
+$NUMLAB, $NUMLAB_BINARY or build/numlab). Without a binary those details are
+left out (labels without option details, no derived value).
+
 Readers are tolerant: unknown attributes are kept, missing ones are absent,
 a file without /points gives no points, and a point that failed or was skipped
 simply has no metrics. Use `is_valid(p)` before treating a metric as a result.
 """
+import json
 import math
 import os
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numlab_cli  # noqa: E402
 
 try:
     import h5py
@@ -41,14 +53,14 @@ DIAGNOSTIC_STATUSES = {"diverged", "max_iterations"}
 # Datasets small enough to load with every point.
 SMALL_DATASETS = ("residual_history", "times_seconds", "sweep_seconds", "setup_times_seconds")
 
-# Problem parameters used to match numlab points with peer points.
-PROBLEM_KEYS = {
-    "attention": ("B", "H", "N", "N_kv", "D", "dtype", "causal", "seed"),
-    "linsolve": ("generator", "N", "density", "dominance", "seed"),
-}
+# numlab's derived values of a problem, as attributes (numlab writes them; derive_missing
+# fills them in for older files through numlab's dry run).
+DOMINANCE_KEY = "dominance_factor_effective"
+N_KV_KEY = "N_kv_effective"
 
-# Named dominance levels (src/linsolve/generators.cpp): diagonal = factor x off-diagonal row sum.
-DOMINANCE_FACTORS = {"strict": 2.0, "weak": 1.0, "none": 0.5}
+# Problem parameters that do not make two points different problems when comparing times
+# (whether the errors are computed): a choice of the comparison, not numlab's schema.
+NOT_IDENTITY = ("reference",)
 
 # Time metrics compared between numlab and its peers.
 TIME_METRICS = ("forward_seconds_median", "backward_seconds_median", "solve_seconds_median",
@@ -176,8 +188,126 @@ def load_file(path, source=None, load_arrays=True):
     return ResultFile(path, attrs, points, source)
 
 
-def load_files(paths, log=None, load_arrays=True):
-    """Reads every readable file; unreadable ones are reported through log (default: stderr)."""
+# ---------------------------------------------------------------- numlab's facts
+
+_SCHEMA = []
+
+
+def schema():
+    """numlab_cli.Schema of the numlab binary found (`--list --format json`), or None (asked once)."""
+    if not _SCHEMA:
+        _SCHEMA.append(numlab_cli.schema())
+    return _SCHEMA[0]
+
+
+def problem_keys(kind):
+    """numlab's problem parameters of the kind (`--list --format json`); () without a binary.
+    A parameter named like a bookkeeping key (`path`: the loader puts the file's path there)
+    is left out: the point no longer holds its value; so are NOT_IDENTITY."""
+    sch = schema()
+    return tuple(k for k in sch.problem_keys(kind) if k not in BOOKKEEPING + NOT_IDENTITY) if sch else ()
+
+
+def method_order():
+    """numlab's methods in the order it lists them (`--list --format json`)."""
+    sch = schema()
+    return sch.method_names() if sch else []
+
+
+def option_default(p, key):
+    """(known, default) of option `key` of the point's method, from numlab's --list."""
+    sch = schema()
+    if sch is None:
+        return False, None
+    kind = p.get("kind") if p.get("kind") in sch.kinds else sch.kind_of_method(str(p.get("method")))
+    return sch.option_default(kind, str(p.get("method")), key) if kind else (False, None)
+
+
+def is_default(p, key):
+    """True when the point's `key` is its method's default in numlab (False when unknown)."""
+    known, d = option_default(p, key)
+    if not known or key not in p:
+        return False
+    v = p[key]
+    if isinstance(d, bool) or isinstance(v, bool):
+        return truthy(v) == bool(d)
+    if isinstance(d, (int, float)):
+        x = number(p, key)
+        return x is not None and math.isclose(x, float(d), rel_tol=1e-12, abs_tol=0.0)
+    return str(v) == str(d)
+
+
+def value_or_default(p, key):
+    """The point's `key`, else its method's default in numlab (None when unknown)."""
+    if p.get(key) is not None:
+        return p[key]
+    return option_default(p, key)[1]
+
+
+_DERIVED = {}
+
+
+def _expand(kind, problems, log):
+    """{index: derived} of the problems numlab accepts: one dry run; where numlab refuses the set
+    with the defaults (a problem only one backend runs, e.g. bfloat16), each backend and method
+    of the kind in turn; then one dry run a problem."""
+    numlab = numlab_cli.find_numlab()
+    sch = schema()
+    attempts = [(None, None)] + [(b, m) for b in sch.kinds.get(kind, {}).get("backends", [])
+                                 for m in sch.method_names(kind)]
+    why = None
+    for backend, method in attempts:
+        try:
+            got = numlab_cli.expand_problems(numlab, kind, problems, backend=backend, method=method)
+            return dict(enumerate(d for _, d in got))
+        except numlab_cli.NumlabError as e:
+            why = why or str(e).splitlines()[-1].split(": error: ")[-1]
+    out, refused = {}, 0
+    for i, prob in enumerate(problems):
+        try:
+            out[i] = numlab_cli.expand_problems(numlab, kind, [prob])[0][1]
+        except numlab_cli.NumlabError:
+            refused += 1
+    if refused:
+        log(f"note: numlab derives no values for {refused} {kind} problem(s) of older files (e.g. {why})")
+    return out
+
+
+def derive_missing(points, log=None):
+    """Adds numlab's derived values (e.g. dominance_factor_effective) to points of older files
+    that lack them, from numlab's dry run of the point's own problem. Only points that record
+    every problem parameter numlab has a default for (a partial peer point stays as it is)."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    sch = schema()
+    if sch is None:
+        return
+    todo = {}
+    for p in points:
+        kind = p.get("kind")
+        params = sch.problem_params(kind)
+        if not params or any(prm.get("default") is not None and prm["key"] not in p for prm in params):
+            continue
+        prob = {prm["key"]: sch.typed(kind, prm["key"], p[prm["key"]]) for prm in params
+                if p.get(prm["key"]) is not None and prm["key"] not in BOOKKEEPING}
+        key = (kind, json.dumps(prob, sort_keys=True, default=str))
+        todo.setdefault(key, (kind, prob, []))[2].append(p)
+    groups = {}  # per file and kind: a file's problems share what numlab needs to accept them
+    for key, (kind, prob, pts) in todo.items():
+        if key not in _DERIVED:
+            groups.setdefault((pts[0].get("source"), kind), []).append((key, prob))
+    for (_, kind), items in groups.items():
+        got = _expand(kind, [prob for _, prob in items], log)
+        for i, (key, _) in enumerate(items):
+            _DERIVED[key] = got.get(i, {})
+    for key, (_, _, pts) in todo.items():
+        for p in pts:
+            for k, v in _DERIVED.get(key, {}).items():
+                p.setdefault(k, v)
+
+
+def load_files(paths, log=None, load_arrays=True, derive=True):
+    """Reads every readable file; unreadable ones are reported through log (default: stderr).
+    derive: fill in numlab's derived values where a file lacks them (derive_missing)."""
     log = log or (lambda msg: print(msg, file=sys.stderr))
     files = []
     for path, source in zip(paths, _unique_sources(paths)):
@@ -192,6 +322,8 @@ def load_files(paths, log=None, load_arrays=True):
         if not rf.points:
             log(f"note: {path}: no points")
         files.append(rf)
+    if derive:
+        derive_missing(all_points(files), log)
     return files
 
 
@@ -243,24 +375,26 @@ def valid_metric(p, key):
 
 
 def effective_dominance(p):
-    """Diagonal dominance factor a_ii / sum_j |a_ij| of a linsolve point, or None.
+    """Diagonal dominance factor a_ii / sum_j |a_ij| of a linsolve point, or None: the
+    dominance_factor_effective numlab writes (or derive_missing filled in)."""
+    return number(p, DOMINANCE_KEY)
 
-    `dominance_factor` overrides `dominance`; `dominance` is strict / weak / none
-    (factors 2, 1, 0.5) or a number."""
-    f = number(p, "dominance_factor")
-    if f is not None:
-        return f
-    d = p.get("dominance")
-    if d is None:
-        return None
-    if isinstance(d, str):
-        if d.strip().lower() in DOMINANCE_FACTORS:
-            return DOMINANCE_FACTORS[d.strip().lower()]
-        try:
-            return float(d)
-        except ValueError:
-            return None
-    return number(p, "dominance")
+
+def dominance_levels(points):
+    """{effective factor: named level} as the points record them (their `dominance` where no
+    explicit `dominance_factor` is given), e.g. {2.0: 'strict'}."""
+    out = {}
+    for p in points:
+        f = effective_dominance(p)
+        if f is not None and p.get("dominance") and p.get("dominance_factor") is None:
+            out.setdefault(f, str(p["dominance"]))
+    return out
+
+
+def levels_text(points):
+    """'strict = 2, weak = 1' of the points' named dominance levels ('' without any)."""
+    lv = dominance_levels(points)
+    return ", ".join(f"{name} = {f:g}" for f, name in sorted(lv.items(), reverse=True))
 
 
 def truthy(v):
@@ -277,15 +411,18 @@ def problem_value(p, key):
     if key == "dominance":
         return effective_dominance(p)
     if key == "N_kv":
-        v = p.get("N_kv", p.get("N_kv_run"))
-        if v is None:
-            v = p.get("N")
-        return None if v is None else int(v)
+        for k in (N_KV_KEY, "N_kv", "N_kv_run"):  # numlab's derived value, the given one, the one run
+            if p.get(k) is not None:
+                return int(p[k])
+        return None
     if key == "causal":
         return None if p.get("causal") is None else truthy(p.get("causal"))
     v = p.get(key)
     if v is None:
         return None
+    sch = schema()
+    if sch is not None and p.get("kind") in sch.kinds:
+        v = sch.typed(p["kind"], key, v)
     if isinstance(v, str):
         return v.strip().lower()
     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -305,7 +442,7 @@ def problems_match(numlab_point, peer_point, kind=None):
     A parameter the peer leaves out matches anything; one the peer records but
     numlab's point lacks does not match."""
     kind = kind or numlab_point.get("kind")
-    for key in PROBLEM_KEYS.get(kind, ()):
+    for key in problem_keys(kind) or _shared_keys(numlab_point, peer_point):
         b = problem_value(peer_point, key)
         if b is None:
             continue
@@ -315,9 +452,16 @@ def problems_match(numlab_point, peer_point, kind=None):
     return True
 
 
+def _shared_keys(a, b):
+    """Without numlab's --list: the parameters both points' point_key names (method excluded)."""
+    def names(p):
+        return {kv.split("=", 1)[0] for kv in str(p.get("point_key", "")).split(";") if "=" in kv}
+    return sorted((names(a) & names(b)) - {"method"})
+
+
 def problem_key(p, keys=None):
     """Tuple of the normalised problem parameters (for grouping)."""
-    keys = keys or PROBLEM_KEYS.get(p.get("kind"), ())
+    keys = keys or problem_keys(p.get("kind"))
     return tuple(problem_value(p, k) for k in keys)
 
 

@@ -46,8 +46,6 @@ import numpy as np  # noqa: E402
 import numlab_results as nr  # noqa: E402
 
 DPI = 110
-METHOD_ORDER = ["standard", "tiled", "flash", "tiled_bwd", "flash_bwd",
-                "gauss_elim", "gauss_seidel", "reference"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 ERROR_METRICS = [("O_rel_fro_error", "O"), ("L_rel_fro_error", "L (log-sum-exp)"),
                  ("dQ_rel_fro_error", "dQ"), ("dK_rel_fro_error", "dK"), ("dV_rel_fro_error", "dV")]
@@ -89,7 +87,12 @@ def _g(v):
 
 
 def _tile(p, key):
-    v = nr.number(p, key)
+    """The tile the point ran with (numlab's tile_q_run / tile_k_run; older files: the option)."""
+    if key not in p:
+        return None
+    v = nr.number(p, key + "_run")
+    if v is None:
+        v = nr.number(p, key)
     return None if v is None else int(v)
 
 
@@ -116,16 +119,22 @@ VARYING = [
 ]
 
 
+def _shown(p, key):
+    """An option worth a label: its method's default in numlab is known and the point differs."""
+    return nr.option_default(p, key)[0] and not nr.is_default(p, key)
+
+
 def base_label(p, exclude=()):
     m = str(p.get("method", "?"))
     opts = []
     if p.get("variant") is not None and "variant" not in exclude:
         opts.append(str(p["variant"]))
+    # Options shown where they differ from numlab's default for the method (--list; no binary: hidden).
     d = p.get("direction")
-    if d and str(d) != "forward" and "direction" not in exclude:
+    if d and "direction" not in exclude and _shown(p, "direction"):
         opts.append(str(d))
     om = nr.number(p, "omega")
-    if om is not None and om != 1.0 and "omega" not in exclude:
+    if om is not None and "omega" not in exclude and _shown(p, "omega"):
         opts.append(f"ω={_g(om)}")
     label = m + (" " + "/".join(opts) if opts else "")
     tiles = []
@@ -134,7 +143,7 @@ def base_label(p, exclude=()):
         if t is not None and key not in exclude:
             tiles.append(f"{short}={t}")
     dq = p.get("dq")
-    if dq and str(dq) != "atomic" and "dq" not in exclude:
+    if dq and "dq" not in exclude and _shown(p, "dq"):
         tiles.append(f"dq={dq}")
     if tiles:
         label += " (" + ", ".join(tiles) + ")"
@@ -212,7 +221,8 @@ def _natural(s):
 
 def label_sort_key(label, p):
     m = str(p.get("method", ""))
-    rank = METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER)
+    order = nr.method_order()
+    rank = order.index(m) if m in order else len(order)
     return (1 if p.get("is_peer") else 0, rank, _natural(label))
 
 
@@ -369,9 +379,22 @@ def linsolve_panel(p):
     return (3, 0.0, "other problems")
 
 
+GS_KEYS = ("variant", "direction", "omega")
+
+
 def gs_config(p):
-    return (str(p.get("method")), str(p.get("variant", "")), str(p.get("direction", "forward")),
-            nr.number(p, "omega") or 1.0)
+    """(method, variant, direction, omega): a missing option is numlab's default (--list)."""
+    vals = [nr.value_or_default(p, k) for k in GS_KEYS]
+    return (str(p.get("method")),) + tuple(
+        (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else ("" if v is None else str(v)))
+        for v in vals)
+
+
+def _gs_point(config):
+    """A point-like dict of a gs_config tuple (for its label)."""
+    p = dict(zip(("method",) + GS_KEYS, config))
+    p["kind"] = "linsolve"
+    return {k: v for k, v in p.items() if v != ""}
 
 
 def main_dominance(pts, name, log):
@@ -537,10 +560,10 @@ def fig_linsolve_residuals(points, outdir, figures, log):
         log(f"note: skipping {name}: no point with a residual_history")
         return
     configs = collections.Counter(gs_config(p) for p in pts)
-    preferred = ("gauss_seidel", "sequential", "forward", 1.0)
+    preferred = gs_config({"method": "gauss_seidel", "kind": "linsolve"})  # numlab's default configuration
     primary = preferred if preferred in configs else configs.most_common(1)[0][0]
     if len(configs) > 1:
-        log(f"note: {name}: {base_label(dict(zip(('method', 'variant', 'direction', 'omega'), primary)))} "
+        log(f"note: {name}: {base_label(_gs_point(primary))} "
             f"only ({len(configs) - 1} other Gauss-Seidel configuration(s) in the data)")
     pts = [p for p in pts if gs_config(p) == primary]
     dom = [p for p in pts if nr.effective_dominance(p) is None or nr.effective_dominance(p) >= 1.0]
@@ -588,7 +611,7 @@ def fig_linsolve_residuals(points, outdir, figures, log):
         ax.set_xlabel("iteration k [sweeps]")
         ax.set_ylabel("relative residual ‖b − Ax_k‖ / ‖b‖ [–]")
         ax.set_title(title)
-    label = base_label(dict(zip(("method", "variant", "direction", "omega"), primary)))
+    label = base_label(_gs_point(primary))
     fig.suptitle(f"Residual histories of {label}: dominant vs non-dominant matrices (× = diverged)", y=1.02)
     fig.tight_layout()
     for ax, (title, pp) in zip(axes, panels):
@@ -648,7 +671,8 @@ def fig_linsolve_spectral(points, outdir, figures, log):
     shared_legend(fig, axes, order + ["ρ = 1 (convergence limit)", "weak dominance (factor 1)"], extra)
     save(fig, outdir, name, "Spectral radius vs dominance",
          "Power-iteration estimate of the Gauss-Seidel iteration matrix's spectral radius against the "
-         "diagonal dominance factor (strict = 2, weak = 1, none = 0.5); ρ > 1: the iteration diverges.",
+         "diagonal dominance factor" + (f" ({nr.levels_text(pts)})" if nr.levels_text(pts) else "")
+         + "; ρ > 1: the iteration diverges.",
          "linsolve", figures, log)
 
 
@@ -849,13 +873,14 @@ def fig_attention_memory(points, outdir, figures, log):
         xs = [nr.number(p, "N") for p in pp]
         if len(set(xs)) >= 2:
             tq_vals = collections.Counter(_tile(p, "tile_q") for p in pp if _tile(p, "tile_q"))
-            tq = tq_vals.most_common(1)[0][0] if tq_vals else 64
+            tq = tq_vals.most_common(1)[0][0] if tq_vals else None
+            num = lambda p, k: nr.number(p, k) or math.nan  # noqa: E731 - a guide without the value is not drawn
             guides = [
-                (lambda p, n: n * n * (nr.number(p, "B") or 1) * (nr.number(p, "H") or 1),
-                 ("standard",), "∝ N² (S and P)", ":"),
-                (lambda p, n: tq * n, ("tiled", "tiled_bwd"), f"∝ tile_q·N (tile_q={tq})", "-."),
-                (lambda p, n: n * (nr.number(p, "D") or 64), ("flash", "flash_bwd"), "∝ N·D", (0, (5, 2))),
+                (lambda p, n: n * n * num(p, "B") * num(p, "H"), ("standard",), "∝ N² (S and P)", ":"),
+                (lambda p, n: n * num(p, "D"), ("flash", "flash_bwd"), "∝ N·D", (0, (5, 2))),
             ]
+            if tq is not None:
+                guides.insert(1, (lambda p, n: tq * n, ("tiled", "tiled_bwd"), f"∝ tile_q·N (tile_q={tq})", "-."))
             for g, pref, text, style in guides:
                 _guide(ax, pp, labels, ymem, xs, g, pref, text, style)
                 if text not in guide_labels:

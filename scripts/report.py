@@ -337,11 +337,14 @@ def metric_cell(metric, fmt, allow_diag=False):
     return cell
 
 
+# Effective dominance factor -> the named level that gave it, from the points (linsolve_section).
+DOMINANCE_NAMES = {}
+
+
 def dominance_fmt(v):
     if v is None:
         return "–"
-    names = {2.0: "strict", 1.0: "weak", 0.5: "none"}
-    return f"{plot._g(v)} ({names[v]})" if v in names else plot._g(v)
+    return f"{plot._g(v)} ({DOMINANCE_NAMES[v]})" if v in DOMINANCE_NAMES else plot._g(v)
 
 
 LINSOLVE_ROWS = [
@@ -377,7 +380,7 @@ def tiles_of(p):
         parts.append(f"q{tq}")
     if tk is not None:
         parts.append(f"k{tk}")
-    if p.get("dq") and str(p.get("dq")) != "atomic":
+    if p.get("dq") and plot._shown(p, "dq"):
         parts.append(f"dq={p['dq']}")
     return " ".join(parts)
 
@@ -478,10 +481,12 @@ def linsolve_section(points, figs, outdir):
     pts = [p for p in points if p["kind"] == "linsolve"]
     if not pts:
         return []
+    DOMINANCE_NAMES.update(nr.dominance_levels(pts))
+    levels = nr.levels_text(pts)
     b = [("h", 2, "Linear systems"),
          ("p", "Gaussian elimination, Gauss-Seidel variants and library solves on random sparse "
-               "matrices (diagonal = dominance factor × off-diagonal row sum; strict = 2, weak = 1, "
-               "none = 0.5), 2D Poisson or Matrix Market files; b = A x_true with a known x_true.")]
+               "matrices (diagonal = dominance factor × off-diagonal row sum" + (f"; {levels}" if levels else "")
+               + "), 2D Poisson or Matrix Market files; b = A x_true with a known x_true.")]
     b += [("h", 3, "Figures")] + figure_blocks(figs, "linsolve", outdir)
     b.append(("h", 3, "Tables"))
     col = lambda p: method_label(p)  # noqa: E731
@@ -587,7 +592,7 @@ def attention_section(points, figs, outdir):
 def problem_str(p):
     """'N=500, density=0.01, dominance=0.2, seed=3' from the normalised problem parameters."""
     parts = []
-    for k in nr.PROBLEM_KEYS.get(p["kind"], ()):
+    for k in nr.problem_keys(p["kind"]):
         v = nr.problem_value(p, k)
         if v is None or (k == "N_kv" and not plot._n_kv_differs(p)):
             continue
