@@ -124,7 +124,7 @@ def main():
         rows.append([k[2], "yes" if k[3] else "no", str(k[1]), str(k[0]), fmt(a), fmt(fl_), fmt(ratio(a, fl_), ".2f"),
                      fmt(c), fmt(ratio(a, c), ".2f"), fmt(ba), fmt(bs), fmt(fb), fmt(ratio(ba, fb), ".2f"), fmt(cb),
                      fmt(ratio(ba, cb), ".2f")])
-    table("Native tensor-core attention (backend: cuda) vs SDPA flash (FA2) and cuDNN (targets: forward >= 1.0x "
+    table("Native tensor-core attention (backend: cuda_native) vs SDPA flash (FA2) and cuDNN (targets: forward >= 1.0x "
           "flash, backward >= 0.8x)",
           ["dtype", "causal", "D", "N", "fwd", "flash", "x flash", "cudnn", "x cudnn", "bwd atomic", "bwd determ.",
            "flash bwd", "x flash", "cudnn bwd", "x cudnn"], rows)

@@ -234,7 +234,7 @@ class AttentionExperiment final : public Experiment {
       using M = decltype(m);
       if (s.backend != native::kBackend) return run_method<M>(base, pt, s);
       if constexpr (has_native_run<M>::value)
-        return M::run(native::as_problem(base), options_from<typename M::Options>(pt.options), s);
+        return run_typed<M>(native::as_problem(base), pt, s);
       else
         throw std::logic_error(std::string("method ") + M::name + " has no native run");  // validation rejects it
     });

@@ -165,7 +165,7 @@ constexpr char const* kernel_name(FlashFwdTag) { return "numlab::attention::flas
 
 namespace detail {
 // Teams per SM the register-tiled GPU flash kernels are compiled for (LaunchBounds: 65536 /
-// (128 x this) registers per thread: 170 at 3). The dev harness (attention/dev) builds variants.
+// (128 x this) registers per thread: 170 at 3). The dev harness (bench/kernels/kokkos_fp32_flash) builds variants.
 #ifndef NUMLAB_FLASH_GPU_MIN_TEAMS
 #define NUMLAB_FLASH_GPU_MIN_TEAMS 3
 #endif

@@ -62,6 +62,13 @@ struct MethodList {
   }
 };
 
+// The one method runner: Method::run on the experiment's problem type with the point's typed
+// options (every experiment's run_method and the native backend family call it).
+template <class Method, class Problem>
+PointResult run_typed(Problem& problem, PointSpec const& pt, RunSettings const& s) {
+  return Method::run(problem, options_from<typename Method::Options>(pt.options), s);
+}
+
 // Relative input paths in a config are looked up beside the config first,
 // then in the working directory.
 std::string resolve_input_path(std::string const& path, std::string const& config_dir);

@@ -209,8 +209,11 @@ TEST(MethodModel, EveryPointRecordsTheKernelThatRan) {
     EXPECT_FALSE(std::get<std::string>(a.at("kernel_variant")).empty());
     EXPECT_GT(std::get<std::int64_t>(a.at("tile_q_run")), 0);
   }
-  // The tiles given are the tiles run; 0 x 0 (the default) runs the host's own.
-  EXPECT_EQ(std::get<std::int64_t>(pts[2].attributes.at("tile_q_run")), 128);
+  // The tiles given are the tiles run; 0 x 0 (the default) runs the backend's own (host: 128 x 128).
+  na::TileSizes const own =
+      na::default_forward_tiles<Kokkos::DefaultExecutionSpace, float>(16, na::FlashFwdTag{}, /*team_scratch=*/true);
+  EXPECT_EQ(std::get<std::int64_t>(pts[2].attributes.at("tile_q_run")), own.tile_q);
+  EXPECT_EQ(std::get<std::int64_t>(pts[2].attributes.at("tile_k_run")), own.tile_k);
   EXPECT_EQ(std::get<std::int64_t>(pts[3].attributes.at("tile_q_run")), 16);
   EXPECT_EQ(std::get<std::int64_t>(pts[3].attributes.at("tile_k_run")), 8);
   EXPECT_EQ(std::get<std::int64_t>(pts[4].attributes.at("tile_q_run")), 64);

@@ -6,7 +6,7 @@
 #include "attention/method_runner.hpp"
 #include "attention/problem.hpp"
 #include "core/kokkos_ext/backend.hpp"
-#include "core/options.hpp"
+#include "core/method_list.hpp"
 
 namespace numlab::attention {
 
@@ -15,7 +15,7 @@ PointResult run_method(ProblemInstance& problem, PointSpec const& pt, RunSetting
   return with_backend(s.backend, [&](auto space) {
     return with_dtype(get_string(pt.problem, "dtype"), [&](auto t) {
       auto& p = dynamic_cast<AttentionProblem<decltype(space), decltype(t)>&>(problem);
-      return Method::run(p, options_from<typename Method::Options>(pt.options), s);
+      return run_typed<Method>(p, pt, s);
     });
   });
 }

@@ -86,7 +86,11 @@ namespace {
 using HostView4 = Tensor4<const double, Kokkos::HostSpace>;
 using HostView3 = Tensor3<const double, Kokkos::HostSpace>;
 
-cuda::DType dtype_of(std::string const& name) { return name == "bfloat16" ? cuda::DType::bf16 : cuda::DType::fp16; }
+cuda::DType dtype_of(std::string const& name) {
+  if (name == "bfloat16") return cuda::DType::bf16;
+  if (name == "float16") return cuda::DType::fp16;
+  throw std::logic_error("dtype '" + name + "' has no native kernels");  // validation keeps it away
+}
 
 }  // namespace
 

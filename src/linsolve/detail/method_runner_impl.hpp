@@ -4,7 +4,7 @@
 #pragma once
 
 #include "core/kokkos_ext/backend.hpp"
-#include "core/options.hpp"
+#include "core/method_list.hpp"
 #include "linsolve/method_runner.hpp"
 #include "linsolve/problem.hpp"
 
@@ -14,7 +14,7 @@ template <class Method>
 PointResult run_method(ProblemInstance& problem, PointSpec const& pt, RunSettings const& s) {
   return with_backend(s.backend, [&](auto space) {
     auto& p = dynamic_cast<LinsolveProblem<decltype(space)>&>(problem);
-    return Method::run(p, options_from<typename Method::Options>(pt.options), s);
+    return run_typed<Method>(p, pt, s);
   });
 }
 
