@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One shard of a numlab sweep as a Slurm array task: task i of an array of N runs
-#   numlab CONFIG --shard i/N --resume [--retry-failed] $NUMLAB_ARGS
+#   numlab CONFIG --shard i/N --resume [--retry-failed] --wait-lock 300 $NUMLAB_ARGS
 # and writes <output stem>.shard<i>of<N>.h5. Submitted by slurm/sweep.sh (see
 # there for the environment it reads); usable alone:
 #   sbatch --array=0-3 slurm/shard.sh CONFIG 4
@@ -43,6 +43,9 @@ export OMP_PROC_BIND="${OMP_PROC_BIND:-spread}" OMP_PLACES="${OMP_PLACES:-thread
 
 args=("$config" --shard "$i/$n" --resume)
 if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] || [ "${NUMLAB_RETRY_FAILED:-0}" = 1 ]; then args+=(--retry-failed); fi
+# A re-queued task whose predecessor is still being torn down waits for the output's lock
+# (released when that process ends) instead of failing.
+args+=(--wait-lock "${NUMLAB_WAIT_LOCK:-300}")
 # shellcheck disable=SC2206  # split on purpose
 args+=(${NUMLAB_ARGS:-})
 

@@ -3,8 +3,11 @@
 
 #include "app/experiments.hpp"
 #include "app/machine_output.hpp"
+#include "app/output_path.hpp"
 
 #include "core/config.hpp"
+#include "core/fingerprint.hpp"
+#include "core/output_lock.hpp"
 #include "core/interrupt.hpp"
 #include "core/provenance.hpp"
 #include "core/results_file.hpp"
@@ -108,6 +111,39 @@ void print_summary(std::string const& path, std::vector<std::string> const& axes
   for (auto const& r : rows) line(r);
 }
 
+// Why `cfg` may not resume the file with root attributes `root` and points `stored` ("" if it
+// may): the normalised configs differ, or (files without a fingerprint) a stored point is not
+// the config's point of that index.
+std::string resume_mismatch(RunConfig const& cfg, ParamMap const& root, std::vector<StoredPoint> const& stored) {
+  std::string const mine = normalized_config(cfg);
+  auto it = root.find("config_normalized");
+  if (it != root.end()) {
+    std::string const theirs = to_string(it->second);
+    if (root.count("config_fingerprint") && to_string(root.at("config_fingerprint")) == config_fingerprint(mine))
+      return {};
+    std::string d = first_difference(theirs, mine, "the file", "the config");
+    return d.empty() ? "the fingerprints differ" : d;
+  }
+  for (auto const& sp : stored) {
+    auto idx = sp.attributes.find("point_index");
+    auto key = sp.attributes.find("point_key");
+    if (idx == sp.attributes.end() || key == sp.attributes.end()) return "/points/" + sp.group + " has no point_key";
+    auto const i = std::get<std::int64_t>(idx->second);
+    if (i < 0 || std::size_t(i) >= cfg.points.size())
+      return fmt::format("point {} is in the file, the config has {} points", i, cfg.points.size());
+    PointSpec const& p = cfg.points[std::size_t(i)];
+    if (to_string(key->second) == p.key()) continue;
+    for (auto const& [k, v] : p.attributes()) {
+      auto a = sp.attributes.find(k);
+      if (a == sp.attributes.end() || to_string(a->second) != to_string(v))
+        return fmt::format("point {}: {} = {} in the file, {} in the config", i, k,
+                           a == sp.attributes.end() ? "absent" : to_string(a->second), to_string(v));
+    }
+    return fmt::format("point {}: its key differs", i);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string shard_output_path(std::string const& output, int index, int count) {
@@ -150,14 +186,20 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     fmt::print(stderr, "{}\n", e.what());
     return kExitUsage;
   }
-  std::string output = opts.output.empty() ? cfg.output : opts.output;
-  if (opts.shard_count > 1 && opts.output.empty()) output = shard_output_path(output, opts.shard_index, opts.shard_count);
+  std::string output = opts.output_given ? opts.output : cfg.output;
+  if (opts.shard_count > 1 && !opts.output_given) output = shard_output_path(output, opts.shard_index, opts.shard_count);
 
   std::vector<PointSpec const*> mine;
   for (auto const& p : cfg.points)
     if (p.index % std::size_t(opts.shard_count) == std::size_t(opts.shard_index)) mine.push_back(&p);
 
   for (auto const& note : cfg.notes) fmt::print(stderr, "{}: note: {}\n", cfg.path, note);
+  try {
+    output = resolve_output_path(output, cfg.input_files);
+  } catch (std::invalid_argument const& e) {
+    fmt::print(stderr, "{}: error: output: {}\n", cfg.path, e.what());
+    return kExitUsage;
+  }
 
   if (opts.dry_run && opts.json) {
     fmt::print("{}\n", dry_run_json(cfg, mine, output, opts.shard_index, opts.shard_count).dump(2));
@@ -179,6 +221,23 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     return kExitOk;
   }
 
+  // One writer per output, for the whole run (the lock file lives beside it).
+  std::optional<OutputLock> lock;
+  try {
+    fs::path const parent = fs::path(output).parent_path();
+    if (!parent.empty()) fs::create_directories(parent);
+    std::string note;
+    lock.emplace(output, opts.wait_lock_seconds, &note);
+    if (!note.empty()) fmt::print(stderr, "numlab: note: {}\n", note);
+  } catch (OutputLocked const& e) {
+    fmt::print(stderr, "{}: error: cannot write '{}': {}\n", cfg.path, output, e.what());
+    return kExitUsage;
+  } catch (std::exception const& e) {
+    fmt::print(stderr, "{}: error: cannot write '{}': {}\n", cfg.path, output, e.what());
+    return kExitUsage;
+  }
+  results::remove_stale_temporaries(output);
+
   // The output: never clobber results unless asked.
   bool exists = fs::exists(output);
   std::set<std::string> done;
@@ -197,7 +256,15 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
                    root.count("kind") ? to_string(root.at("kind")) : "?", cfg.kind);
         return kExitUsage;
       }
-      for (auto const& sp : results::read_points(output)) {
+      std::vector<StoredPoint> const stored = results::read_points(output);
+      if (std::string why = resume_mismatch(cfg, root, stored); !why.empty()) {
+        fmt::print(stderr,
+                   "{}: error: cannot resume '{}': it was written by a different config ({}); nothing was changed. "
+                   "Write to another output (-o) or pass --overwrite\n",
+                   cfg.path, output, why);
+        return kExitUsage;
+      }
+      for (auto const& sp : stored) {
         auto st = sp.attributes.find("status");
         if (opts.retry_failed && st != sp.attributes.end() && to_string(st->second) == "failed") continue;
         auto k = sp.attributes.find("point_key");
@@ -212,7 +279,8 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
   Kokkos::ScopeGuard kokkos(argc, argv);
   install_interrupt_handlers();
   try {
-    if (!exists || !opts.resume) results::create(output, collect_provenance(cfg, command_line));
+    // --overwrite keeps the old file until the new run has its first point.
+    if (!exists) results::create(output, collect_provenance(cfg, command_line));
   } catch (std::exception const& e) {
     fmt::print(stderr, "error: cannot write '{}': {}\n", output, e.what());
     return kExitError;
@@ -221,6 +289,14 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
   std::vector<PointSpec const*> todo;
   for (auto const* p : mine)
     if (!done.count(p->key())) todo.push_back(p);
+  if (exists && opts.overwrite && todo.empty()) {
+    try {
+      results::create(output, collect_provenance(cfg, command_line));
+    } catch (std::exception const& e) {
+      fmt::print(stderr, "error: cannot write '{}': {}\n", output, e.what());
+      return kExitError;
+    }
+  }
   if (!opts.quiet)
     fmt::print(stderr, "numlab: {} '{}': {} points{}, {} to run -> {}\n", cfg.kind, cfg.name, mine.size(),
                opts.shard_count > 1 ? fmt::format(" in shard {}/{}", opts.shard_index, opts.shard_count) : "",
@@ -275,7 +351,10 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     result.metrics["wall_seconds"] = secs;
     for (auto const& [k, v] : exp.derived(pt)) result.metrics.emplace(k, v);
     try {
-      results::append_point(output, pt, result);
+      if (exists && opts.overwrite && k == 0)
+        results::create_with_point(output, collect_provenance(cfg, command_line), pt, result);
+      else
+        results::append_point(output, pt, result);
     } catch (std::exception const& e) {
       fmt::print(stderr, "\nerror: cannot write point {} to '{}': {}\n", pt.index, output, e.what());
       return kExitError;

@@ -9,7 +9,8 @@ namespace numlab {
 
 struct DriverOptions {
   std::string config_path;
-  std::string output;    // overrides the config's `output`
+  std::string output;    // overrides the config's `output` (when output_given)
+  bool output_given = false;  // -o was given (an empty -o is an error, not the config's output)
   bool dry_run = false;  // print the expanded points and exit
   bool resume = false;   // continue an existing output file
   bool retry_failed = false;  // with --resume: run again the points recorded as failed
@@ -19,6 +20,7 @@ struct DriverOptions {
   bool quiet = false;    // no progress line, no summary
   bool progress_tty = false;  // progress as one updating terminal line
   bool json = false;          // --format json: --dry-run prints JSON (app/machine_output.hpp)
+  double wait_lock_seconds = 0;  // wait this long for another writer of the output to finish
 };
 
 // Exit codes of the driver.

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   // Named in capitals: CLI11 2.4 (Ubuntu 24.04) refuses the merge subcommand's --config
   // beside a positional of the parent that is also called "config".
   app.add_option("CONFIG", opts.config_path, "YAML config of the experiment")->check(CLI::ExistingFile);
-  app.add_option("-o,--output", opts.output, "HDF5 output path (default: the config's `output`)");
+  CLI::Option* output_opt = app.add_option("-o,--output", opts.output, "HDF5 output path (default: the config's `output`)");
   app.add_flag("--dry-run", opts.dry_run, "validate the config and print the expanded points");
   app.add_flag("--list", list, "list experiment kinds, methods, options and backends of this build");
   std::string format = "text";
@@ -31,11 +31,15 @@ int main(int argc, char** argv) {
   app.add_option("--shard", shard, "run shard i of n (0 <= i < n): the points with index % n == i")
       ->check([](std::string const& s) {
         std::smatch m;
-        if (!std::regex_match(s, m, std::regex(R"((\d+)/(\d+))"))) return std::string("expected i/n, e.g. 0/4");
+        if (!std::regex_match(s, m, std::regex(R"((\d{1,9})/(\d{1,9}))")))
+          return std::string("expected i/n with 0 <= i < n <= 999999999, e.g. 0/4");
         long i = std::stol(m[1]), n = std::stol(m[2]);
         if (n < 1 || i < 0 || i >= n) return std::string("expected 0 <= i < n");
         return std::string();
       });
+  app.add_option("--wait-lock", opts.wait_lock_seconds,
+                 "wait up to this many seconds for another numlab writing the same output (default 0: exit 2 at once)")
+      ->check(CLI::Range(0.0, 1e6));
   app.add_flag("--resume", opts.resume, "continue an existing output file, skipping finished points");
   app.add_flag("--retry-failed", opts.retry_failed, "with --resume: run the points recorded as failed again");
   app.add_flag("--overwrite", opts.overwrite, "replace an existing output file");
@@ -75,6 +79,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   opts.progress_tty = ::isatty(STDERR_FILENO) != 0;
+  opts.output_given = output_opt->count() > 0;
   opts.json = format == "json";
   if (opts.json && !opts.dry_run) {
     fmt::print(stderr, "numlab: --format json goes with --list or --dry-run\n");

@@ -3,7 +3,10 @@
 
 #include "app/driver.hpp"
 #include "app/experiments.hpp"
+#include "app/output_path.hpp"
 #include "core/config.hpp"
+#include "core/fingerprint.hpp"
+#include "core/output_lock.hpp"
 #include "core/hdf5.hpp"
 #include "core/results_file.hpp"
 
@@ -156,7 +159,24 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
     return kExitOk;
   }
 
-  // The output: never clobbered unless asked, never one of the inputs.
+  // The output: a regular file or a new path (a symlink's target), never clobbered unless asked,
+  // never one of the inputs, one writer at a time.
+  try {
+    std::vector<std::string> all_inputs = inputs;
+    if (cfg) all_inputs.insert(all_inputs.end(), cfg->input_files.begin(), cfg->input_files.end());
+    output = resolve_output_path(output, all_inputs);
+  } catch (std::invalid_argument const& e) {
+    throw MergeError(kExitUsage, fmt::format("numlab merge: error: output: {}", e.what()));
+  }
+  std::optional<OutputLock> lock;
+  try {
+    fs::path const parent = fs::path(output).parent_path();
+    if (!parent.empty()) fs::create_directories(parent);
+    lock.emplace(output, 0.0);
+  } catch (std::exception const& e) {
+    throw MergeError(kExitUsage, fmt::format("numlab merge: error: cannot write '{}': {}", output, e.what()));
+  }
+  results::remove_stale_temporaries(output);
   if (fs::exists(output) && !opts.overwrite)
     throw MergeError(kExitUsage, fmt::format("{}: error: output already exists; pass --overwrite to replace it", output));
   for (auto const& p : inputs) {
@@ -204,7 +224,8 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
                           std::string(k) == "config_text"
                               ? "the config text differs"
                               : fmt::format("'{}' vs '{}'", to_string(x.root.at(k)), to_string(in.front().root.at(k)))));
-    } else if (get_int(x.root, "schema_version") != kSchemaVersion) {
+    } else if (!std::holds_alternative<std::int64_t>(x.root.at("schema_version")) ||
+               get_int(x.root, "schema_version") != kSchemaVersion) {
       throw MergeError(kExitUsage, fmt::format("{}: error: schema_version {} (this numlab reads {})", p,
                                                to_string(x.root.at("schema_version")), kSchemaVersion));
     }
@@ -212,6 +233,14 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
       if (attr_string(x.root, "config_text") != cfg->text)
         throw MergeError(kExitUsage, fmt::format("{}: error: was not produced by {} (the config text differs)", p,
                                                  cfg->path));
+      // The text is the same; the normalised config may still differ (a build with other defaults).
+      if (x.root.count("config_normalized")) {
+        std::string const d =
+            first_difference(attr_string(x.root, "config_normalized"), normalized_config(*cfg), p, cfg->path);
+        if (!d.empty())
+          throw MergeError(kExitUsage, fmt::format("{}: error: was not produced by {} as this numlab reads it ({})", p,
+                                                   cfg->path, d));
+      }
     }
     in.push_back(std::move(x));
   }

@@ -36,6 +36,10 @@ Schema make_problem_schema() {
     p.optional = true;
     return p;
   };
+  auto input_file = [](ParamSpec p) {
+    p.input_file = true;
+    return p;
+  };
   Schema s;
   s.params = {
       in("shape", int_param("B", "batch size", 1, 1, 1 << 20)),
@@ -48,7 +52,8 @@ Schema make_problem_schema() {
       bool_param("causal", "causal mask, bottom-right aligned when N_kv != N (FlashAttention >= 2.1)", false),
       int_param("seed", "seed of the random Q, K, V, dO", 0, 0, 9.2e18),
       bool_param("reference", "compute the fp64 reference and the errors of every method", true),
-      in("inputs", opt(string_param("path", "HDF5 file with datasets Q, K, V [B,H,N,D] and optional dO", std::nullopt))),
+      in("inputs", input_file(opt(string_param("path", "HDF5 file with datasets Q, K, V [B,H,N,D] and optional dO",
+                                               std::nullopt)))),
   };
   return s;
 }
@@ -75,12 +80,42 @@ struct has_native_run<Method, std::void_t<decltype(Method::run(std::declval<nati
                                                                std::declval<RunSettings const&>()))>>
     : std::true_type {};
 
+// The kernel and tile options of a point against its backend, from the method's typed Options:
+// a native kernel on a Kokkos backend or the reverse, tiles on the native path (fixed per head
+// dim), and a forced Kokkos kernel that cannot run the point's dtype, head dim or tiles.
+template <class Method>
+void check_kernel_options(PointSpec const& pt, RunSettings const& s) {
+  using O = typename Method::Options;
+  O const o = options_from<O>(pt.options);
+  const bool native = s.backend == native::kBackend;
+  if constexpr (std::is_base_of_v<TileOptions, O>)
+    if (native && (o.tile_q != 0 || o.tile_k != 0))
+      throw KeyError(o.tile_q != 0 ? "tile_q" : "tile_k",
+                     fmt::format("the native kernels' tiles are fixed per head dim: leave tile_q and tile_k at 0 "
+                                 "with backend '{}'",
+                                 native::kBackend));
+  if constexpr (numlab::detail::has_kernel_option<O>::value) {
+    if (auto why = kernel_backend_constraint(o.kernel, native); !why.empty()) throw KeyError("kernel", why);
+    if (native || !has(pt.problem, "D")) return;  // D from the inputs file: checked when the point runs
+    std::string why = with_backend_type(s.backend, [&](auto exec) {
+      using Exec = typename decltype(exec)::type;
+      return with_dtype(get_string(pt.problem, "dtype"), [&](auto t) {
+        return kernel_point_constraint<Exec, decltype(t)>(o.kernel, int(get_int(pt.problem, "D")), o.tiles());
+      });
+    });
+    if (!why.empty()) throw KeyError("kernel", why);
+  }
+}
+
 template <class... M>
 std::vector<std::string> native_method_names(MethodList<M...>) {
   std::vector<std::string> names;
   ((has_native_run<M>::value ? names.push_back(M::name) : void()), ...);
   return names;
 }
+
+// N_kv of a config's shape: given, else N.
+std::int64_t n_kv_of(ParamMap const& prm) { return has(prm, "N_kv") ? get_int(prm, "N_kv") : get_int(prm, "N"); }
 
 struct HostInputs {
   AttentionShape shape;
@@ -137,7 +172,7 @@ HostInputs host_inputs(ParamMap const& prm, RunSettings const& s) {
     in = read_inputs(resolve_input_path(get_string(prm, "path"), s.config_dir), prm);
   } else {
     in.shape.N = int(get_int(prm, "N"));
-    in.shape.N_kv = has(prm, "N_kv") ? int(get_int(prm, "N_kv")) : in.shape.N;
+    in.shape.N_kv = int(n_kv_of(prm));
     in.shape.D = int(get_int(prm, "D"));
   }
   in.shape.B = has(prm, "path") ? in.shape.B : int(get_int(prm, "B"));
@@ -211,12 +246,16 @@ class AttentionExperiment final : public Experiment {
   // N_kv as run when the shape is in the config (N_kv defaults to N).
   ParamMap derived(PointSpec const& pt) const override {
     ParamMap d;
-    if (has(pt.problem, "N")) d["N_kv_effective"] = has(pt.problem, "N_kv") ? get_int(pt.problem, "N_kv") : get_int(pt.problem, "N");
+    if (has(pt.problem, "N")) d["N_kv_effective"] = n_kv_of(pt.problem);
     return d;
   }
 
   void validate_settings(PointSpec const& pt, RunSettings const& s) const override {
     native::validate_point(pt, s, native_methods_);
+    Methods::dispatch<int>(pt.method, [&](auto m) {
+      check_kernel_options<decltype(m)>(pt, s);
+      return 0;
+    });
   }
 
   std::unique_ptr<ProblemInstance> make_problem(ParamMap const& prm, RunSettings const& s) override {

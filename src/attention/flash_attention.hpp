@@ -32,7 +32,7 @@ void flash_forward(ExecSpace const& space, AttentionShape const& shape, FlashFwd
   if (sel.kernel == FlashFwdKernel::register_tiled) {
     if (auto why = register_tiled_forward_constraint<ExecSpace, T>(shape.D, sel.tiles); !why.empty())
       throw std::invalid_argument(std::string(who) + ": " + why);
-    if (!(Q.span_is_contiguous() && K.span_is_contiguous() && V.span_is_contiguous() && O.span_is_contiguous()))
+    if (!(detail::all_contiguous(Q, K, V, O)))
       throw std::invalid_argument(std::string(who) + ": kernel register_tiled needs contiguous views");
     if constexpr (!detail::is_host_exec_v<ExecSpace> && std::is_same_v<T, float>) {
       if (shape.D == 64)
@@ -62,7 +62,7 @@ void flash_forward(ExecSpace const& space, AttentionShape const& shape, TileSize
                    Tensor4<const T, Mem> K, Tensor4<const T, Mem> V, Tensor4<T, Mem> O, Tensor3<T, Mem> L) {
   FlashFwdSelection sel = select_flash_forward<ExecSpace, T>(shape, FlashFwdKernel::automatic, tiles);
   if (sel.kernel == FlashFwdKernel::register_tiled &&
-      !(Q.span_is_contiguous() && K.span_is_contiguous() && V.span_is_contiguous() && O.span_is_contiguous()))
+      !(detail::all_contiguous(Q, K, V, O)))
     sel = select_flash_forward<ExecSpace, T>(shape, FlashFwdKernel::team_scratch, tiles);
   flash_forward<ExecSpace, T, Mem>(space, shape, sel, Q, K, V, O, L);
 }

@@ -56,7 +56,7 @@ FlashBwdSelection select_flash_backward(AttentionShape const& s, FlashBwdKernel 
     return sel;
   }
   sel.kernel = FlashBwdKernel::team_scratch;
-  sel.tiles = sel.dq_tiles = auto_tiles(tiles) ? kDefaultBackwardTiles : tiles;
+  sel.tiles = sel.dq_tiles = fill_tiles(tiles, kDefaultBackwardTiles);
   sel.variant = "scalar team loops";
   return sel;
 }
@@ -87,8 +87,7 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, FlashBw
   if (gpu_kernel) {
     if (auto why = register_tiled_backward_constraint<ExecSpace, T>(D, tiles); !why.empty())
       throw std::invalid_argument(std::string(who) + ": " + why);
-    if (!(Q.span_is_contiguous() && K.span_is_contiguous() && V.span_is_contiguous() && dO.span_is_contiguous() &&
-          dQ.span_is_contiguous() && dK.span_is_contiguous() && dV.span_is_contiguous()))
+    if (!(detail::all_contiguous(Q, K, V, dO, dQ, dK, dV)))
       throw std::invalid_argument(std::string(who) + ": kernel register_tiled needs contiguous views");
   }
   TileSizes const dq_tiles = atomic ? tiles : sel.dq_tiles;
@@ -166,8 +165,7 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, TileSiz
   FlashBwdSelection sel = select_flash_backward<ExecSpace, T>(shape, FlashBwdKernel::automatic, tiles);
   // The register-tiled kernel reads contiguous views; others take the team-scratch kernel.
   if (sel.kernel == FlashBwdKernel::register_tiled &&
-      !(Q.span_is_contiguous() && K.span_is_contiguous() && V.span_is_contiguous() && dO.span_is_contiguous() &&
-        dQ.span_is_contiguous() && dK.span_is_contiguous() && dV.span_is_contiguous()))
+      !(detail::all_contiguous(Q, K, V, dO, dQ, dK, dV)))
     sel = select_flash_backward<ExecSpace, T>(shape, FlashBwdKernel::team_scratch, tiles);
   flash_backward<ExecSpace, T, Mem>(space, shape, sel, dq_mode, Q, K, V, O, L, dO, dQ, dK, dV);
 }

@@ -82,8 +82,14 @@ struct EnumNames<attention::FlashBwdDq> {
 
 namespace numlab::attention {
 
-// Tiles of 0 mean "the kernel's own".
-inline bool auto_tiles(TileSizes t) { return t.tile_q == 0 && t.tile_k == 0; }
+// A tile of 0 means "the kernel's own" for that dimension.
+inline TileSizes fill_tiles(TileSizes given, TileSizes own) {
+  return {given.tile_q > 0 ? given.tile_q : own.tile_q, given.tile_k > 0 ? given.tile_k : own.tile_k};
+}
+// Whether the given (non-zero) tiles agree with a kernel's fixed ones.
+inline bool tiles_fit(TileSizes given, TileSizes fixed) {
+  return (given.tile_q == 0 || given.tile_q == fixed.tile_q) && (given.tile_k == 0 || given.tile_k == fixed.tile_k);
+}
 
 // The kernel that runs a Kokkos flash forward, with its tiles (never 0).
 struct FlashFwdSelection {
@@ -101,15 +107,18 @@ struct FlashBwdSelection {
 
 namespace detail {
 
+// The register-tiled kernels index their views as dense arrays.
+template <class... Views>
+bool all_contiguous(Views const&... v) {
+  return (v.span_is_contiguous() && ...);
+}
+
 inline std::string tiles_text(TileSizes t) { return std::to_string(t.tile_q) + " x " + std::to_string(t.tile_k); }
 
 inline void check_tiles(char const* who, TileSizes t) {
-  if ((t.tile_q == 0) != (t.tile_k == 0))
-    throw std::invalid_argument(std::string(who) +
-                                ": tile_q and tile_k are both 0 (the kernel's own) or both given (got tile_q x tile_k = " +
-                                tiles_text(t) + ")");
   if (t.tile_q < 0 || t.tile_k < 0)
-    throw std::invalid_argument(std::string(who) + ": tiles must be >= 1 (got tile_q x tile_k = " + tiles_text(t) + ")");
+    throw std::invalid_argument(std::string(who) + ": tiles must be >= 1, or 0 for the kernel's own (got tile_q x tile_k = " +
+                                tiles_text(t) + ")");
 }
 
 template <class ExecSpace, class T>
@@ -130,9 +139,9 @@ std::string register_tiled_forward_constraint(int D, TileSizes tiles) {
     return "kernel register_tiled runs dtype float32 only";
   else if (!Geo::supports(D))
     return "kernel register_tiled runs head dims 64 and 128, not D = " + std::to_string(D);
-  else if (!auto_tiles(tiles) && (tiles.tile_q != Geo::Br || tiles.tile_k != Geo::Bc))
+  else if (!tiles_fit(tiles, {Geo::Br, Geo::Bc}))
     return "kernel register_tiled runs tiles " + detail::tiles_text({Geo::Br, Geo::Bc}) +
-           " (or 0 x 0), not tile_q x tile_k = " + detail::tiles_text(tiles);
+           " (0 = its own), not tile_q x tile_k = " + detail::tiles_text(tiles);
   return {};
 }
 
@@ -146,23 +155,45 @@ std::string register_tiled_backward_constraint(int D, TileSizes tiles) {
     return "kernel register_tiled runs head dims 64 and 128, not D = " + std::to_string(D);
   else {
     TileSizes const g = flash_bwd_gpu_tiles(D);
-    if (!auto_tiles(tiles) && (tiles.tile_q != g.tile_q || tiles.tile_k != g.tile_k))
+    if (!tiles_fit(tiles, g))
       return "kernel register_tiled at D = " + std::to_string(D) + " runs tiles " + detail::tiles_text(g) +
-             " (or 0 x 0), not tile_q x tile_k = " + detail::tiles_text(tiles);
+             " (0 = its own), not tile_q x tile_k = " + detail::tiles_text(tiles);
   }
   return {};
 }
 
-// Empty when `kernel` can run on a Kokkos backend (the native kernels cannot).
-inline std::string kokkos_kernel_constraint(FlashFwdKernel k) {
-  if (k == FlashFwdKernel::wgmma_sm90 || k == FlashFwdKernel::mma_sm80)
-    return std::string("kernel ") + enum_name(k) + " is a native CUDA kernel: it runs with backend cuda_native";
-  return {};
+// The native CUDA kernels (backend cuda_native) among a method's kernels; the others but auto
+// are Kokkos kernels.
+constexpr bool is_native(FlashFwdKernel k) { return k == FlashFwdKernel::wgmma_sm90 || k == FlashFwdKernel::mma_sm80; }
+constexpr bool is_native(FlashBwdKernel k) { return k == FlashBwdKernel::mma_sm80; }
+
+// Empty when `kernel` can run on the native backend (native) or a Kokkos one, else why, naming
+// the kernels that can.
+template <class Kernel>
+std::string kernel_backend_constraint(Kernel kernel, bool native) {
+  if (kernel == Kernel::automatic || is_native(kernel) == native) return {};
+  std::string offered;
+  for (auto const& n : EnumNames<Kernel>::values)
+    if (n.value == Kernel::automatic || is_native(n.value) == native) offered += (offered.empty() ? "" : ", ") + std::string(n.name);
+  if (native)
+    return std::string("kernel ") + enum_name(kernel) + " is a Kokkos kernel; with backend cuda_native the kernels are " +
+           offered;
+  return std::string("kernel ") + enum_name(kernel) +
+         " is a native CUDA kernel: it runs with backend cuda_native; on a Kokkos backend the kernels are " + offered;
 }
-inline std::string kokkos_kernel_constraint(FlashBwdKernel k) {
-  if (k == FlashBwdKernel::mma_sm80)
-    return std::string("kernel ") + enum_name(k) + " is a native CUDA kernel: it runs with backend cuda_native";
-  return {};
+inline std::string kokkos_kernel_constraint(FlashFwdKernel k) { return kernel_backend_constraint(k, false); }
+inline std::string kokkos_kernel_constraint(FlashBwdKernel k) { return kernel_backend_constraint(k, false); }
+
+// Empty when a forced Kokkos kernel can run head dim D at `tiles` on ExecSpace in T (what the
+// config can check before Kokkos starts), else the constraint it breaks.
+template <class ExecSpace, class T>
+std::string kernel_point_constraint(FlashFwdKernel k, int D, TileSizes tiles) {
+  return k == FlashFwdKernel::register_tiled ? register_tiled_forward_constraint<ExecSpace, T>(D, tiles) : std::string();
+}
+template <class ExecSpace, class T>
+std::string kernel_point_constraint(FlashBwdKernel k, int D, TileSizes tiles) {
+  return k == FlashBwdKernel::register_tiled ? register_tiled_backward_constraint<ExecSpace, T>(D, tiles)
+                                             : std::string();
 }
 
 // The kernel and tiles of a Kokkos flash forward. auto: register_tiled where it can run, else
@@ -185,7 +216,7 @@ FlashFwdSelection select_flash_forward(AttentionShape const& s, FlashFwdKernel k
     return sel;
   }
   sel.kernel = FlashFwdKernel::team_scratch;
-  sel.tiles = auto_tiles(tiles) ? default_forward_tiles<ExecSpace, T>(s.D, FlashFwdTag{}, /*team_scratch=*/true) : tiles;
+  sel.tiles = fill_tiles(tiles, default_forward_tiles<ExecSpace, T>(s.D, FlashFwdTag{}, /*team_scratch=*/true));
   sel.variant = detail::team_scratch_variant<ExecSpace, T>();
   return sel;
 }
@@ -193,21 +224,22 @@ FlashFwdSelection select_flash_forward(AttentionShape const& s, FlashFwdKernel k
 // Tiles of the team-scratch backward kernels when none are given.
 inline constexpr TileSizes kDefaultBackwardTiles{64, 64};
 
-// Tiles of the forward methods standard and tiled (one kernel each): given, or the heuristic's.
+// Tiles of the forward methods standard and tiled (one kernel each): given, else the heuristic's.
 template <class ExecSpace, class T, class Tag>
 TileSizes select_forward_tiles(Tag tag, int D, TileSizes tiles) {
   detail::check_tiles(detail::kernel_name(tag), tiles);
-  return auto_tiles(tiles) ? default_forward_tiles<ExecSpace, T>(D, tag) : tiles;
+  return fill_tiles(tiles, default_forward_tiles<ExecSpace, T>(D, tag));
 }
-// Tiles of tiled_bwd: given, or kDefaultBackwardTiles.
+// Tiles of tiled_bwd: given, else kDefaultBackwardTiles'.
 inline TileSizes select_tiled_backward_tiles(TileSizes tiles) {
   detail::check_tiles("numlab::attention::tiled_backward", tiles);
-  return auto_tiles(tiles) ? kDefaultBackwardTiles : tiles;
+  return fill_tiles(tiles, kDefaultBackwardTiles);
 }
 
 // The kernels and tiles of a Kokkos flash backward. auto: register_tiled where it can run, else
-// team_scratch (64 x 64 unless given). With dq separate the dQ pass is always team_scratch, at
-// the given tiles, or after register_tiled at the largest of a short list that fits level 0.
+// team_scratch (kDefaultBackwardTiles where not given). With dq separate the dQ pass is always
+// team_scratch, at the given tiles, or after register_tiled at the largest of a short list that
+// fits level 0. Defined in flash_backward.hpp (it sizes that pass from the kernel's scratch).
 template <class ExecSpace, class T>
 FlashBwdSelection select_flash_backward(AttentionShape const& s, FlashBwdKernel kernel, TileSizes tiles);
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "core/config.hpp"
 
+#include "core/method_list.hpp"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -23,8 +25,9 @@ ConfigError::ConfigError(std::string f, int l, int c, std::string k, std::string
 namespace {
 
 // Common top-level keys; experiment sections and keys are added per kind.
-const std::vector<std::string> kCommonKeys = {"name",   "kind",      "description", "output",  "warmup",
-                                              "repetitions", "save_outputs", "backend", "sweep", "methods"};
+const std::vector<std::string> kCommonKeys = {"name",        "kind",         "description", "output",
+                                              "warmup",      "repetitions",  "save_outputs", "backend",
+                                              "max_points",  "sweep",        "methods"};
 
 class Parser {
  public:
@@ -116,6 +119,27 @@ class Parser {
     if (!n.IsMap()) fail(n, key, fmt::format("expected a mapping, got {}", show(n)));
   }
 
+  // Every mapping of the document: keys are plain scalars, each given once (YAML would keep one
+  // of two silently).
+  void check_keys(YAML::Node const& n, std::string const& where) const {
+    if (n.IsSequence()) {
+      for (std::size_t i = 0; i < n.size(); ++i) check_keys(n[i], fmt::format("{}[{}]", where, i));
+      return;
+    }
+    if (!n.IsMap()) return;
+    std::map<std::string, YAML::Mark> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!it->first.IsScalar())
+        fail(it->first, where, fmt::format("a key must be a plain name, not {}", show(it->first)));
+      std::string const k = it->first.Scalar();
+      std::string const path = where.empty() ? k : where + "." + k;
+      auto [prev, fresh] = seen.emplace(k, it->first.Mark());
+      if (!fresh)
+        fail(it->first, path, fmt::format("given twice (first on line {}); keep one", prev->second.line + 1));
+      check_keys(it->second, path);
+    }
+  }
+
   struct Axis {
     std::string key;
     std::vector<ParamValue> values;
@@ -132,10 +156,12 @@ RunConfig Parser::parse() {
     fail_at(e.mark, "", "invalid YAML: " + e.msg);
   }
   if (!root.IsMap()) fail(root, "", "the config must be a YAML mapping of keys such as name, kind, methods");
+  check_keys(root, "");
 
   RunConfig cfg;
   cfg.path = path_;
   cfg.text = text_;
+  cfg.input_files.push_back(path_);
   cfg.settings.config_dir = std::filesystem::path(path_).parent_path().string();
 
   // kind first: it decides which other keys exist.
@@ -298,6 +324,19 @@ RunConfig Parser::parse() {
       if (me.given.count(a))
         fail_at(me.mark, a, fmt::format("method '{}' fixes '{}' which is also a sweep axis", me.def->name, a));
 
+  // The size of the expansion, before making it.
+  {
+    auto const limit = std::get<std::int64_t>(setting("max_points"));
+    double n = double(entries.size());
+    for (auto const& a : product_axes) n *= double(a.values.size());
+    if (!zip_axes.empty()) n *= double(zip_axes[0].values.size());
+    if (n > double(limit))
+      fail(root["sweep"] ? root["sweep"] : root, "sweep",
+           fmt::format("expands to {:.0f} points (methods x axes), more than max_points = {}; raise max_points if "
+                       "that is what you want",
+                       n, limit));
+  }
+
   // Expansion: product (first axis outermost) x zip rows.
   std::vector<ParamMap> combos{ParamMap{}};
   for (auto const& a : product_axes) {
@@ -358,6 +397,26 @@ RunConfig Parser::parse() {
         if (it != marks_.end()) fail_at(it->second, e.key, e.what());
         fail_at(me.mark, e.key, e.what());
       }
+      // Input files exist now, not when their point runs (after the output is made).
+      for (auto const& spec : pschema.params) {
+        if (!spec.input_file || !pt.problem.count(spec.key)) continue;
+        std::string const given = std::get<std::string>(pt.problem.at(spec.key));
+        std::string const path = resolve_input_path(given, cfg.settings.config_dir);
+        std::error_code ec;
+        auto const st = std::filesystem::status(path, ec);
+        std::string why;
+        if (!std::filesystem::exists(st))
+          why = fmt::format("no such file: '{}' (looked beside the config and in the working directory)", given);
+        else if (std::filesystem::is_directory(st))
+          why = fmt::format("'{}' is a directory, not a file", given);
+        if (!why.empty()) {
+          auto it = marks_.find(spec.key);
+          fail_at(it != marks_.end() ? it->second : me.mark, (spec.section.empty() ? "" : spec.section + ".") + spec.key,
+                  why);
+        }
+        if (std::find(cfg.input_files.begin(), cfg.input_files.end(), path) == cfg.input_files.end())
+          cfg.input_files.push_back(path);
+      }
       // A method that ignores a swept option would repeat the same point.
       if (!point_keys.insert(pt.key()).second) continue;
       std::string pk = canonical_key(problem);
@@ -417,6 +476,8 @@ Schema const& settings_schema() {
         int_param("repetitions", "timed runs; metrics report min / median / mean", 5, 1, 100000),
         bool_param("save_outputs", "store the solution arrays (x, O, dQ, ...) of every point", false),
         string_param("backend", "where the kernels run: one of the kind's backends of this build", "default"),
+        int_param("max_points", "refuse a sweep that expands to more points (a typo in a sweep can ask for billions)",
+                  1000000, 1, 1e12),
     };
     return k;
   }();

@@ -31,6 +31,7 @@ struct RunConfig {
   std::vector<std::string> sweep_axes;  // keys that vary, in config order
   std::vector<PointSpec> points;        // expanded, grouped by problem
   std::vector<std::string> notes;       // deprecations and the like, for the user (not errors)
+  std::vector<std::string> input_files;  // every file the run reads: the config and its inputs (as resolved)
 };
 
 // The settings every config has (name, output, warmup, repetitions, save_outputs, backend, ...);

@@ -180,7 +180,7 @@ Options options_from(ParamMap const& m) {
   return o;
 }
 
-// Options as parameters (the HDF5 attributes of a point), in field order.
+// Options as parameters, the inverse of options_from (to_params(options_from<O>(m)) == m).
 template <class Options>
 ParamMap to_params(Options const& o) {
   ParamMap m;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "core/provenance.hpp"
 
+#include "core/fingerprint.hpp"
+
 #include "core/config.hpp"
 #include "numlab_config.hpp"
 
@@ -97,6 +99,8 @@ ParamMap collect_provenance(RunConfig const& cfg, std::string const& command_lin
   p["command_line"] = command_line;
   p["config_path"] = cfg.path;
   p["config_text"] = cfg.text;
+  p["config_normalized"] = normalized_config(cfg);
+  p["config_fingerprint"] = config_fingerprint(std::get<std::string>(p["config_normalized"]));
   p["name"] = cfg.name;
   p["kind"] = cfg.kind;
   p["description"] = cfg.description;

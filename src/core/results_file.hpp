@@ -3,7 +3,7 @@
 // is a group /points/pNNNNNN whose attributes are its parameters, status and
 // scalar metrics and whose datasets are its arrays.
 //
-// Crash safety: a point is added to a copy of the file which then replaces the
+// Crash safety: a point is added to a copy of the file (OUT.tmp.PID) which then replaces the
 // original with rename(2), so at every instant (SIGINT, SIGTERM, kill -9, power
 // loss after fsync) the file on disk is a complete, readable results file.
 // The cost is one file copy per point, negligible next to a solve unless a run
@@ -35,8 +35,17 @@ std::string group_name(std::size_t index);
 // Creates `path` (atomically) with the root attributes and an empty /points.
 void create(std::string const& path, ParamMap const& root_attributes);
 
-// Adds one finished point (atomically, see above).
+// Creates `path` with its first point in one step (--overwrite keeps the old file until then).
+void create_with_point(std::string const& path, ParamMap const& root_attributes, PointSpec const& point,
+                       PointResult const& result);
+
+// Adds one finished point (atomically, see above). A group of that index that holds another
+// point (another point_key) is an error, never overwritten.
 void append_point(std::string const& path, PointSpec const& point, PointResult const& result);
+
+// Removes temporaries of `path` left by killed writers (OUT.tmp.PID, OUT.merge-PID.tmp); only
+// while holding the output's lock.
+void remove_stale_temporaries(std::string const& path);
 
 ParamMap read_root(std::string const& path);
 std::vector<StoredPoint> read_points(std::string const& path, bool with_arrays = false);

@@ -28,6 +28,7 @@ struct ParamSpec {
   std::vector<std::string> choices;      // for ParamType::choice
   std::vector<std::string> choice_docs;  // one line per choice (may be empty)
   std::string section;               // config section holding it ("" = top level)
+  bool input_file = false;           // a string naming a file the run reads (must exist; never the output)
 
   // "an integer >= 1", "a number in (0, 1]", "one of strict, weak, none", ...
   std::string expected() const;

@@ -17,6 +17,7 @@ enum class FwdKernel { automatic, wgmma_sm90, mma_sm80 };
 struct KernelRun {
   const char* name = "";
   int tile_m = 0, tile_n = 0;
+  const char* variant = "";  // its compile-time configuration (architecture, warps, stages)
 };
 
 // causal: bottom-right aligned (FlashAttention >= 2.1): query i sees key j iff j <= i + N_kv - N.

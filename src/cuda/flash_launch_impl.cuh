@@ -10,6 +10,7 @@
 #include "flash_launch.cuh"
 
 #include <stdexcept>
+#include <string>
 
 namespace numlab::cuda::detail {
 
@@ -57,11 +58,13 @@ KernelRun launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
     using K90 = FwdSm90Kernel<T, D>;
     launch_tiled(flash_fwd_sm90_kernel<T, D>, s.N, K90::BM, s.B * s.H, K90::NThreads, K90::kSmemBytes, stream, p,
                  "flash_fwd_sm90_kernel");
-    return {"wgmma_sm90", K90::BM, K90::BN};
+    static const std::string variant = "sm_90a wgmma, " + std::to_string(K90::NWG) + " warpgroups";
+    return {"wgmma_sm90", K90::BM, K90::BN, variant.c_str()};
   }
   launch_tiled(flash_fwd_kernel<T, D>, s.N, K::BM, s.B * s.H, K::NThreads, K::kSmemBytes, stream, p,
                "flash_fwd_kernel");
-  return {"mma_sm80", K::BM, K::BN};
+  static const std::string variant = "sm_80 mma.sync, " + std::to_string(K::NW) + " warps";
+  return {"mma_sm80", K::BM, K::BN, variant.c_str()};
 }
 
 template <class T, int D>
@@ -95,7 +98,9 @@ KernelRun launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
     bwd_convert_dq_kernel<T><<<blocks, 256, 0, stream>>>(dq_accum, static_cast<T*>(a.dq), n4, scale);
     check_launch("bwd_convert_dq_kernel");
   }
-  return {"mma_sm80", KB::BM, KB::BN};
+  static const std::string variant = "sm_80 mma.sync, " + std::to_string(KB::NW) + " warps, " +
+                                     std::to_string(KB::Cfg::kStages) + "-stage Q/dO";
+  return {"mma_sm80", KB::BM, KB::BN, variant.c_str()};
 }
 
 }  // namespace numlab::cuda::detail

@@ -40,11 +40,16 @@ struct LuOptions {
   bool gpu_code = false;  // tests: the GPU code path of the fused/team kernels on a host backend too
 };
 
-// The panel kernel lu_factor runs with `o` on ExecSpace (see the automatic choices below).
+// Automatic on a GPU: the team kernel for leaves of at most this many rows, the fused one above.
+inline constexpr int lu_team_max_rows = 1024;
+
+// The panel kernels lu_factor runs for n x n with `o` on ExecSpace (the automatic choices below;
+// on a GPU the leaves at row k0 run team when n - k0 <= lu_team_max_rows, fused before that).
 template <class ExecSpace>
-char const* lu_panel_kernel_name(LuOptions const& o) {
+char const* lu_panel_kernel_name(int n, LuOptions const& o) {
   if (o.panel_kernel != LuPanelKernel::automatic) return to_string(o.panel_kernel);
-  return detail::is_host_space_v<ExecSpace> ? "team" : "fused_then_team";
+  if (detail::is_host_space_v<ExecSpace> || n <= lu_team_max_rows) return "team";
+  return "fused_then_team";
 }
 
 // The automatic choices. Host (Serial/OpenMP): the team kernel with one thread (no fork-join per
@@ -59,7 +64,7 @@ detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o) {
   w.leaf_width = std::max(1, o.leaf_width > 0 ? o.leaf_width : (host ? detail::lu_leaf_width : 32));
   w.kernel = o.panel_kernel;
   if (host && w.kernel == LuPanelKernel::automatic) w.kernel = LuPanelKernel::team;
-  w.team_max_rows = 1024;
+  w.team_max_rows = lu_team_max_rows;
   if (host) {
     w.fused_team_size = 1;
     w.fused_rows_per_team = 64;

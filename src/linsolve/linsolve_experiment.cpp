@@ -27,11 +27,14 @@ Schema make_problem_schema() {
   };
   ParamSpec path = string_param("path", "Matrix Market file of A (generator matrix_market)", std::nullopt);
   path.optional = true;
+  path.input_file = true;
   ParamSpec rhs = string_param("rhs", "Matrix Market file of b (default: b = A x_true with x_true random)", std::nullopt);
   rhs.optional = true;
+  rhs.input_file = true;
   ParamSpec sol = string_param("solution", "Matrix Market file of the true x (default: none, or the random one)",
                                std::nullopt);
   sol.optional = true;
+  sol.input_file = true;
   ParamSpec N = int_param("N", "unknowns (random_sparse, poisson2d: grid nx*ny with nx the largest divisor <= sqrt N)",
                           std::nullopt, 1, 2e9);
   N.optional = true;  // required unless matrix_market: checked in validate()
@@ -53,6 +56,12 @@ Schema make_problem_schema() {
       in_matrix(sol),
   };
   return s;
+}
+
+// random_sparse's diagonal factor: dominance_factor, else the dominance level's.
+double effective_dominance_factor(ParamMap const& prm) {
+  return has(prm, "dominance_factor") ? get_real(prm, "dominance_factor")
+                                      : dominance_factor_for(get_string(prm, "dominance"));
 }
 
 template <class ExecSpace>
@@ -86,8 +95,7 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
       RandomSparseParams rp;
       rp.N = N;
       rp.density = get_real(prm, "density");
-      rp.dominance_factor =
-          has(prm, "dominance_factor") ? get_real(prm, "dominance_factor") : dominance_factor_for(get_string(prm, "dominance"));
+      rp.dominance_factor = effective_dominance_factor(prm);
       rp.seed = seed;
       A = random_sparse(rp);
     }
@@ -135,9 +143,7 @@ class LinsolveExperiment final : public Experiment {
   ParamMap derived(PointSpec const& pt) const override {
     ParamMap d;
     if (get_string(pt.problem, "generator") == "random_sparse")
-      d["dominance_factor_effective"] = has(pt.problem, "dominance_factor")
-                                            ? get_real(pt.problem, "dominance_factor")
-                                            : dominance_factor_for(get_string(pt.problem, "dominance"));
+      d["dominance_factor_effective"] = effective_dominance_factor(pt.problem);
     return d;
   }
 

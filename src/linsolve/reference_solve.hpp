@@ -17,13 +17,18 @@
 #endif
 
 #include <stdexcept>
+#include <type_traits>
 
 namespace numlab::linsolve {
 
 // The library reference_solve calls on ExecSpace (a point's kernel_run).
 template <class ExecSpace>
 char const* reference_solve_library() {
-  return detail::is_host_space_v<ExecSpace> ? "lapack_gesv" : "cusolver_getrf_getrs";
+  if constexpr (detail::is_host_space_v<ExecSpace>) return "lapack_gesv";
+#if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUSOLVER)
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) return "cusolver_getrf_getrs";
+#endif
+  return "kokkoskernels_gesv";
 }
 
 // Solves A x = b: A is overwritten by its LU factors, x holds b on entry and the solution on exit.

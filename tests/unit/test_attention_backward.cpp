@@ -525,7 +525,7 @@ TEST(AttentionBackward, RejectsBadArguments) {
   for (Method m : all_methods) {
     SCOPED_TRACE(method_name(m));
     Case bad = c;
-    bad.tiles = {0, 4};
+    bad.tiles = {-1, 4};
     EXPECT_THROW(run_backward<double>(m, bad, p, O, L), std::invalid_argument);
     bad = c;
     bad.N_kv = 9;  // K, V have 8 rows

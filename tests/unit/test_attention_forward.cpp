@@ -377,7 +377,7 @@ TEST(AttentionForwardApi, RejectsTilesAndExtents) {
   }
   EXPECT_THROW((na::tiled_forward<Exec, float, Mem>(space, s, {big_tiled, big_tiled}, p.Q, p.K, p.V, O, L)),
                std::invalid_argument);
-  EXPECT_THROW((na::flash_forward<Exec, float, Mem>(space, s, {0, 64}, p.Q, p.K, p.V, O, L)), std::invalid_argument);
+  EXPECT_THROW((na::flash_forward<Exec, float, Mem>(space, s, {-1, 64}, p.Q, p.K, p.V, O, L)), std::invalid_argument);
   na::Tensor4<float, Mem> O_bad("O", 1, 1, 7, 128);
   try {
     na::standard_forward<Exec, float, Mem>(space, s, p.Q, p.K, p.V, O_bad, L);

@@ -102,14 +102,19 @@ TEST(KernelSelect, HostForwardIsTeamScratchAndRefusesTheGpuKernels) {
   na::AttentionShape s;
   s.N = s.N_kv = 100;
   s.D = 64;
+  na::TileSizes const own = na::default_forward_tiles<Exec, float>(64, na::FlashFwdTag{}, /*team_scratch=*/true);
   auto sel = na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::automatic, {0, 0});
   EXPECT_EQ(sel.kernel, na::FlashFwdKernel::team_scratch);
-  EXPECT_EQ(sel.tiles.tile_q, 128);  // the host heuristic (tile_size.hpp)
-  EXPECT_EQ(sel.tiles.tile_k, 128);
+  EXPECT_EQ(sel.tiles.tile_q, own.tile_q);  // the host heuristic (tile_size.hpp)
+  EXPECT_EQ(sel.tiles.tile_k, own.tile_k);
   EXPECT_FALSE(sel.variant.empty());
   sel = na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::automatic, {32, 16});
   EXPECT_EQ(sel.tiles.tile_q, 32);
   EXPECT_EQ(sel.tiles.tile_k, 16);
+  // One tile given: the other is the kernel's own.
+  sel = na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::automatic, {32, 0});
+  EXPECT_EQ(sel.tiles.tile_q, 32);
+  EXPECT_EQ(sel.tiles.tile_k, own.tile_k);
   try {
     na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::register_tiled, {0, 0});
     FAIL();
@@ -122,7 +127,7 @@ TEST(KernelSelect, HostForwardIsTeamScratchAndRefusesTheGpuKernels) {
   } catch (std::invalid_argument const& e) {
     EXPECT_NE(std::string(e.what()).find("cuda_native"), std::string::npos) << e.what();
   }
-  EXPECT_THROW((na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::automatic, {0, 64})),
+  EXPECT_THROW((na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::automatic, {-1, 64})),
                std::invalid_argument);
 }
 
@@ -139,8 +144,44 @@ TEST(KernelSelect, BackwardDefaultsAndConstraints) {
                std::invalid_argument);
   EXPECT_THROW((na::select_flash_backward<Exec, float>(s, na::FlashBwdKernel::mma_sm80, {0, 0})),
                std::invalid_argument);
-  // The constraints a GPU build checks, spelled out where they are computed.
+  // The constraints, each branch.
   EXPECT_NE((na::register_tiled_backward_constraint<Exec, double>(64, {0, 0})).find("GPU"), std::string::npos);
+  EXPECT_NE((na::kernel_backend_constraint(na::FlashBwdKernel::team_scratch, true)).find("mma_sm80"), std::string::npos);
+  EXPECT_TRUE(na::kernel_backend_constraint(na::FlashBwdKernel::automatic, true).empty());
+  EXPECT_TRUE(na::kernel_backend_constraint(na::FlashFwdKernel::register_tiled, false).empty());
+}
+
+// The GPU branch of the selection, where the default space is a GPU (a CUDA build): auto takes
+// the register-tiled kernels at their own tiles for fp32 at D 64 / 128, team_scratch elsewhere.
+TEST(KernelSelect, GpuAutoTakesTheRegisterTiledKernels) {
+  using Exec = Kokkos::DefaultExecutionSpace;
+  if constexpr (na::detail::is_host_exec_v<Exec>) {
+    GTEST_SKIP() << "the default execution space is a host space";
+  } else {
+    na::AttentionShape s;
+    s.N = s.N_kv = 256;
+    for (int D : {64, 128}) {
+      s.D = D;
+      auto f = na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::automatic, {0, 0});
+      EXPECT_EQ(f.kernel, na::FlashFwdKernel::register_tiled) << D;
+      EXPECT_EQ(f.tiles.tile_q, na::detail::FlashFwdGpuGeometry::Br);
+      auto b = na::select_flash_backward<Exec, float>(s, na::FlashBwdKernel::automatic, {0, 0});
+      EXPECT_EQ(b.kernel, na::FlashBwdKernel::register_tiled) << D;
+      EXPECT_EQ(b.tiles.tile_q, na::flash_bwd_gpu_tiles(D).tile_q);
+      EXPECT_EQ(b.tiles.tile_k, na::flash_bwd_gpu_tiles(D).tile_k);
+      EXPECT_GT(b.dq_tiles.tile_q, 0);
+      // Other tiles, fp64 or another head dim: team_scratch; forced register_tiled refuses them.
+      EXPECT_EQ((na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::automatic, {32, 32})).kernel,
+                na::FlashFwdKernel::team_scratch);
+      EXPECT_EQ((na::select_flash_backward<Exec, double>(s, na::FlashBwdKernel::automatic, {0, 0})).kernel,
+                na::FlashBwdKernel::team_scratch);
+      EXPECT_THROW((na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::register_tiled, {32, 32})),
+                   std::invalid_argument);
+    }
+    s.D = 32;
+    EXPECT_EQ((na::select_flash_forward<Exec, float>(s, na::FlashFwdKernel::automatic, {0, 0})).kernel,
+              na::FlashFwdKernel::team_scratch);
+  }
 }
 
 TEST(MachineOutput, ListJsonHasEveryKindMethodOptionAndKernel) {
@@ -160,9 +201,17 @@ TEST(MachineOutput, ListJsonHasEveryKindMethodOptionAndKernel) {
         EXPECT_EQ(m["options"][i]["key"].get<std::string>(), def->options.params[i].key);
       if (m["name"] == "flash" && k["kind"] == "attention") {
         saw_flash = true;
-        ASSERT_EQ(m["kernels"].size(), 4u);
-        EXPECT_EQ(m["kernels"][1]["name"], "register_tiled");
-        EXPECT_NE(m["kernels"][1]["backends"].get<std::string>().find("GPU"), std::string::npos);
+        // Every value of the kernel enum but auto, with its backends and doc split from the names' doc.
+        std::size_t i = 0;
+        for (auto const& n : EnumNames<na::FlashFwdKernel>::values) {
+          if (n.value == na::FlashFwdKernel::automatic) continue;
+          ASSERT_LT(i, m["kernels"].size());
+          EXPECT_EQ(m["kernels"][i]["name"], n.name);
+          std::string const doc = n.doc;
+          EXPECT_EQ(m["kernels"][i]["backends"].get<std::string>() + ": " + m["kernels"][i]["doc"].get<std::string>(), doc);
+          ++i;
+        }
+        EXPECT_EQ(m["kernels"].size(), i);
       }
     }
   }
@@ -170,22 +219,37 @@ TEST(MachineOutput, ListJsonHasEveryKindMethodOptionAndKernel) {
   EXPECT_NE(j["settings"].size(), 0u);
 }
 
+// The JSON against what a real run writes: every point's key and parameter attributes, and the
+// derived values.
 TEST(MachineOutput, DryRunJsonIsWhatTheRunSees) {
-  auto cfg = parse_config(
-      "name: t\nkind: linsolve\nsweep: {product: {N: [10, 20]}}\nmatrix: {dominance: weak}\n"
-      "methods: [gauss_elim, {name: gauss_seidel, omega: 1.5}]\n",
-      "t.yaml", builtin_experiments());
-  std::vector<PointSpec const*> all;
-  for (auto const& p : cfg.points) all.push_back(&p);
-  auto j = dry_run_json(cfg, all, "out.h5", 0, 1);
+  auto dir = work_dir();
+  fs::path cfg = dir / "dry_vs_run.yaml";
+  std::ofstream(cfg) << "name: dry_vs_run\nkind: linsolve\nwarmup: 0\nrepetitions: 1\n"
+                        "sweep: {product: {N: [10, 20]}}\nmatrix: {dominance: weak}\n"
+                        "methods: [gauss_elim, {name: gauss_seidel, omega: 1.5}]\n";
+  ASSERT_EQ(run({cfg.string(), "--dry-run", "--format", "json"}, dir / "dry_vs_run.json"), 0);
+  auto j = nlohmann::json::parse(slurp(dir / "dry_vs_run.json"));
+  fs::path out = dir / "dry_vs_run.h5";
+  ASSERT_EQ(run({cfg.string(), "-o", out.string(), "--overwrite", "-q"}, dir / "dry_vs_run.log"), 0)
+      << slurp(dir / "dry_vs_run.log");
+  auto pts = results::read_points(out.string());
   ASSERT_EQ(j["points"].size(), 4u);
+  ASSERT_EQ(pts.size(), 4u);
   EXPECT_EQ(j["total_points"], 4);
-  for (std::size_t i = 0; i < cfg.points.size(); ++i) {
-    auto const& p = j["points"][i];
-    EXPECT_EQ(p["point_key"].get<std::string>(), cfg.points[i].key());
-    EXPECT_EQ(p["index"].get<std::size_t>(), cfg.points[i].index);
-    EXPECT_EQ(p["options"].size(), cfg.points[i].options.size());  // defaults filled in
-    EXPECT_DOUBLE_EQ(p["derived"]["dominance_factor_effective"].get<double>(), 1.0);  // weak
+  for (auto const& p : pts) {
+    auto const& a = p.attributes;
+    auto const idx = std::size_t(std::get<std::int64_t>(a.at("point_index")));
+    auto const& jp = j["points"][idx];
+    EXPECT_EQ(jp["index"].get<std::size_t>(), idx);
+    EXPECT_EQ(jp["point_key"].get<std::string>(), std::get<std::string>(a.at("point_key")));
+    for (auto const& [k, v] : jp["attributes"].items()) {
+      ASSERT_TRUE(a.count(k)) << k;
+      if (v.is_string()) EXPECT_EQ(v.get<std::string>(), std::get<std::string>(a.at(k))) << k;
+      else if (v.is_boolean()) EXPECT_EQ(v.get<bool>(), std::get<bool>(a.at(k))) << k;
+      else EXPECT_DOUBLE_EQ(v.get<double>(), get_real(a, k)) << k;
+    }
+    EXPECT_DOUBLE_EQ(jp["derived"]["dominance_factor_effective"].get<double>(), 1.0);  // weak
+    EXPECT_DOUBLE_EQ(get_real(a, "dominance_factor_effective"), 1.0);
   }
   EXPECT_DOUBLE_EQ(j["points"][1]["options"]["omega"].get<double>(), 1.5);
 }
@@ -216,7 +280,7 @@ TEST(MethodModel, EveryPointRecordsTheKernelThatRan) {
   EXPECT_EQ(std::get<std::int64_t>(pts[2].attributes.at("tile_k_run")), own.tile_k);
   EXPECT_EQ(std::get<std::int64_t>(pts[3].attributes.at("tile_q_run")), 16);
   EXPECT_EQ(std::get<std::int64_t>(pts[3].attributes.at("tile_k_run")), 8);
-  EXPECT_EQ(std::get<std::int64_t>(pts[4].attributes.at("tile_q_run")), 64);
+  EXPECT_EQ(std::get<std::int64_t>(pts[4].attributes.at("tile_q_run")), na::kDefaultBackwardTiles.tile_q);
 }
 
 TEST(MethodModel, DryRunJsonFromTheBinaryParses) {

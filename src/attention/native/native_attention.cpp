@@ -44,12 +44,6 @@ void validate_point(PointSpec const& pt, RunSettings const& s, std::vector<std::
                                           "{}'{}; the Kokkos backends run float32 and float64",
                                           dtype, kBackend,
                                           built() ? "" : " (not in this build: configured without nvcc)"));
-    if (has(pt.options, "kernel")) {
-      std::string const& k = get_string(pt.options, "kernel");
-      if (k == "wgmma_sm90" || k == "mma_sm80")
-        throw KeyError("kernel", fmt::format("kernel '{}' is a native CUDA kernel: it runs with 'backend: {}'", k,
-                                             kBackend));
-    }
     return;
   }
   if (!is_native_dtype(dtype))
@@ -61,16 +55,6 @@ void validate_point(PointSpec const& pt, RunSettings const& s, std::vector<std::
     throw KeyError("methods", fmt::format("method '{}' has no native CUDA implementation; with backend '{}' the "
                                           "methods are {}",
                                           pt.method, kBackend, fmt::join(native_methods, ", ")));
-  if (has(pt.options, "kernel")) {
-    std::string const& k = get_string(pt.options, "kernel");
-    if (k == "team_scratch" || k == "register_tiled")
-      throw KeyError("kernel", fmt::format("kernel '{}' is a Kokkos kernel; with backend '{}' the kernels are auto, {}",
-                                           k, kBackend, pt.method == "flash" ? "wgmma_sm90, mma_sm80" : "mma_sm80"));
-  }
-  for (char const* t : {"tile_q", "tile_k"})
-    if (has(pt.options, t) && get_int(pt.options, t) != 0)
-      throw KeyError(t, fmt::format("the native kernels' tiles are fixed per head dim: leave {} at 0 with backend '{}'",
-                                    t, kBackend));
 #ifdef NUMLAB_HAVE_CUDA_NATIVE
   if (has(pt.problem, "D") && !cuda::supports_head_dim(int(get_int(pt.problem, "D"))))
     throw KeyError("D", fmt::format("head dim D = {} is not supported by the native CUDA kernels (backend '{}'): "
@@ -160,10 +144,6 @@ cuda::FwdKernel native_forward_kernel(FlashFwdKernel k) {
   throw std::invalid_argument(std::string("kernel ") + enum_name(k) + " is a Kokkos kernel, not a native one");
 }
 
-// The compile-time variant of what ran: the architecture of its machine code.
-std::string native_variant(cuda::KernelRun const& k) {
-  return std::string(k.name) == "wgmma_sm90" ? "sm_90a" : "sm_80 (mma.sync), cp.async 2-stage";
-}
 
 }  // namespace
 
@@ -203,7 +183,7 @@ PointResult run_flash(Problem& p, FlashOptions const& o, RunSettings const& s) {
   r.arrays["times_seconds"] = f.seconds;
   r.metrics["peak_device_bytes"] = f.peak_device_bytes;
   r.metrics["peak_device_bytes_inputs"] = f.peak_device_bytes_inputs;
-  add_kernel_metrics(r, f.kernel.name, {f.kernel.tile_m, f.kernel.tile_n}, native_variant(f.kernel));
+  add_kernel_metrics(r, f.kernel.name, {f.kernel.tile_m, f.kernel.tile_n}, f.kernel.variant);
   r.status = "ok";
   if (p.reference) {
     add_error_metrics(r, "O", compare<double, Kokkos::HostSpace>(p.q_view(f.O, false), p.reference->O));
@@ -238,7 +218,7 @@ PointResult run_flash_bwd(Problem& p, FlashBwdOptions const& o, RunSettings cons
   r.metrics["backward_workspace_bytes"] = g.workspace_bytes;
   r.metrics["deterministic"] = deterministic;
   add_kernel_metrics(r, g.kernel.name, {g.kernel.tile_m, g.kernel.tile_n},
-                     native_variant(g.kernel) + (deterministic ? "; dQ by a separate pass" : "; dQ by fp32 atomics"));
+                     std::string(g.kernel.variant) + (deterministic ? "; dQ by a separate pass" : "; dQ by fp32 atomics"));
   r.status = "ok";
   if (p.reference) {
     add_error_metrics(r, "dQ", compare<double, Kokkos::HostSpace>(p.q_view(g.dQ, false), p.reference->dQ));

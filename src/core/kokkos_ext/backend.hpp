@@ -47,6 +47,31 @@ decltype(auto) with_backend(std::string const& name, F&& f) {
   throw std::invalid_argument("backend '" + name + "' is not enabled in this Kokkos build");
 }
 
+template <class T>
+struct type_tag {
+  using type = T;
+};
+
+// Calls f(type_tag<ExecSpace>{}) for the named execution space without making an instance of it
+// (so before Kokkos is initialised, e.g. in config validation).
+template <class F>
+decltype(auto) with_backend_type(std::string const& name, F&& f) {
+  if (name == "default") return f(type_tag<Kokkos::DefaultExecutionSpace>{});
+#ifdef KOKKOS_ENABLE_SERIAL
+  if (name == "serial") return f(type_tag<Kokkos::Serial>{});
+#endif
+#ifdef KOKKOS_ENABLE_OPENMP
+  if (name == "openmp") return f(type_tag<Kokkos::OpenMP>{});
+#endif
+#ifdef KOKKOS_ENABLE_THREADS
+  if (name == "threads") return f(type_tag<Kokkos::Threads>{});
+#endif
+#ifdef KOKKOS_ENABLE_CUDA
+  if (name == "cuda") return f(type_tag<Kokkos::Cuda>{});
+#endif
+  throw std::invalid_argument("backend '" + name + "' is not enabled in this Kokkos build");
+}
+
 }  // namespace numlab
 
 // X(space) for every execution space with_backend can name (the default space is one of them), for

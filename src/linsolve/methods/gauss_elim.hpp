@@ -38,7 +38,8 @@ struct GaussElimMethod {
     lo.leaf_width = o.leaf_width;
     lo.panel_kernel = o.panel_kernel;
     Kokkos::View<int*, typename ExecSpace::memory_space> piv("numlab::linsolve::piv", p.A.numRows());
-    std::string const kernel = std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(lo);
+    std::string const kernel =
+        std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(int(p.A.numRows()), lo);
     return run_dense(p, o, s, kernel, [&](DenseMatrix<ExecSpace> A, Vector<ExecSpace> x) {
       LuResult f = lu_factor(p.space, A, piv, lo);
       if (f.status != SolveStatus::singular) lu_solve(p.space, A, piv, x);

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+#include "core/fingerprint.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace numlab {
+
+namespace {
+
+using nlohmann::json;
+
+json value_json(ParamValue const& v) {
+  return std::visit(
+      [](auto const& x) -> json {
+        using X = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<X, double>)
+          return std::isfinite(x) ? json(x) : json(to_string(ParamValue(x)));
+        else
+          return json(x);
+      },
+      v);
+}
+
+json map_json(ParamMap const& m, std::vector<std::string> const& skip) {
+  json j = json::object();
+  for (auto const& [k, v] : m)
+    if (std::find(skip.begin(), skip.end(), k) == skip.end()) j[k] = value_json(v);
+  return j;
+}
+
+std::string show(json const& j) { return j.is_null() ? "absent" : j.dump(); }
+
+// First path where a and b differ ("" when equal).
+std::string diff(json const& a, json const& b, std::string const& path, std::string& what_a, std::string& what_b) {
+  if (a.is_object() && b.is_object()) {
+    std::vector<std::string> keys;
+    for (auto it = a.begin(); it != a.end(); ++it) keys.push_back(it.key());
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key())) keys.push_back(it.key());
+    std::sort(keys.begin(), keys.end());
+    for (auto const& k : keys) {
+      json const na = a.contains(k) ? a[k] : json(nullptr), nb = b.contains(k) ? b[k] : json(nullptr);
+      auto d = diff(na, nb, path.empty() ? k : path + "." + k, what_a, what_b);
+      if (!d.empty()) return d;
+    }
+    return {};
+  }
+  // Arrays of method entries are compared entry by entry; arrays of values as a whole.
+  if (a.is_array() && b.is_array() && !a.empty() && !b.empty() && a[0].is_object() && b[0].is_object()) {
+    for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+      json const na = i < a.size() ? a[i] : json(nullptr), nb = i < b.size() ? b[i] : json(nullptr);
+      auto d = diff(na, nb, fmt::format("{}[{}]", path, i), what_a, what_b);
+      if (!d.empty()) return d;
+    }
+    return {};
+  }
+  if (a == b) return {};
+  what_a = show(a);
+  what_b = show(b);
+  return path;
+}
+
+}  // namespace
+
+std::string normalized_config(RunConfig const& cfg) {
+  json j;
+  j["kind"] = cfg.kind;
+  j["backend"] = cfg.settings.backend;
+  j["save_outputs"] = cfg.settings.save_outputs;
+  j["total_points"] = cfg.points.size();
+  auto const& axes = cfg.sweep_axes;
+  // Sweep axes with their values in order of first appearance.
+  json sweep = json::object();
+  for (auto const& a : axes) {
+    json values = json::array();
+    for (auto const& p : cfg.points) {
+      auto it = p.problem.find(a);
+      if (it == p.problem.end()) it = p.options.find(a);
+      if (it == p.options.end()) continue;
+      json v = value_json(it->second);
+      if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+    }
+    sweep[a] = values;
+  }
+  j["sweep"] = sweep;
+  j["problem"] = cfg.points.empty() ? json::object() : map_json(cfg.points.front().problem, axes);
+  // Method entries (method + options that are not axes), in order of first appearance.
+  json methods = json::array();
+  for (auto const& p : cfg.points) {
+    json m = {{"method", p.method}, {"options", map_json(p.options, axes)}};
+    if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
+  }
+  j["methods"] = methods;
+  return j.dump();
+}
+
+std::string config_fingerprint(std::string const& normalized) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a 64
+  for (unsigned char c : normalized) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+std::string first_difference(std::string const& a, std::string const& b, std::string const& a_name,
+                             std::string const& b_name) {
+  json ja, jb;
+  try {
+    ja = json::parse(a);
+    jb = json::parse(b);
+  } catch (json::exception const&) {
+    return a == b ? "" : "the normalised config (unreadable in one of them)";
+  }
+  std::string va, vb;
+  std::string path = diff(ja, jb, "", va, vb);
+  if (path.empty()) return {};
+  return fmt::format("{}: {} in {}, {} in {}", path, va, a_name, vb, b_name);
+}
+
+}  // namespace numlab

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+// Results integrity through the real binary (issue 13's reproducers): a resume with an edited
+// config is refused and names the difference, one writer per output, the output is never a
+// device, a directory or an input and a symlink is followed, --overwrite keeps the old file
+// until the first new point, input files and YAML mistakes are config errors (exit 2, nothing
+// touched), stale temporaries of killed writers go.
+#include "driver_helpers.hpp"
+
+#include <sys/stat.h>
+
+namespace {
+
+fs::path write_config(fs::path const& dir, std::string const& name, std::string const& body) {
+  fs::path p = dir / (name + ".yaml");
+  std::ofstream(p) << "name: " << name << "\nkind: linsolve\nwarmup: 0\nrepetitions: 1\n" << body;
+  return p;
+}
+
+std::string const kBase =
+    "sweep: {product: {N: [60, 200]}}\nmatrix: {generator: random_sparse, density: 0.05, seed: 7}\n"
+    "methods: [gauss_elim, reference]\n";
+
+// A file's bytes, to show it was not touched.
+std::string bytes(fs::path const& p) { return slurp(p); }
+
+}  // namespace
+
+TEST(Integrity, ResumeWithAnEditedConfigIsRefusedAndNamesTheDifference) {
+  auto dir = work_dir() / "edited";
+  fs::create_directories(dir);
+  fs::path out = dir / "o.h5";
+  fs::path cfg = write_config(dir, "edited", kBase);
+  ASSERT_EQ(run({cfg.string(), "-o", out.string(), "-q"}, dir / "first.log"), 0) << slurp(dir / "first.log");
+  std::string const before = bytes(out);
+  struct Edit {
+    std::string body, expect;
+  };
+  std::vector<Edit> const edits = {
+      {"sweep: {product: {N: [60, 200]}}\nmatrix: {generator: random_sparse, density: 0.05, seed: 7}\n"
+       "methods: [reference, gauss_elim]\n",
+       "methods[0]"},  // reordered methods: indices would name other points
+      {"sweep: {product: {N: [60, 300]}}\nmatrix: {generator: random_sparse, density: 0.05, seed: 7}\n"
+       "methods: [gauss_elim, reference]\n",
+       "sweep.N: [60,200] in the file, [60,300] in the config"},
+      {"sweep: {product: {N: [60, 200]}}\nmatrix: {generator: random_sparse, density: 0.05, seed: 8}\n"
+       "methods: [gauss_elim, reference]\n",
+       "problem.seed: 7 in the file, 8 in the config"},
+  };
+  for (auto const& e : edits) {
+    SCOPED_TRACE(e.expect);
+    fs::path c = write_config(dir, "edited", e.body);
+    EXPECT_EQ(run({c.string(), "-o", out.string(), "--resume"}, dir / "resume.log"), 2);
+    std::string const log = slurp(dir / "resume.log");
+    EXPECT_NE(log.find("different config"), std::string::npos) << log;
+    EXPECT_NE(log.find(e.expect), std::string::npos) << log;
+    EXPECT_EQ(bytes(out), before) << "the file changed";
+  }
+  // What does not change results (repetitions, comments, output) resumes.
+  fs::path same = write_config(dir, "edited", "# a comment\n" + kBase);
+  EXPECT_EQ(run({same.string(), "-o", out.string(), "--resume", "-q"}, dir / "same.log"), 0) << slurp(dir / "same.log");
+  expect_each_point_once(out, 4);
+}
+
+TEST(Integrity, ASecondWriterExitsTwoAndSaysWhoHoldsTheLock) {
+  auto dir = work_dir() / "writers";
+  fs::create_directories(dir);
+  fs::path cfg = write_slow_config(dir);
+  fs::path out = dir / "slow.h5";
+  pid_t first = spawn({cfg.string(), "-o", out.string(), "-q"}, dir / "first.log");
+  fs::path const lock = out.string() + ".lock";
+  for (int i = 0; i < 200 && !fs::exists(lock); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(fs::exists(lock));
+  int rc = run({cfg.string(), "-o", out.string(), "--resume"}, dir / "second.log");
+  std::string const log = slurp(dir / "second.log");
+  EXPECT_EQ(rc, 2) << log;
+  EXPECT_NE(log.find("another numlab is writing this output"), std::string::npos) << log;
+  EXPECT_NE(log.find("pid " + std::to_string(first)), std::string::npos) << log;
+  // A third waits for the lock, then finds every point done.
+  pid_t third = spawn({cfg.string(), "-o", out.string(), "--resume", "--wait-lock", "120"}, dir / "third.log");
+  EXPECT_EQ(wait_exit(first), 0) << slurp(dir / "first.log");
+  EXPECT_EQ(wait_exit(third), 0) << slurp(dir / "third.log");
+  expect_each_point_once(out, 12);
+  EXPECT_FALSE(fs::exists(lock)) << "the lock file is removed at the end";
+}
+
+TEST(Integrity, AStaleLockAndStaleTemporariesAreTakenOver) {
+  auto dir = work_dir() / "stale";
+  fs::create_directories(dir);
+  fs::path cfg = write_config(dir, "stale", kBase);
+  fs::path out = dir / "o.h5";
+  std::ofstream(out.string() + ".lock") << "pid 999999 on host elsewhere since 2026-01-01T00:00:00Z\n";
+  std::ofstream(out.string() + ".tmp.999999") << "half a copy";
+  std::ofstream(out.string() + ".merge-999999.tmp") << "half a merge";
+  ASSERT_EQ(run({cfg.string(), "-o", out.string()}, dir / "run.log"), 0) << slurp(dir / "run.log");
+  EXPECT_NE(slurp(dir / "run.log").find("took over the lock file"), std::string::npos) << slurp(dir / "run.log");
+  EXPECT_FALSE(fs::exists(out.string() + ".tmp.999999"));
+  EXPECT_FALSE(fs::exists(out.string() + ".merge-999999.tmp"));
+  expect_each_point_once(out, 4);
+}
+
+TEST(Integrity, TheOutputIsNeverADeviceADirectoryOrAnInput) {
+  auto dir = work_dir() / "outputs";
+  fs::create_directories(dir / "adir");
+  fs::path cfg = write_config(dir, "outputs", kBase);
+  std::string const cfg_before = bytes(cfg);
+  struct Case {
+    std::string output, expect;
+  };
+  std::vector<Case> const cases = {
+      {"/dev/null", "not a regular file"},
+      {(dir / "adir").string(), "is a directory"},
+      {"", "empty"},
+      {cfg.string(), "is an input of this run"},
+      {(dir / std::string(300, 'x')).string() + ".h5", "a path component is 303 bytes"},
+  };
+  for (auto const& c : cases) {
+    SCOPED_TRACE(c.output);
+    EXPECT_EQ(run({cfg.string(), "-o", c.output, "--overwrite"}, dir / "o.log"), 2);
+    EXPECT_NE(slurp(dir / "o.log").find(c.expect), std::string::npos) << slurp(dir / "o.log");
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "/dev/null is still a character device";
+  EXPECT_EQ(bytes(cfg), cfg_before);
+  // An input of the problem (a Matrix Market file) likewise.
+  fs::path mtx = dir / "a.mtx";
+  std::ofstream(mtx) << "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 4.0\n2 2 5.0\n";
+  fs::path mcfg = write_config(dir, "mtx", "matrix: {generator: matrix_market, path: a.mtx}\nmethods: [reference]\n");
+  std::string const mtx_before = bytes(mtx);
+  EXPECT_EQ(run({mcfg.string(), "-o", mtx.string(), "--overwrite"}, dir / "m.log"), 2);
+  EXPECT_NE(slurp(dir / "m.log").find("is an input of this run"), std::string::npos) << slurp(dir / "m.log");
+  EXPECT_EQ(bytes(mtx), mtx_before);
+}
+
+TEST(Integrity, ASymlinkIsFollowedAndStaysALink) {
+  auto dir = work_dir() / "links";
+  fs::create_directories(dir / "store");
+  fs::path cfg = write_config(dir, "links", kBase);
+  fs::path target = dir / "store" / "real.h5";
+  fs::path link = dir / "link.h5";
+  fs::create_symlink(target, link);  // dangling until the first run
+  ASSERT_EQ(run({cfg.string(), "-o", link.string(), "-q"}, dir / "a.log"), 0) << slurp(dir / "a.log");
+  EXPECT_TRUE(fs::is_symlink(link));
+  expect_each_point_once(target, 4);
+  ASSERT_EQ(run({cfg.string(), "-o", link.string(), "--resume", "-q"}, dir / "b.log"), 0) << slurp(dir / "b.log");
+  EXPECT_TRUE(fs::is_symlink(link));
+  expect_each_point_once(target, 4);
+}
+
+TEST(Integrity, OverwriteKeepsTheOldFileUntilTheFirstNewPoint) {
+  auto dir = work_dir() / "overwrite";
+  fs::create_directories(dir);
+  fs::path out = dir / "slow.h5";
+  fs::path small = write_config(dir, "slow", kBase);
+  ASSERT_EQ(run({small.string(), "-o", out.string(), "-q"}, dir / "a.log"), 0);
+  std::string const before = bytes(out);
+  // The slow config's first point takes a few tenths of a second: interrupt it before.
+  fs::path slow = write_slow_config(dir);
+  pid_t pid = spawn({slow.string(), "-o", out.string(), "--overwrite", "-q"}, dir / "b.log");
+  fs::path const lock = out.string() + ".lock";
+  for (int i = 0; i < 200 && !fs::exists(lock); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(wait_exit(pid), 130) << slurp(dir / "b.log");
+  EXPECT_EQ(bytes(out), before) << "the old file went before the new run had a point";
+}
+
+TEST(Integrity, MissingInputFilesAreConfigErrors) {
+  auto dir = work_dir() / "inputs";
+  fs::create_directories(dir);
+  fs::path out = dir / "o.h5";
+  std::ofstream(out) << "previous results";
+  fs::path cfg = write_config(dir, "inputs", "matrix: {generator: matrix_market, path: nowhere.mtx}\nmethods: [reference]\n");
+  EXPECT_EQ(run({cfg.string(), "-o", out.string(), "--overwrite"}, dir / "m.log"), 2);
+  std::string log = slurp(dir / "m.log");
+  EXPECT_NE(log.find("inputs.yaml:5"), std::string::npos) << log;
+  EXPECT_NE(log.find("matrix.path"), std::string::npos) << log;
+  EXPECT_NE(log.find("no such file: 'nowhere.mtx'"), std::string::npos) << log;
+  EXPECT_EQ(slurp(out), "previous results");
+  fs::path acfg = dir / "attn.yaml";
+  std::ofstream(acfg) << "name: a\nkind: attention\ninputs: {path: nowhere.h5}\nmethods: [flash]\n";
+  EXPECT_EQ(run({acfg.string(), "-o", out.string(), "--overwrite"}, dir / "a.log"), 2);
+  EXPECT_NE(slurp(dir / "a.log").find("inputs.path"), std::string::npos) << slurp(dir / "a.log");
+  EXPECT_EQ(slurp(out), "previous results");
+}
+
+TEST(Integrity, YamlMistakesAndHugeRequestsExitTwo) {
+  auto dir = work_dir() / "yaml";
+  fs::create_directories(dir);
+  struct Case {
+    std::string body, expect;
+  };
+  std::vector<Case> const cases = {
+      {"? [a, b]\n: 1\nmethods: [gauss_elim]\nmatrix: {N: 10}\n", "a key must be a plain name"},
+      {"methods: [gauss_elim]\nmatrix: {N: 10, N: 20}\n", "key 'matrix.N': given twice (first on line 6)"},
+      {"methods: [gauss_elim]\nmethods: [reference]\nmatrix: {N: 10}\n", "key 'methods': given twice (first on line 5)"},
+      {"methods: [{name: gauss_seidel, omega: 1.2, omega: 1.4}]\nmatrix: {N: 10}\n", "given twice"},
+      {"sweep: {product: {N: [10, 20, 30, 40, 50, 60, 70, 80, 90, 100], seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "
+       "density: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]}}\nmax_points: 999\nmethods: [gauss_elim]\n",
+       "expands to 1000 points"},
+  };
+  for (auto const& c : cases) {
+    SCOPED_TRACE(c.expect);
+    fs::path cfg = write_config(dir, "y", c.body);
+    EXPECT_EQ(run({cfg.string(), "--dry-run"}, dir / "y.log"), 2);
+    EXPECT_NE(slurp(dir / "y.log").find(c.expect), std::string::npos) << slurp(dir / "y.log");
+  }
+  fs::path ok = write_config(dir, "y", "methods: [gauss_elim]\nmatrix: {N: 10}\n");
+  EXPECT_EQ(run({ok.string(), "--dry-run", "--shard", "1/99999999999"}, dir / "s.log"), 2);
+  EXPECT_NE(slurp(dir / "s.log").find("--shard"), std::string::npos) << slurp(dir / "s.log");
+}
