@@ -16,7 +16,12 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <filesystem>
 #include <future>
+#include <limits>
+#include <set>
+#include <utility>
 #include <type_traits>
 
 namespace numlab::attention {
@@ -198,6 +203,18 @@ HostInputs host_inputs(ParamMap const& prm, RunSettings const& s) {
   return in;
 }
 
+// "Q: 3 NaN or infinite values; ..." for the inputs that hold any, "" when all are finite.
+std::string nonfinite_inputs(HostInputs const& in) {
+  std::string why;
+  for (auto const& [name, x] : {std::pair<char const*, std::vector<double> const*>{"Q", &in.Q}, {"K", &in.K},
+                                {"V", &in.V}, {"dO", &in.dO}}) {
+    std::size_t n = 0;
+    for (double v : *x) n += std::isfinite(v) ? 0 : 1;
+    if (n > 0) why += fmt::format("{}{}: {} NaN or infinite values", why.empty() ? "" : "; ", name, n);
+  }
+  return why;
+}
+
 template <class ExecSpace, class T>
 std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& prm, RunSettings const& s) {
   using Mem = typename ExecSpace::memory_space;
@@ -210,6 +227,7 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
   p->K = to_tensor<T, Mem>(in.K, sh.B, sh.H, sh.N_kv, sh.D, "K");
   p->V = to_tensor<T, Mem>(in.V, sh.B, sh.H, sh.N_kv, sh.D, "V");
   p->dO = to_tensor<T, Mem>(in.dO, sh.B, sh.H, sh.N, sh.D, "dO");
+  p->invalid_inputs = nonfinite_inputs(in);
   if (get_bool(prm, "reference")) p->reference = reference_attention<T, Mem>(sh, p->Q, p->K, p->V, p->dO);
   return p;
 }
@@ -241,6 +259,50 @@ class AttentionExperiment final : public Experiment {
       if (!has(pt.problem, "N")) throw KeyError("N", "shape.N is required unless inputs.path is given");
       if (!has(pt.problem, "D")) throw KeyError("D", "shape.D is required unless inputs.path is given");
     }
+    // The kernels index a tensor's elements and a league's teams with int.
+    if (has(pt.problem, "N") && has(pt.problem, "D")) {
+      double const rows = double(get_int(pt.problem, "B")) * double(get_int(pt.problem, "H")) *
+                          double(std::max(get_int(pt.problem, "N"), n_kv_of(pt.problem)));
+      double const elements = rows * double(get_int(pt.problem, "D"));
+      if (elements > double(std::numeric_limits<int>::max()))
+        throw KeyError("N", fmt::format("B H max(N, N_kv) D = {:.3g} elements in one tensor, more than the kernels "
+                                        "index ({}); make the shape smaller",
+                                        elements, std::numeric_limits<int>::max()));
+    }
+  }
+
+  // With inputs.path the shape is the file's: B, H, N, N_kv, D given in the config must agree
+  // with it, and the point records the file's (so its attributes say what ran).
+  void resolve_problem(ParamMap& problem, std::set<std::string> const& given,
+                       std::string const& config_dir) const override {
+    if (!has(problem, "path")) return;
+    std::string const path = resolve_input_path(get_string(problem, "path"), config_dir);
+    if (!std::filesystem::exists(path)) return;  // reported as a missing input
+    std::vector<hsize_t> q, k;
+    try {
+      h5::Handle f = h5::open_file(path, false);
+      for (auto const& [name, dims] : {std::pair<char const*, std::vector<hsize_t>*>{"Q", &q}, {"K", &k}}) {
+        if (!h5::exists(f.get(), name))
+          throw KeyError("path", fmt::format("inputs '{}': dataset '{}' is missing", path, name));
+        *dims = h5::dataset_dims(f.get(), name);
+        if (dims->size() != 4)
+          throw KeyError("path", fmt::format("inputs '{}': dataset '{}' has rank {}, expected 4 ([B,H,N,D])", path,
+                                             name, dims->size()));
+      }
+    } catch (KeyError const&) {
+      throw;
+    } catch (std::exception const& e) {
+      throw KeyError("path", fmt::format("inputs '{}': {}", path, e.what()));
+    }
+    std::pair<char const*, std::int64_t> const file_shape[] = {
+        {"B", std::int64_t(q[0])}, {"H", std::int64_t(q[1])}, {"N", std::int64_t(q[2])},
+        {"N_kv", std::int64_t(k[2])}, {"D", std::int64_t(q[3])}};
+    for (auto const& [key, value] : file_shape) {
+      if (given.count(key) && get_int(problem, key) != value)
+        throw KeyError(key, fmt::format("shape.{} = {} in the config but {} in the inputs file '{}'", key,
+                                        get_int(problem, key), value, path));
+      problem[key] = value;
+    }
   }
 
   // N_kv as run when the shape is in the config (N_kv defaults to N).
@@ -261,7 +323,10 @@ class AttentionExperiment final : public Experiment {
   std::unique_ptr<ProblemInstance> make_problem(ParamMap const& prm, RunSettings const& s) override {
     if (s.backend == native::kBackend) {
       HostInputs in = host_inputs(prm, s);
-      return native::make_problem(in.shape, std::move(in.Q), std::move(in.K), std::move(in.V), std::move(in.dO), prm);
+      std::string const invalid = nonfinite_inputs(in);
+      auto p = native::make_problem(in.shape, std::move(in.Q), std::move(in.K), std::move(in.V), std::move(in.dO), prm);
+      dynamic_cast<AttentionProblemBase&>(*p).invalid_inputs = invalid;
+      return p;
     }
     return with_backend(s.backend, [&](auto space) {
       return with_dtype(get_string(prm, "dtype"), [&](auto t) { return build<decltype(space), decltype(t)>(space, prm, s); });
@@ -277,8 +342,14 @@ class AttentionExperiment final : public Experiment {
       else
         throw std::logic_error(std::string("method ") + M::name + " has no native run");  // validation rejects it
     });
+    AttentionProblemBase const& problem = dynamic_cast<AttentionProblemBase&>(base);
+    if (!problem.invalid_inputs.empty() && (r.status == "ok" || r.status == "nonfinite")) {
+      r.status = "invalid_input";
+      r.reason = "the inputs are not finite (" + problem.invalid_inputs + ")" +
+                 (r.reason.empty() ? std::string() : "; outputs: " + r.reason);
+    }
     // The shape actually run (from the file when inputs are given).
-    AttentionShape const& sh = dynamic_cast<AttentionProblemBase&>(base).shape;
+    AttentionShape const& sh = problem.shape;
     r.metrics["B_run"] = std::int64_t(sh.B);
     r.metrics["H_run"] = std::int64_t(sh.H);
     r.metrics["N_run"] = std::int64_t(sh.N);

@@ -37,6 +37,15 @@ struct TileSizes {
   int tile_k = 64;  // Bc: key/value rows per scratch tile
 };
 
+// The exponent of a softmax term, s * scale - m (or - L), is <= 0 in exact arithmetic (m is the
+// row's maximum, L its log-sum-exp); contracted into an FMA or rounded apart it can exceed 0 by
+// half an ulp of m, which at large logits (|m| ~ 1e9) reaches exp2(128) = inf and NaN outputs.
+// Clamped to 0; NaN stays NaN.
+template <class T>
+KOKKOS_FORCEINLINE_FUNCTION T softmax_exponent(T x) {
+  return x > T(0) ? T(0) : x;
+}
+
 // FLOPs of one forward pass (4 B H N N_kv D, halved for causal); backward is 2.5x.
 inline double attention_forward_flops(AttentionShape const& s) {
   double f = 4.0 * s.B * s.H * double(s.N) * double(s.N_kv) * s.D;

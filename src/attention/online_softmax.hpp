@@ -172,12 +172,12 @@ KOKKOS_INLINE_FUNCTION void exp2_rows(Member const& member, T* s, int n, int con
                                       T const (&m_safe)[R]) {
   if (all_visible(n, n_valid)) {
     Kokkos::parallel_for(Kokkos::ThreadVectorRange(member, n), [&](int j) {
-      for (int r = 0; r < R; ++r) s[j * R + r] = detail::fast_exp2(s[j * R + r] * scale_log2 - m_safe[r]);
+      for (int r = 0; r < R; ++r) s[j * R + r] = detail::fast_exp2(softmax_exponent(s[j * R + r] * scale_log2 - m_safe[r]));
     });
   } else {
     Kokkos::parallel_for(Kokkos::ThreadVectorRange(member, n), [&](int j) {
       for (int r = 0; r < R; ++r) {
-        T const p = detail::fast_exp2(s[j * R + r] * scale_log2 - m_safe[r]);
+        T const p = detail::fast_exp2(softmax_exponent(s[j * R + r] * scale_log2 - m_safe[r]));
         s[j * R + r] = j < n_valid[r] ? p : T(0);
       }
     });

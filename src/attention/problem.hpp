@@ -8,14 +8,18 @@
 #include "attention/reference.hpp"
 #include "core/experiment.hpp"
 
+#include <cmath>
 #include <optional>
+#include <string>
+#include <vector>
 #include <random>
 
 namespace numlab::attention {
 
 // What every attention problem has, whichever backend runs it.
 struct AttentionProblemBase : ProblemInstance {
-  AttentionShape shape;  // the shape run (from the file when inputs are given)
+  AttentionShape shape;        // the shape run (from the file when inputs are given)
+  std::string invalid_inputs;  // which inputs hold NaN or infinities ("" if none): status invalid_input
 };
 
 template <class ExecSpace, class T>

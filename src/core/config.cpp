@@ -368,6 +368,8 @@ RunConfig Parser::parse() {
     ParamMap problem = fixed;
     ParamMap method_axes;
     for (auto const& [k, v] : combo) (pschema.find(k) ? problem : method_axes)[k] = v;
+    std::set<std::string> given;
+    for (auto const& [k, v] : problem) given.insert(k);
     for (auto const& p : pschema.params) {
       if (problem.count(p.key)) continue;
       if (p.default_value)
@@ -376,6 +378,12 @@ RunConfig Parser::parse() {
         fail(root, p.key,
              fmt::format("missing; expected {} ({}){}", p.expected(), p.doc,
                          p.section.empty() ? "" : fmt::format(", in '{}' or as a sweep axis", p.section)));
+    }
+    try {
+      exp.resolve_problem(problem, given, cfg.settings.config_dir);
+    } catch (KeyError const& e) {
+      auto it = marks_.find(e.key);
+      fail_at(it != marks_.end() ? it->second : root.Mark(), e.key, e.what());
     }
     for (auto const& me : entries) {
       PointSpec pt;

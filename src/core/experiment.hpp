@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -86,6 +87,10 @@ class Experiment {
   virtual std::string resolve_backend(std::string const& name, std::vector<std::string>& /*notes*/) const {
     return name;
   }
+  // Completes a problem from its inputs (e.g. the shape of an input file) before validation;
+  // `given`: the keys the config gave (the others hold defaults). Throws KeyError on a conflict.
+  virtual void resolve_problem(ParamMap& /*problem*/, std::set<std::string> const& /*given*/,
+                               std::string const& /*config_dir*/) const {}
   // Cross-key checks on a complete point; throw KeyError.
   virtual void validate(PointSpec const&) const {}
   // Checks that also depend on the run's settings (e.g. a dtype only some backend

@@ -217,6 +217,16 @@ std::vector<double> read_dataset(hid_t group, std::string const& name, std::vect
   return out;
 }
 
+std::vector<hsize_t> dataset_dims(hid_t group, std::string const& name) {
+  Handle ds(H5Dopen2(group, name.c_str(), H5P_DEFAULT), close_set, "H5Dopen2");
+  Handle space(H5Dget_space(ds.get()), close_space, "H5Dget_space");
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  check(rank, "H5Sget_simple_extent_ndims");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank), 0);
+  check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), "H5Sget_simple_extent_dims");
+  return dims;
+}
+
 std::vector<double> read_dataset(hid_t group, std::string const& name) {
   Handle ds(H5Dopen2(group, name.c_str(), H5P_DEFAULT), close_set, "H5Dopen2");
   Handle space(H5Dget_space(ds.get()), close_space, "H5Dget_space");

@@ -56,6 +56,8 @@ void write_dataset(hid_t group, std::string const& name, std::vector<double> con
 // N-D float64 dataset (row-major dims).
 void write_dataset(hid_t group, std::string const& name, double const* data, std::vector<hsize_t> const& dims);
 std::vector<double> read_dataset(hid_t group, std::string const& name);
+// Extents of a dataset, without reading it.
+std::vector<hsize_t> dataset_dims(hid_t group, std::string const& name);
 // Any numeric dataset converted to double, with its dims (row-major).
 std::vector<double> read_dataset(hid_t group, std::string const& name, std::vector<hsize_t>& dims);
 

@@ -10,6 +10,10 @@
 #include "linsolve/methods/gauss_seidel.hpp"
 #include "linsolve/methods/reference.hpp"
 
+#include <fmt/format.h>
+
+#include <cmath>
+
 
 namespace numlab::linsolve {
 
@@ -156,6 +160,14 @@ class LinsolveExperiment final : public Experiment {
     auto const& d = with_backend(s.backend, [&](auto space) -> MatrixDiagnostics const& {
       return dynamic_cast<LinsolveProblem<decltype(space)>&>(base).diagnostics;
     });
+    // A solve that claims success with a non-finite error or residual is not a result.
+    if (r.status == "solved" || r.status == "converged" || r.status == "max_iterations")
+      for (char const* m : {"rel_error", "rel_residual"})
+        if (auto it = r.metrics.find(m); it != r.metrics.end() && !std::isfinite(get_real(r.metrics, m))) {
+          r.reason = fmt::format("{} is {} (status was {})", m, numlab::to_string(it->second), r.status);
+          r.status = "nonfinite";
+          break;
+        }
     r.metrics["n_rows"] = std::int64_t(d.n);
     r.metrics["nnz"] = std::int64_t(d.nnz);
     r.metrics["density_actual"] = d.density;

@@ -134,14 +134,16 @@ TEST(AttentionDriver, InputsFromHdf5AreUsedAndOutputsSaved) {
   EXPECT_EQ(bwd.arrays.at("dK").size(), std::size_t(B * H * Nkv * D));
   EXPECT_LT(std::get<double>(bwd.attributes.at("dV_rel_fro_error")), 1e-13);
 
-  // A config shape that contradicts the file is a failed point with the reason.
+  // The points record the file's shape.
+  EXPECT_EQ(std::get<std::int64_t>(fwd.attributes.at("H")), H);
+  EXPECT_EQ(std::get<std::int64_t>(fwd.attributes.at("N")), N);
+
+  // A config shape that contradicts the file is a config error (exit 2), the output untouched.
   std::ofstream(cfg) << "name: byod\nkind: attention\nwarmup: 0\nrepetitions: 1\nshape: {D: 8}\n"
                         "inputs: {path: qkv.h5}\nmethods: [flash]\n";
   rc = run({cfg.string(), "-o", out.string(), "--overwrite"}, dir / "byod2.log");
-  EXPECT_EQ(rc, 3);
-  auto bad = results::read_points(out.string());
-  ASSERT_EQ(bad.size(), 1u);
-  EXPECT_EQ(std::get<std::string>(bad[0].attributes.at("status")), "failed");
-  EXPECT_NE(std::get<std::string>(bad[0].attributes.at("reason")).find("shape.D = 8 in the config but 4 in the file"),
-            std::string::npos);
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(slurp(dir / "byod2.log").find("shape.D = 8 in the config but 4 in the inputs file"), std::string::npos)
+      << slurp(dir / "byod2.log");
+  EXPECT_EQ(results::read_points(out.string()).size(), 2u);
 }

@@ -154,7 +154,7 @@ struct FlashBwdGpuKernel {
         float const lq = row ? float(L(b, h, q)) * log2e : 0.f;
         float const dq = row ? float(Dvec(b, h, q)) : 0.f;
         for (int i = 0; i < KA; ++i) {
-          float const p = k0 + KA * rg + i <= last ? numlab::kx::exp2(s[i][j] * scale_log2 - lq) : 0.f;
+          float const p = k0 + KA * rg + i <= last ? numlab::kx::exp2(softmax_exponent(s[i][j] * scale_log2 - lq)) : 0.f;
           s[i][j] = p;
           dp[i][j] = p * (dp[i][j] - dq) * scale;
         }

@@ -89,7 +89,7 @@ struct FlashBwdKernel {
     const T sc = scale;
     Kokkos::parallel_for(Kokkos::ThreadVectorRange(m, len), [=](int c) {
       const bool seen = c < nv;
-      const T pc = seen ? kx::exp(p[c] * sc - Lr) : T(0);
+      const T pc = seen ? kx::exp(softmax_exponent(p[c] * sc - Lr)) : T(0);
       p[c] = pc;
       ds[c] = seen ? pc * (ds[c] - Dr) : T(0);
     });

@@ -110,7 +110,7 @@ struct TiledBwdKernel {
       Kokkos::parallel_reduce(
           Kokkos::ThreadVectorRange(m, n),
           [&](int c, T& acc) {
-            const T e = kx::exp(srow[c] * sc - ms);
+            const T e = kx::exp(softmax_exponent(srow[c] * sc - ms));
             srow[c] = e;
             acc += e;
           },

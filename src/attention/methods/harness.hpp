@@ -11,6 +11,10 @@
 #include "core/memory_tracker.hpp"
 #include "core/repeat_timed.hpp"
 #include "core/timing.hpp"
+#include "core/kokkos_ext/compat.hpp"
+
+#include <type_traits>
+#include <utility>
 
 namespace numlab::attention {
 
@@ -49,6 +53,39 @@ void time_method(ExecSpace const& space, RunSettings const& s, double flops, std
   r.metrics["peak_host_rss_bytes"] = peak_rss;
   r.metrics["memory_space"] = mem;
   r.arrays["times_seconds"] = times;
+}
+
+// Elements of v (contiguous) that are NaN or infinite; with allow_minus_inf, -inf is not counted
+// (the log-sum-exp of a row that sees no key).
+template <class ExecSpace, class View>
+std::int64_t count_nonfinite(ExecSpace const& space, View const& v, bool allow_minus_inf = false) {
+  using T = std::remove_const_t<typename View::value_type>;
+  T const* data = v.data();
+  std::int64_t n = 0;
+  Kokkos::parallel_reduce(
+      "numlab::attention::count_nonfinite", Kokkos::RangePolicy<ExecSpace>(space, 0, v.span()),
+      KOKKOS_LAMBDA(std::size_t i, std::int64_t & c) {
+        T const x = data[i];
+        bool const bad = !kx::isfinite(x) && !(allow_minus_inf && x < T(0) && !(x != x));
+        c += bad ? 1 : 0;
+      },
+      n);
+  return n;
+}
+
+// A finished point whose outputs hold NaN or infinities is not `ok`: status nonfinite, and which
+// outputs and how many elements in the reason (and <X>_nonfinite_count).
+inline void mark_nonfinite(PointResult& r, std::vector<std::pair<std::string, std::int64_t>> const& counts) {
+  std::string why;
+  for (auto const& [name, n] : counts) {
+    if (n == 0) continue;
+    r.metrics[name + "_nonfinite_count"] = n;
+    why += (why.empty() ? "" : "; ") + name + ": " + std::to_string(n) + " NaN or infinite values";
+  }
+  if (!why.empty()) {
+    r.status = "nonfinite";
+    r.reason = why;
+  }
 }
 
 // What ran: the kernel, its tiles (0 where the kernel has none) and its compile-time variant.

@@ -19,6 +19,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -109,6 +111,13 @@ namespace {
 
 constexpr char const* kSame = "_standard_same_precision";
 
+// NaN or infinite values of downloaded outputs (-inf allowed for a log-sum-exp).
+std::int64_t host_nonfinite(std::vector<double> const& x, bool allow_minus_inf = false) {
+  std::int64_t n = 0;
+  for (double v : x) n += std::isfinite(v) || (allow_minus_inf && v == -std::numeric_limits<double>::infinity()) ? 0 : 1;
+  return n;
+}
+
 // The point's device, and whether it can run (a CUDA device is present).
 bool begin_point(Problem& p, PointResult& r) {
   if (!p.device) {
@@ -185,6 +194,7 @@ PointResult run_flash(Problem& p, FlashOptions const& o, RunSettings const& s) {
   r.metrics["peak_device_bytes_inputs"] = f.peak_device_bytes_inputs;
   add_kernel_metrics(r, f.kernel.name, {f.kernel.tile_m, f.kernel.tile_n}, f.kernel.variant);
   r.status = "ok";
+  mark_nonfinite(r, {{"O", host_nonfinite(f.O)}, {"L", host_nonfinite(f.lse, /*allow_minus_inf=*/true)}});
   if (p.reference) {
     add_error_metrics(r, "O", compare<double, Kokkos::HostSpace>(p.q_view(f.O, false), p.reference->O));
     add_error_metrics(r, "L", compare<double, Kokkos::HostSpace>(p.rows_view(f.lse), p.reference->L));
@@ -220,6 +230,7 @@ PointResult run_flash_bwd(Problem& p, FlashBwdOptions const& o, RunSettings cons
   add_kernel_metrics(r, g.kernel.name, {g.kernel.tile_m, g.kernel.tile_n},
                      std::string(g.kernel.variant) + (deterministic ? "; dQ by a separate pass" : "; dQ by fp32 atomics"));
   r.status = "ok";
+  mark_nonfinite(r, {{"dQ", host_nonfinite(g.dQ)}, {"dK", host_nonfinite(g.dK)}, {"dV", host_nonfinite(g.dV)}});
   if (p.reference) {
     add_error_metrics(r, "dQ", compare<double, Kokkos::HostSpace>(p.q_view(g.dQ, false), p.reference->dQ));
     add_error_metrics(r, "dK", compare<double, Kokkos::HostSpace>(p.q_view(g.dK, true), p.reference->dK));
