@@ -14,6 +14,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numlab_results  # noqa: E402  (the one HDF5 reader of the scripts)
 
 
+
+def tiles_run(p):
+    """The tiles that ran (tile_q_run x tile_k_run, with the kernel), else the requested ones (older files)."""
+    if p.get("tile_q_run") is not None:
+        return f"{p['tile_q_run']}x{p['tile_k_run']} {p.get('kernel_run', '')}".strip()
+    return f"{p.get('tile_q')}x{p.get('tile_k')}"
+
 def load(path):
     """Points of a numlab-schema file ([] if the file is missing): scripts/numlab_results.py."""
     if not os.path.exists(path):
@@ -92,7 +99,7 @@ def main():
         for k in sorted(b):
             a = b[k].get("backward_tflops")
             e = eff.get(k, {}).get("backward_tflops")
-            rows.append([str(k[0]), str(k[1]), mode, f"{b[k].get('tile_q')}x{b[k].get('tile_k')}", fmt(a), fmt(e),
+            rows.append([str(k[0]), str(k[1]), mode, tiles_run(b[k]), fmt(a), fmt(e),
                          fmt(ratio(a, e), ".2f")])
     table("Kokkos flash backward, fp32 vs SDPA efficient backward (target >= 0.5x)",
           ["N", "D", "dQ", "tiles", "numlab TFLOP/s", "efficient", "ratio"], rows)

@@ -235,3 +235,21 @@ def expand_problems(numlab, kind, problems, directory=None, backend=None, method
                 raise NumlabError(f"numlab's expansion has no point of the problem {problems[i]}")
             out[i] = (hit["problem"], hit.get("derived", {}))
     return out
+
+
+def expand_problems_any_backend(numlab, kind, problems, directory=None):
+    """expand_problems with the defaults, else with each backend and method of the kind in turn
+    (a problem only one backend runs, e.g. bfloat16 on cuda_native). Raises the first refusal's
+    NumlabError when none accepts the problems."""
+    sch = schema(numlab)
+    if sch is None:
+        raise NumlabError("no numlab binary to expand the problems with")
+    attempts = [(None, None)] + [(b, m) for b in sch.kinds.get(kind, {}).get("backends", [])
+                                 for m in sch.method_names(kind)]
+    first = None
+    for backend, method in attempts:
+        try:
+            return expand_problems(numlab, kind, problems, directory=directory, backend=backend, method=method)
+        except NumlabError as e:
+            first = first or e
+    raise first

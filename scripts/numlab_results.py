@@ -252,16 +252,12 @@ def _expand(kind, problems, log):
     with the defaults (a problem only one backend runs, e.g. bfloat16), each backend and method
     of the kind in turn; then one dry run a problem."""
     numlab = numlab_cli.find_numlab()
-    sch = schema()
-    attempts = [(None, None)] + [(b, m) for b in sch.kinds.get(kind, {}).get("backends", [])
-                                 for m in sch.method_names(kind)]
     why = None
-    for backend, method in attempts:
-        try:
-            got = numlab_cli.expand_problems(numlab, kind, problems, backend=backend, method=method)
-            return dict(enumerate(d for _, d in got))
-        except numlab_cli.NumlabError as e:
-            why = why or str(e).splitlines()[-1].split(": error: ")[-1]
+    try:
+        got = numlab_cli.expand_problems_any_backend(numlab, kind, problems)
+        return dict(enumerate(d for _, d in got))
+    except numlab_cli.NumlabError as e:
+        why = str(e).splitlines()[-1].split(": error: ")[-1]
     out, refused = {}, 0
     for i, prob in enumerate(problems):
         try:

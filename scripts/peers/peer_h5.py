@@ -185,7 +185,7 @@ def expand_problems(kind, problems, numlab=None):
     sch = numlab_schema(nl)
     given = [{k: v for k, v in p.items() if v is not None} for p in problems]
     try:
-        out = numlab_cli.expand_problems(nl, kind, given)
+        out = numlab_cli.expand_problems_any_backend(nl, kind, given)
     except numlab_cli.NumlabError as e:
         raise ConfigError(str(e)) from None
     return [(_typed(sch, kind, p), dict(d)) for p, d in out]
