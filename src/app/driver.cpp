@@ -341,6 +341,10 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
                  "continue\n",
                  pt.index, what, k, output);
       return kExitInterrupted;
+    } catch (std::bad_alloc const&) {
+      result = PointResult{};
+      result.status = "failed";
+      result.reason = "out of host memory (std::bad_alloc) while making or running the point";
     } catch (std::exception const& e) {
       result = PointResult{};
       result.status = "failed";

@@ -9,6 +9,8 @@
 #include <Kokkos_Core.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
 #include <regex>
 #include <unistd.h>
 
@@ -55,11 +57,25 @@ int main(int argc, char** argv) {
   std::string cmd;
   for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
   if (merge_cmd->parsed()) return run_merge(merge_opts, cmd);
-  for (auto const& x : app.remaining())
-    if (x.rfind("--kokkos", 0) != 0) {
-      fmt::print(stderr, "numlab: unknown argument '{}' (see numlab --help)\n", x);
+  // Kokkos' own flags (3.x and 4.x); anything else, a misspelled one included, is a usage error.
+  static char const* const kokkos_flags[] = {
+      "num-threads", "threads",        "numa",         "device-id",       "device",          "num-devices",
+      "ndevices",    "skip-device",    "map-device-id-by", "disable-warnings", "print-configuration",
+      "tune-internals", "tools-library", "tools-libs", "tools-args",      "tools-help",      "help"};
+  for (auto const& x : app.remaining()) {
+    std::string const name = x.rfind("--kokkos-", 0) == 0 ? x.substr(9, x.find('=') == std::string::npos
+                                                                             ? std::string::npos
+                                                                             : x.find('=') - 9)
+                                                          : std::string();
+    bool const known = std::any_of(std::begin(kokkos_flags), std::end(kokkos_flags),
+                                   [&](char const* f) { return name == f; });
+    if (!known) {
+      fmt::print(stderr, "numlab: unknown argument '{}' (see numlab --help; Kokkos flags are --kokkos-num-threads=N, "
+                         "--kokkos-device-id=N, ...)\n",
+                 x);
       return kExitUsage;
     }
+  }
   if (list) {
     Kokkos::ScopeGuard kokkos(argc, argv);
     print_list(format == "json");

@@ -6,6 +6,7 @@
 #include <climits>
 #include <filesystem>
 #include <stdexcept>
+#include <unistd.h>
 
 namespace numlab {
 
@@ -38,6 +39,10 @@ std::string resolve_output_path(std::string const& output, std::vector<std::stri
   }
   if (target.has_filename() && (target.filename() == "." || target.filename() == ".."))
     throw std::invalid_argument(fmt::format("'{}' is a directory; name a file", output));
+  // A folder the run cannot write is said now, not as an HDF5 error after the first point.
+  fs::path const folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  if (fs::is_directory(folder, ec) && ::access(folder.c_str(), W_OK) != 0)
+    throw std::invalid_argument(fmt::format("'{}': the folder '{}' is not writable", output, folder.string()));
   fs::path const canon = fs::weakly_canonical(target, ec);
   for (auto const& in : inputs) {
     std::error_code e2;

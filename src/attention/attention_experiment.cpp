@@ -298,6 +298,9 @@ class AttentionExperiment final : public Experiment {
         {"B", std::int64_t(q[0])}, {"H", std::int64_t(q[1])}, {"N", std::int64_t(q[2])},
         {"N_kv", std::int64_t(k[2])}, {"D", std::int64_t(q[3])}};
     for (auto const& [key, value] : file_shape) {
+      if (value < 1)
+        throw KeyError("path", fmt::format("inputs '{}': {} = {}: every extent of Q and K must be >= 1", path, key,
+                                           value));
       if (given.count(key) && get_int(problem, key) != value)
         throw KeyError(key, fmt::format("shape.{} = {} in the config but {} in the inputs file '{}'", key,
                                         get_int(problem, key), value, path));

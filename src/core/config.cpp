@@ -148,7 +148,32 @@ class Parser {
                               std::set<std::string>& seen);
 };
 
+// Whether s is well-formed UTF-8 (no overlong forms or surrogates).
+bool is_utf8(std::string const& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    auto const c = static_cast<unsigned char>(s[i]);
+    int n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
+    if (n < 0 || i + std::size_t(n) >= s.size() + (n == 0 ? 1 : 0)) return false;
+    std::uint32_t cp = n == 0 ? c : c & (0x3F >> n);
+    for (int k = 1; k <= n; ++k) {
+      auto const d = static_cast<unsigned char>(s[i + std::size_t(k)]);
+      if ((d >> 6) != 0x2) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += std::size_t(n) + 1;
+  }
+  return true;
+}
+
 RunConfig Parser::parse() {
+  // The file itself: UTF-8 text (a UTF-16 file would be read as a few characters and NULs).
+  if (text_.find('\0') != std::string::npos || (text_.size() >= 2 && ((unsigned char)text_[0] == 0xFF ||
+                                                                        (unsigned char)text_[0] == 0xFE)))
+    throw ConfigError(path_, 0, 0, "", "the config is not UTF-8 text (UTF-16? save it as UTF-8)");
+  if (!is_utf8(text_)) throw ConfigError(path_, 0, 0, "", "the config is not valid UTF-8 text");
   YAML::Node root;
   try {
     root = YAML::Load(text_);

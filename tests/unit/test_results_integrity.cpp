@@ -295,3 +295,35 @@ TEST(Integrity, TheInputFileDecidesTheShapeAndAConflictIsAConfigError) {
   EXPECT_EQ(run({huge.string(), "--dry-run"}, dir / "h.log"), 2);
   EXPECT_NE(slurp(dir / "h.log").find("more than the kernels index"), std::string::npos) << slurp(dir / "h.log");
 }
+
+TEST(Integrity, SmallerMistakesExitTwoWithAReason) {
+  auto dir = work_dir() / "smaller";
+  fs::create_directories(dir);
+  // A config that is not UTF-8: UTF-16 (a BOM and NULs), or a name with a stray Latin-1 byte.
+  fs::path u16 = dir / "u16.yaml";
+  {
+    std::ofstream f(u16, std::ios::binary);
+    std::string const text = "name: u\nkind: linsolve\nmatrix: {N: 10}\nmethods: [gauss_elim]\n";
+    f.put(char(0xFF)).put(char(0xFE));
+    for (char c : text) f.put(c).put('\0');
+  }
+  EXPECT_EQ(run({u16.string(), "--dry-run"}, dir / "u16.log"), 2);
+  EXPECT_NE(slurp(dir / "u16.log").find("not UTF-8 text"), std::string::npos) << slurp(dir / "u16.log");
+  fs::path latin = write_config(dir, "caf\xe9", "matrix: {N: 10}\nmethods: [gauss_elim]\n");
+  EXPECT_EQ(run({latin.string(), "--dry-run"}, dir / "latin.log"), 2);
+  EXPECT_NE(slurp(dir / "latin.log").find("not valid UTF-8"), std::string::npos) << slurp(dir / "latin.log");
+  // A misspelled Kokkos flag.
+  fs::path ok = write_config(dir, "ok", "matrix: {N: 10}\nmethods: [gauss_elim]\n");
+  EXPECT_EQ(run({ok.string(), "--dry-run", "--kokkos-num-thread=2"}, dir / "k.log"), 2);
+  EXPECT_NE(slurp(dir / "k.log").find("unknown argument '--kokkos-num-thread=2'"), std::string::npos)
+      << slurp(dir / "k.log");
+  EXPECT_EQ(run({ok.string(), "--dry-run", "--kokkos-num-threads=2"}, dir / "k2.log"), 0) << slurp(dir / "k2.log");
+  // A folder the run cannot write (not as root: root writes anywhere).
+  if (::geteuid() != 0) {
+    fs::create_directories(dir / "ro");
+    fs::permissions(dir / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    EXPECT_EQ(run({ok.string(), "-o", (dir / "ro" / "o.h5").string()}, dir / "ro.log"), 2);
+    EXPECT_NE(slurp(dir / "ro.log").find("is not writable"), std::string::npos) << slurp(dir / "ro.log");
+    fs::permissions(dir / "ro", fs::perms::owner_all);
+  }
+}
