@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "app/machine_output.hpp"
 
+#include "core/param_json.hpp"
 #include "numlab_config.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -14,24 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-json to_json(ParamValue const& v) {
-  return std::visit(
-      [](auto const& x) -> json {
-        using X = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<X, double>)
-          return std::isfinite(x) ? json(x) : json(nullptr);  // JSON has no infinities
-        else
-          return json(x);
-      },
-      v);
-}
-
-json to_json(ParamMap const& m) {
-  json j = json::object();
-  for (auto const& [k, v] : m) j[k] = to_json(v);
-  return j;
-}
-
 char const* type_name(ParamType t) {
   switch (t) {
     case ParamType::integer: return "integer";
@@ -43,7 +26,7 @@ char const* type_name(ParamType t) {
   return "?";
 }
 
-json to_json(ParamSpec const& p) {
+json spec_json(ParamSpec const& p) {
   json j;
   j["key"] = p.key;
   j["type"] = type_name(p.type);
@@ -67,9 +50,9 @@ json to_json(ParamSpec const& p) {
   return j;
 }
 
-json to_json(Schema const& s) {
+json schema_json(Schema const& s) {
   json a = json::array();
-  for (auto const& p : s.params) a.push_back(to_json(p));
+  for (auto const& p : s.params) a.push_back(spec_json(p));
   return a;
 }
 
@@ -81,20 +64,20 @@ json list_json(ExperimentList const& kinds) {
   j["kokkos_version"] =
       fmt::format("{}.{}.{}", KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100);
   j["kokkos_default_execution_space"] = Kokkos::DefaultExecutionSpace::name();
-  j["settings"] = to_json(settings_schema());
+  j["settings"] = schema_json(settings_schema());
   json ks = json::array();
   for (auto const* e : kinds) {
     json k;
     k["kind"] = e->kind();
     k["doc"] = e->doc();
     k["backends"] = e->backends();
-    k["problem"] = to_json(e->problem_schema());
+    k["problem"] = schema_json(e->problem_schema());
     json ms = json::array();
     for (auto const& m : e->methods()) {
       json mj;
       mj["name"] = m.name;
       mj["doc"] = m.doc;
-      mj["options"] = to_json(m.options);
+      mj["options"] = schema_json(m.options);
       json kj = json::array();
       for (auto const& kd : m.kernels) kj.push_back({{"name", kd.name}, {"backends", kd.backends}, {"doc", kd.doc}});
       mj["kernels"] = kj;

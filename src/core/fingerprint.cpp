@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "core/fingerprint.hpp"
 
+#include "core/param_json.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -14,22 +16,10 @@ namespace {
 
 using nlohmann::json;
 
-json value_json(ParamValue const& v) {
-  return std::visit(
-      [](auto const& x) -> json {
-        using X = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<X, double>)
-          return std::isfinite(x) ? json(x) : json(to_string(ParamValue(x)));
-        else
-          return json(x);
-      },
-      v);
-}
-
 json map_json(ParamMap const& m, std::vector<std::string> const& skip) {
   json j = json::object();
   for (auto const& [k, v] : m)
-    if (std::find(skip.begin(), skip.end(), k) == skip.end()) j[k] = value_json(v);
+    if (std::find(skip.begin(), skip.end(), k) == skip.end()) j[k] = to_json(v);
   return j;
 }
 
@@ -82,7 +72,7 @@ std::string normalized_config(RunConfig const& cfg) {
       auto it = p.problem.find(a);
       if (it == p.problem.end()) it = p.options.find(a);
       if (it == p.options.end()) continue;
-      json v = value_json(it->second);
+      json v = to_json(it->second);
       if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
     }
     sweep[a] = values;
