@@ -336,10 +336,14 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
       result = exp.run(*problem, pt, cfg.settings);
     } catch (Interrupted const&) {
       if (opts.progress_tty && !opts.quiet) fmt::print(stderr, "\n");
-      fmt::print(stderr,
-                 "numlab: interrupted during point {} ({}); {} finished points are in '{}'; rerun with --resume to "
-                 "continue\n",
-                 pt.index, what, k, output);
+      if (exists && opts.overwrite && k == 0)
+        fmt::print(stderr, "numlab: interrupted during point {} ({}), before the first point: '{}' is unchanged\n",
+                   pt.index, what, output);
+      else
+        fmt::print(stderr,
+                   "numlab: interrupted during point {} ({}); {} finished points are in '{}'; rerun with --resume to "
+                   "continue\n",
+                   pt.index, what, k, output);
       return kExitInterrupted;
     } catch (std::bad_alloc const&) {
       result = PointResult{};
@@ -353,6 +357,9 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     if (result.status == "failed") ++failed;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.metrics["wall_seconds"] = secs;
+    // The run's settings that shape the metrics, per point: a resume may change them.
+    result.metrics["warmup"] = std::int64_t(cfg.settings.warmup);
+    result.metrics["repetitions"] = std::int64_t(cfg.settings.repetitions);
     for (auto const& [k, v] : exp.derived(pt)) result.metrics.emplace(k, v);
     try {
       if (exists && opts.overwrite && k == 0)

@@ -208,14 +208,30 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
     } catch (std::exception const& e) {
       throw MergeError(kExitUsage, fmt::format("{}: error: cannot read: {}", p, e.what()));
     }
+    if (auto holder = lock_holder(p))
+      throw MergeError(kExitUsage, fmt::format("{}: error: is still being written ({}); merge once that run has "
+                                               "finished",
+                                               p, *holder));
     for (char const* k : kIdentity)
       if (!x.root.count(k))
         throw MergeError(kExitUsage,
                          fmt::format("{}: error: not a numlab results file (no root attribute '{}')", p, k));
     if (!h5::exists(x.file.get(), "points"))
       throw MergeError(kExitUsage, fmt::format("{}: error: not a numlab results file (no /points)", p));
+    // Shards of one sweep: the same normalised config (files without one: the same config text).
+    bool const fingerprinted = x.root.count("config_fingerprint") > 0;
     if (!in.empty()) {
-      for (char const* k : kIdentity)
+      for (char const* k : kIdentity) {
+        if (std::string(k) == "config_text" && fingerprinted && in.front().root.count("config_fingerprint")) {
+          if (!(x.root.at("config_fingerprint") == in.front().root.at("config_fingerprint"))) {
+            std::string const d = first_difference(attr_string(in.front().root, "config_normalized"),
+                                                   attr_string(x.root, "config_normalized"), in.front().path, p);
+            throw MergeError(kExitUsage, fmt::format("{}: error: its config differs from {}'s ({}); only the shards "
+                                                     "of one sweep can be merged",
+                                                     p, in.front().path, d));
+          }
+          continue;
+        }
         if (!(x.root.at(k) == in.front().root.at(k)))
           throw MergeError(
               kExitUsage,
@@ -224,17 +240,21 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
                           std::string(k) == "config_text"
                               ? "the config text differs"
                               : fmt::format("'{}' vs '{}'", to_string(x.root.at(k)), to_string(in.front().root.at(k)))));
+      }
     } else if (!std::holds_alternative<std::int64_t>(x.root.at("schema_version")) ||
                get_int(x.root, "schema_version") != kSchemaVersion) {
       throw MergeError(kExitUsage, fmt::format("{}: error: schema_version {} (this numlab reads {})", p,
                                                to_string(x.root.at("schema_version")), kSchemaVersion));
     }
     if (cfg) {
-      if (attr_string(x.root, "config_text") != cfg->text)
+      if (attr_string(x.root, "name") != cfg->name)
+        throw MergeError(kExitUsage, fmt::format("{}: error: was not produced by {} (its name is '{}', the config's "
+                                                 "'{}')",
+                                                 p, cfg->path, attr_string(x.root, "name"), cfg->name));
+      if (!fingerprinted && attr_string(x.root, "config_text") != cfg->text)
         throw MergeError(kExitUsage, fmt::format("{}: error: was not produced by {} (the config text differs)", p,
                                                  cfg->path));
-      // The text is the same; the normalised config may still differ (a build with other defaults).
-      if (x.root.count("config_normalized")) {
+      if (fingerprinted) {
         std::string const d =
             first_difference(attr_string(x.root, "config_normalized"), normalized_config(*cfg), p, cfg->path);
         if (!d.empty())

@@ -14,6 +14,13 @@ namespace fs = std::filesystem;
 
 std::string resolve_output_path(std::string const& output, std::vector<std::string> const& inputs) {
   if (output.empty()) throw std::invalid_argument("the output path is empty");
+  if (!fs::path(output).has_filename())
+    throw std::invalid_argument(fmt::format("'{}' names a folder (it ends in '/'); name a file", output));
+  // The file's name leaves room for the temporaries and the lock beside it (OUT.tmp.PID).
+  if (fs::path(output).filename().string().size() + 16 > NAME_MAX)
+    throw std::invalid_argument(fmt::format("'{}': the file name is {} bytes; at most {} leave room for its "
+                                            "temporaries",
+                                            output, fs::path(output).filename().string().size(), NAME_MAX - 16));
   for (auto const& part : fs::path(output))
     if (part.string().size() > NAME_MAX)
       throw std::invalid_argument(

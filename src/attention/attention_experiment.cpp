@@ -203,11 +203,13 @@ HostInputs host_inputs(ParamMap const& prm, RunSettings const& s) {
   return in;
 }
 
-// "Q: 3 NaN or infinite values; ..." for the inputs that hold any, "" when all are finite.
-std::string nonfinite_inputs(HostInputs const& in) {
+// "Q: 3 NaN or infinite values; ..." for the inputs that hold any (dO too with `with_do`), ""
+// when all are finite.
+std::string nonfinite_inputs(HostInputs const& in, bool with_do) {
   std::string why;
   for (auto const& [name, x] : {std::pair<char const*, std::vector<double> const*>{"Q", &in.Q}, {"K", &in.K},
                                 {"V", &in.V}, {"dO", &in.dO}}) {
+    if (!with_do && x == &in.dO) continue;
     std::size_t n = 0;
     for (double v : *x) n += std::isfinite(v) ? 0 : 1;
     if (n > 0) why += fmt::format("{}{}: {} NaN or infinite values", why.empty() ? "" : "; ", name, n);
@@ -227,7 +229,8 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
   p->K = to_tensor<T, Mem>(in.K, sh.B, sh.H, sh.N_kv, sh.D, "K");
   p->V = to_tensor<T, Mem>(in.V, sh.B, sh.H, sh.N_kv, sh.D, "V");
   p->dO = to_tensor<T, Mem>(in.dO, sh.B, sh.H, sh.N, sh.D, "dO");
-  p->invalid_inputs = nonfinite_inputs(in);
+  p->invalid_inputs = nonfinite_inputs(in, true);
+  p->invalid_forward_inputs = nonfinite_inputs(in, false);
   if (get_bool(prm, "reference")) p->reference = reference_attention<T, Mem>(sh, p->Q, p->K, p->V, p->dO);
   return p;
 }
@@ -326,9 +329,10 @@ class AttentionExperiment final : public Experiment {
   std::unique_ptr<ProblemInstance> make_problem(ParamMap const& prm, RunSettings const& s) override {
     if (s.backend == native::kBackend) {
       HostInputs in = host_inputs(prm, s);
-      std::string const invalid = nonfinite_inputs(in);
+      std::string const invalid = nonfinite_inputs(in, true), invalid_forward = nonfinite_inputs(in, false);
       auto p = native::make_problem(in.shape, std::move(in.Q), std::move(in.K), std::move(in.V), std::move(in.dO), prm);
       dynamic_cast<AttentionProblemBase&>(*p).invalid_inputs = invalid;
+      dynamic_cast<AttentionProblemBase&>(*p).invalid_forward_inputs = invalid_forward;
       return p;
     }
     return with_backend(s.backend, [&](auto space) {
@@ -345,10 +349,22 @@ class AttentionExperiment final : public Experiment {
       else
         throw std::logic_error(std::string("method ") + M::name + " has no native run");  // validation rejects it
     });
+    // An error against fp64 that is not finite (an output wrong by infinity) is no result either.
+    if (r.status == "ok")
+      for (auto const& [k, v] : r.metrics)
+        if (auto const* d = std::get_if<double>(&v);
+            d && !std::isfinite(*d) && k.find("_error") != std::string::npos) {
+          r.status = "nonfinite";
+          r.reason = fmt::format("{} is {}", k, numlab::to_string(v));
+          break;
+        }
+    // Inputs that are not finite: the forward reads Q, K, V, the backward dO as well.
     AttentionProblemBase const& problem = dynamic_cast<AttentionProblemBase&>(base);
-    if (!problem.invalid_inputs.empty() && (r.status == "ok" || r.status == "nonfinite")) {
+    bool const backward = r.metrics.count("backward_seconds_median") > 0;
+    std::string const& invalid = backward ? problem.invalid_inputs : problem.invalid_forward_inputs;
+    if (!invalid.empty() && (r.status == "ok" || r.status == "nonfinite")) {
       r.status = "invalid_input";
-      r.reason = "the inputs are not finite (" + problem.invalid_inputs + ")" +
+      r.reason = "the inputs are not finite (" + invalid + ")" +
                  (r.reason.empty() ? std::string() : "; outputs: " + r.reason);
     }
     // The shape actually run (from the file when inputs are given).

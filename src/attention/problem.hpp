@@ -19,7 +19,8 @@ namespace numlab::attention {
 // What every attention problem has, whichever backend runs it.
 struct AttentionProblemBase : ProblemInstance {
   AttentionShape shape;        // the shape run (from the file when inputs are given)
-  std::string invalid_inputs;  // which inputs hold NaN or infinities ("" if none): status invalid_input
+  std::string invalid_inputs;          // which of Q, K, V, dO hold NaN or infinities ("" if none)
+  std::string invalid_forward_inputs;  // the same of Q, K, V (what a forward reads)
 };
 
 template <class ExecSpace, class T>

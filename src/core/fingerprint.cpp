@@ -3,6 +3,7 @@
 
 #include "core/param_json.hpp"
 
+#include <Kokkos_Core.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -60,7 +61,10 @@ std::string diff(json const& a, json const& b, std::string const& path, std::str
 std::string normalized_config(RunConfig const& cfg) {
   json j;
   j["kind"] = cfg.kind;
-  j["backend"] = cfg.settings.backend;
+  // `default` names this build's default execution space: a CUDA build and an OpenMP one differ.
+  j["backend"] = cfg.settings.backend == "default"
+                     ? std::string("default (") + Kokkos::DefaultExecutionSpace::name() + ")"
+                     : cfg.settings.backend;
   j["save_outputs"] = cfg.settings.save_outputs;
   j["total_points"] = cfg.points.size();
   auto const& axes = cfg.sweep_axes;
@@ -69,15 +73,22 @@ std::string normalized_config(RunConfig const& cfg) {
   for (auto const& a : axes) {
     json values = json::array();
     for (auto const& p : cfg.points) {
-      auto it = p.problem.find(a);
-      if (it == p.problem.end()) it = p.options.find(a);
-      if (it == p.options.end()) continue;
-      json v = to_json(it->second);
-      if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+      ParamValue const* v = nullptr;
+      if (auto it = p.problem.find(a); it != p.problem.end()) v = &it->second;
+      else if (auto io = p.options.find(a); io != p.options.end()) v = &io->second;
+      if (!v) continue;
+      json const jv = to_json(*v);
+      if (std::find(values.begin(), values.end(), jv) == values.end()) values.push_back(jv);
     }
     sweep[a] = values;
   }
   j["sweep"] = sweep;
+  // The order of the axes and the pairing of zipped values decide which point has which index:
+  // the axes in config order, and a digest of every point's key in index order.
+  j["sweep_axes_order"] = axes;
+  std::string keys;
+  for (auto const& p : cfg.points) keys += std::to_string(p.index) + ' ' + p.key() + '\n';
+  j["point_order_digest"] = config_fingerprint(keys);
   j["problem"] = cfg.points.empty() ? json::object() : map_json(cfg.points.front().problem, axes);
   // Method entries (method + options that are not axes), in order of first appearance.
   json methods = json::array();
@@ -107,10 +118,18 @@ std::string first_difference(std::string const& a, std::string const& b, std::st
   } catch (json::exception const&) {
     return a == b ? "" : "the normalised config (unreadable in one of them)";
   }
+  // The order digest last: a difference of the config's keys is the one to name.
+  json const da = ja.value("point_order_digest", json()), db = jb.value("point_order_digest", json());
+  ja.erase("point_order_digest");
+  jb.erase("point_order_digest");
   std::string va, vb;
   std::string path = diff(ja, jb, "", va, vb);
-  if (path.empty()) return {};
-  return fmt::format("{}: {} in {}, {} in {}", path, va, a_name, vb, b_name);
+  if (!path.empty()) return fmt::format("{}: {} in {}, {} in {}", path, va, a_name, vb, b_name);
+  if (da != db)
+    return fmt::format("the points come in another order (the pairing of zipped values or the order of the axes "
+                       "differs: point_order_digest {} in {}, {} in {})",
+                       show(da), a_name, show(db), b_name);
+  return {};
 }
 
 }  // namespace numlab

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // One writer per output file: an exclusive flock(2) on OUT.lock, beside the output, held for
 // the whole run and released by the kernel when the process ends (however it ends). The lock
-// file names its holder (pid, host, start time) for the message a second writer gets; a lock
-// file left by a process that no longer holds it is taken over with a note.
+// file names its holder (pid, host, start time, Slurm task) for the message a second writer
+// gets; a lock file left by a process of this host, or by an earlier run of this Slurm task,
+// that no longer holds it is taken over with a note; one from another host is refused.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -34,5 +36,8 @@ class OutputLock {
 
 // OUT.lock
 std::string lock_path_of(std::string const& output);
+
+// Who holds the lock of `output` right now (its holder line), or nothing when no one does.
+std::optional<std::string> lock_holder(std::string const& output);
 
 }  // namespace numlab

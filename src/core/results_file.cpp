@@ -125,8 +125,13 @@ void remove_stale_temporaries(std::string const& path) {
   std::error_code ec;
   for (auto const& e : fs::directory_iterator(dir, ec)) {
     std::string const n = e.path().filename().string();
-    bool const ours = n == base + ".tmp" || n.rfind(base + ".tmp.", 0) == 0 ||
-                      (n.rfind(base + ".merge-", 0) == 0 && n.size() > 4 && n.substr(n.size() - 4) == ".tmp");
+    auto digits = [](std::string const& x) {
+      return !x.empty() && x.find_first_not_of("0123456789") == std::string::npos;
+    };
+    std::string const tmp = base + ".tmp.", merge = base + ".merge-";
+    bool const ours = n == base + ".tmp" || (n.rfind(tmp, 0) == 0 && digits(n.substr(tmp.size()))) ||
+                      (n.rfind(merge, 0) == 0 && n.size() > merge.size() + 4 && n.substr(n.size() - 4) == ".tmp" &&
+                       digits(n.substr(merge.size(), n.size() - merge.size() - 4)));
     if (ours && e.is_regular_file(ec)) fs::remove(e.path(), ec);
   }
 }

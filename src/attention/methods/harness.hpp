@@ -73,6 +73,28 @@ std::int64_t count_nonfinite(ExecSpace const& space, View const& v, bool allow_m
   return n;
 }
 
+// Like count_nonfinite for a log-sum-exp L [B,H,N]: -inf is right only in rows that see no key
+// (causal with N_kv < N: rows i with i + N_kv - N < 0).
+template <class ExecSpace, class View>
+std::int64_t count_nonfinite_lse(ExecSpace const& space, View const& L, AttentionShape const& sh) {
+  using T = std::remove_const_t<typename View::value_type>;
+  T const* data = L.data();
+  int const N = sh.N, offset = sh.N_kv - sh.N;
+  bool const causal = sh.causal, no_keys = sh.N_kv == 0;
+  std::int64_t n = 0;
+  Kokkos::parallel_reduce(
+      "numlab::attention::count_nonfinite_lse", Kokkos::RangePolicy<ExecSpace>(space, 0, L.span()),
+      KOKKOS_LAMBDA(std::size_t idx, std::int64_t & c) {
+        T const x = data[idx];
+        int const i = N > 0 ? int(idx % std::size_t(N)) : 0;
+        bool const sees_none = no_keys || (causal && i + offset < 0);
+        bool const bad = !kx::isfinite(x) && !(sees_none && x < T(0) && !(x != x));
+        c += bad ? 1 : 0;
+      },
+      n);
+  return n;
+}
+
 // A finished point whose outputs hold NaN or infinities is not `ok`: status nonfinite, and which
 // outputs and how many elements in the reason (and <X>_nonfinite_count).
 inline void mark_nonfinite(PointResult& r, std::vector<std::pair<std::string, std::int64_t>> const& counts) {
