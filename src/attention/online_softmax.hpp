@@ -165,19 +165,22 @@ KOKKOS_INLINE_FUNCTION T safe_max(T m) {
   return m == negative_infinity<T>() ? T(0) : m;
 }
 
-// s := exp2(s * scale_log2 - m_safe[r]) on the visible prefix of each row, 0 past it.
+// s := exp2((s - m_safe[r]) * scale_log2) on the visible prefix of each row, 0 past it; m_safe is
+// the row's maximum raw score. The difference comes first: the row's largest term is exactly
+// exp2(0) = 1, where s * scale_log2 - m (an FMA) would leave the product's rounding error, up to
+// half an ulp of m: at logits of 1e9 enough to underflow every term of a row (l = 0, L = -inf).
 // Exponentiation has its own pass: it vectorises on the host, a fused row sum would not.
 template <int R, class Member, class T>
 KOKKOS_INLINE_FUNCTION void exp2_rows(Member const& member, T* s, int n, int const (&n_valid)[R], T scale_log2,
                                       T const (&m_safe)[R]) {
   if (all_visible(n, n_valid)) {
     Kokkos::parallel_for(Kokkos::ThreadVectorRange(member, n), [&](int j) {
-      for (int r = 0; r < R; ++r) s[j * R + r] = detail::fast_exp2(softmax_exponent(s[j * R + r] * scale_log2 - m_safe[r]));
+      for (int r = 0; r < R; ++r) s[j * R + r] = detail::fast_exp2(softmax_exponent((s[j * R + r] - m_safe[r]) * scale_log2));
     });
   } else {
     Kokkos::parallel_for(Kokkos::ThreadVectorRange(member, n), [&](int j) {
       for (int r = 0; r < R; ++r) {
-        T const p = detail::fast_exp2(softmax_exponent(s[j * R + r] * scale_log2 - m_safe[r]));
+        T const p = detail::fast_exp2(softmax_exponent((s[j * R + r] - m_safe[r]) * scale_log2));
         s[j * R + r] = j < n_valid[r] ? p : T(0);
       }
     });
@@ -187,10 +190,10 @@ KOKKOS_INLINE_FUNCTION void exp2_rows(Member const& member, T* s, int n, int con
 // Running softmax state of R query rows. The statistics are kept in T (fp32 for float inputs,
 // as FlashAttention does: m_i is exact, and l_i >= 1 sums positive terms <= 1, so its relative
 // error grows like eps * sqrt(#keys) on average, the order of the P V accumulation itself).
-//   m_i: running max of the scaled scores in log2 units (s * scale_log2), -inf before any key;
-//   l_i: running sum of exp2(s * scale_log2 - m_i).
+//   m_i: running max of the raw scores s = q . k, -inf before any key;
+//   l_i: running sum of exp2((s - m_i) * scale_log2).
 // With O~ the unnormalised accumulator of a row, O = O~ / l_i and L = ln(sum_j e^(scale s_j)) =
-// m_i ln 2 + ln l_i at the end.
+// m_i scale_log2 ln 2 + ln l_i at the end.
 template <class T, int R = 1>
 struct OnlineSoftmax {
   T m_i[R];
@@ -219,8 +222,8 @@ struct OnlineSoftmax {
   // Folds one tile of raw scores into the state. On entry s (panel, n columns) holds the scores
   // q . k; row r sees its prefix j < n_valid[r] (masking is always a prefix: the clipped last
   // tile and the causal diagonal cut keys off the end). On exit s holds the unnormalised
-  // probabilities exp2(s * scale_log2 - m_new), zero where masked, and alpha[r] = exp2(m_old -
-  // m_new) is the factor the caller applies to its accumulator row before adding P V (0 on a
+  // probabilities exp2((s - m_new) * scale_log2), zero where masked, and alpha[r] = exp2((m_old -
+  // m_new) * scale_log2) is the factor the caller applies to its accumulator row before adding P V (0 on a
   // row's first visible tile, 1 when the tile shows the row nothing).
   template <class Member>
   KOKKOS_INLINE_FUNCTION void rescale(Member const& member, T* s, int n, int const (&n_valid)[R], T scale_log2,
@@ -228,10 +231,10 @@ struct OnlineSoftmax {
     detail::RowBlock<T, R> const tile_max = visible_row_max(member, s, n, n_valid);
     T m_new[R], m_safe[R];
     for (int r = 0; r < R; ++r) {
-      T const tm = tile_max.v[r] * scale_log2;
+      T const tm = tile_max.v[r];
       m_new[r] = m_i[r] > tm ? m_i[r] : tm;
       m_safe[r] = safe_max(m_new[r]);  // a row that has seen no key: P = 0, alpha = 0, l_i = 0
-      alpha[r] = detail::fast_exp2(m_i[r] - m_safe[r]);
+      alpha[r] = detail::fast_exp2((m_i[r] - m_safe[r]) * scale_log2);
     }
     exp2_rows(member, s, n, n_valid, scale_log2, m_safe);
     detail::RowBlock<T, R> const tile_sum = row_sum<R>(member, s, n);
@@ -245,8 +248,8 @@ struct OnlineSoftmax {
   KOKKOS_INLINE_FUNCTION T inv_l(int r) const { return l_i[r] > T(0) ? T(1) / l_i[r] : T(0); }
 
   // Log-sum-exp of the row's scaled scores (natural log); -inf for a row that saw no key.
-  KOKKOS_INLINE_FUNCTION T finalize(int r) const {
-    return l_i[r] > T(0) ? m_i[r] * detail::ln2_v<T> + numlab::kx::log(l_i[r]) : negative_infinity<T>();
+  KOKKOS_INLINE_FUNCTION T finalize(int r, T scale_log2) const {
+    return l_i[r] > T(0) ? m_i[r] * (scale_log2 * detail::ln2_v<T>) + numlab::kx::log(l_i[r]) : negative_infinity<T>();
   }
 };
 

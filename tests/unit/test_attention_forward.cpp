@@ -518,7 +518,7 @@ struct OnlineSoftmaxProbe {
     }
     for (int r = 0; r < R; ++r) {
       for (int c = 0; c < n; ++c) P(r, c) = acc[r][c] * sm.inv_l(r);
-      lse(r) = sm.finalize(r);
+      lse(r) = sm.finalize(r, scale_log2);
     }
   }
 };

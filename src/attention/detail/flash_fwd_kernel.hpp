@@ -38,7 +38,7 @@ struct FlashFwdKernel {
     T* const KVs = buf[1];       // K^T (D, ldKt), then V (BcP, DP)
     T* const Sp = buf[2];        // (BrP, BcP) in panels: scores S, then probabilities P
     T* const Os = buf[3];        // (BrP, DP): unnormalised O accumulator
-    T* const m_i = buf[4];       // (BrP) running max, log2 units
+    T* const m_i = buf[4];       // (BrP) running max of the raw scores
     T* const l_i = m_i + BrP;    // (BrP) running sum
     T* const alpha = l_i + BrP;  // (BrP) accumulator rescale factor of the current tile
     std::size_t const q_panel = std::size_t(D) * R, s_panel = std::size_t(BcP) * R;
@@ -91,7 +91,7 @@ struct FlashFwdKernel {
     }
     member.team_barrier();
 
-    // O = O~ / l_i (one division per row), L_i = m_i ln 2 + ln l_i; a row that saw no key
+    // O = O~ / l_i (one division per row), L_i = m_i scale ln 2 + ln l_i; a row that saw no key
     // (causal, N > N_kv) gets O = 0 and L = -inf.
     bool const store_L = L.size() > 0;
     Kokkos::parallel_for(Kokkos::TeamThreadRange(member, q_len), [&](int r) {
@@ -99,7 +99,7 @@ struct FlashFwdKernel {
       T const inv_l = sm.inv_l(0);
       T* out = &O(t.b, t.h, q0 + r, 0);
       Kokkos::parallel_for(Kokkos::ThreadVectorRange(member, D), [&](int d) { out[d] = Os[r * DP + d] * inv_l; });
-      if (store_L) Kokkos::single(Kokkos::PerThread(member), [&]() { L(t.b, t.h, q0 + r) = sm.finalize(0); });
+      if (store_L) Kokkos::single(Kokkos::PerThread(member), [&]() { L(t.b, t.h, q0 + r) = sm.finalize(0, scale_log2); });
     });
   }
 };

@@ -89,8 +89,7 @@ struct TiledFwdKernel {
         for (int i = 0; i < R; ++i) m[i] = mx.v[i] > m[i] ? mx.v[i] : m[i];
       }
       for (int i = 0; i < R; ++i) {
-        m[i] *= scale_log2;
-        m_safe[i] = safe_max(m[i]);
+        m_safe[i] = safe_max(m[i]);  // raw scores: exp2_rows subtracts, then scales
         l[i] = T(0);
       }
       for (int j = 0; j < Tc_visible; ++j) {
@@ -139,7 +138,7 @@ struct TiledFwdKernel {
       if (store_L)
         Kokkos::single(Kokkos::PerThread(member), [&]() {
           OnlineSoftmax<T, 1> const stats(m_row + r, l_row + r);  // only for its finalize()
-          L(t.b, t.h, q0 + r) = stats.finalize(0);
+          L(t.b, t.h, q0 + r) = stats.finalize(0, scale_log2);
         });
     });
   }
