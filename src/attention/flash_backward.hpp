@@ -35,13 +35,8 @@ namespace numlab::attention {
 
 template <class ExecSpace, class T>
 FlashBwdSelection select_flash_backward(AttentionShape const& s, FlashBwdKernel kernel, TileSizes tiles) {
-  constexpr char const* who = "numlab::attention::flash_backward";
-  detail::check_tiles(who, tiles);
-  if (auto why = kokkos_kernel_constraint(kernel); !why.empty()) throw std::invalid_argument(std::string(who) + ": " + why);
-  std::string const reg = register_tiled_backward_constraint<ExecSpace, T>(s.D, tiles);
-  if (kernel == FlashBwdKernel::register_tiled && !reg.empty()) throw std::invalid_argument(std::string(who) + ": " + reg);
   FlashBwdSelection sel;
-  if (kernel != FlashBwdKernel::team_scratch && reg.empty()) {
+  if (detail::register_tiled_runs<ExecSpace, T>("numlab::attention::flash_backward", kernel, s.D, tiles)) {
     sel.kernel = FlashBwdKernel::register_tiled;
     sel.tiles = flash_bwd_gpu_tiles(s.D);
     sel.variant = "teams/SM " + std::to_string(detail::flash_gpu_min_teams_per_sm);

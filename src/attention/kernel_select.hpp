@@ -181,8 +181,6 @@ std::string kernel_backend_constraint(Kernel kernel, bool native) {
   return std::string("kernel ") + enum_name(kernel) +
          " is a native CUDA kernel: it runs with backend cuda_native; on a Kokkos backend the kernels are " + offered;
 }
-inline std::string kokkos_kernel_constraint(FlashFwdKernel k) { return kernel_backend_constraint(k, false); }
-inline std::string kokkos_kernel_constraint(FlashBwdKernel k) { return kernel_backend_constraint(k, false); }
 
 // Empty when a forced Kokkos kernel can run head dim D at `tiles` on ExecSpace in T (what the
 // config can check before Kokkos starts), else the constraint it breaks.
@@ -196,18 +194,28 @@ std::string kernel_point_constraint(FlashBwdKernel k, int D, TileSizes tiles) {
                                              : std::string();
 }
 
+namespace detail {
+// The common part of the Kokkos selections: whether the register-tiled kernel runs for `kernel`
+// (auto: where it can; register_tiled: it must, else std::invalid_argument naming why; a native
+// kernel or negative tiles: std::invalid_argument too).
+template <class ExecSpace, class T, class Kernel>
+bool register_tiled_runs(char const* who, Kernel kernel, int D, TileSizes tiles) {
+  check_tiles(who, tiles);
+  if (auto why = kernel_backend_constraint(kernel, false); !why.empty())
+    throw std::invalid_argument(std::string(who) + ": " + why);
+  std::string const reg = kernel_point_constraint<ExecSpace, T>(Kernel::register_tiled, D, tiles);
+  if (kernel == Kernel::register_tiled && !reg.empty()) throw std::invalid_argument(std::string(who) + ": " + reg);
+  return kernel != Kernel::team_scratch && reg.empty();
+}
+}  // namespace detail
+
 // The kernel and tiles of a Kokkos flash forward. auto: register_tiled where it can run, else
 // team_scratch; team_scratch's own tiles are default_forward_tiles'. Throws std::invalid_argument
 // naming the constraint a forced kernel breaks.
 template <class ExecSpace, class T>
 FlashFwdSelection select_flash_forward(AttentionShape const& s, FlashFwdKernel kernel, TileSizes tiles) {
-  constexpr char const* who = "numlab::attention::flash_forward";
-  detail::check_tiles(who, tiles);
-  if (auto why = kokkos_kernel_constraint(kernel); !why.empty()) throw std::invalid_argument(std::string(who) + ": " + why);
-  std::string const reg = register_tiled_forward_constraint<ExecSpace, T>(s.D, tiles);
   FlashFwdSelection sel;
-  if (kernel == FlashFwdKernel::register_tiled && !reg.empty()) throw std::invalid_argument(std::string(who) + ": " + reg);
-  if (kernel != FlashFwdKernel::team_scratch && reg.empty()) {
+  if (detail::register_tiled_runs<ExecSpace, T>("numlab::attention::flash_forward", kernel, s.D, tiles)) {
     using Geo = detail::FlashFwdGpuGeometry;
     sel.kernel = FlashFwdKernel::register_tiled;
     sel.tiles = {Geo::Br, Geo::Bc};

@@ -31,6 +31,7 @@ PointResult run_backward(AttentionProblem<ExecSpace, T>& p, RunSettings const& s
   r.status = "ok";
   mark_nonfinite(r, {{"dQ", count_nonfinite(p.space, dQ)}, {"dK", count_nonfinite(p.space, dK)},
                      {"dV", count_nonfinite(p.space, dV)}});
+  mark_invalid_inputs(r, p.invalid_inputs);  // a backward reads dO too
   // Inputs of the backward (Q, K, V, O, L, dO), allocated before its memory scope.
   r.metrics["inputs_device_bytes"] =
       std::int64_t((p.Q.size() + p.K.size() + p.V.size() + p.O.size() + p.L.size() + p.dO.size()) * sizeof(T));

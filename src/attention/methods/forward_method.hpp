@@ -27,6 +27,7 @@ PointResult run_forward(AttentionProblem<ExecSpace, T>& p, RunSettings const& s,
   });
   r.status = "ok";
   mark_nonfinite(r, {{"O", count_nonfinite(p.space, O)}, {"L", count_nonfinite_lse(p.space, L, sh)}});
+  mark_invalid_inputs(r, p.invalid_forward_inputs);  // a forward reads Q, K, V
   // The inputs the method reads (Q, K, V), allocated before its memory scope: the device
   // footprint of a forward call is inputs_device_bytes + peak_device_bytes.
   r.metrics["inputs_device_bytes"] = std::int64_t((p.Q.size() + p.K.size() + p.V.size()) * sizeof(T));

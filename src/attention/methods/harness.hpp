@@ -110,6 +110,14 @@ inline void mark_nonfinite(PointResult& r, std::vector<std::pair<std::string, st
   }
 }
 
+// A point whose inputs are not finite (the problem's list of them, "" if none) is invalid_input,
+// whatever its outputs.
+inline void mark_invalid_inputs(PointResult& r, std::string const& invalid) {
+  if (invalid.empty() || !(r.status == "ok" || r.status == "nonfinite")) return;
+  r.status = "invalid_input";
+  r.reason = "the inputs are not finite (" + invalid + ")" + (r.reason.empty() ? std::string() : "; outputs: " + r.reason);
+}
+
 // What ran: the kernel, its tiles (0 where the kernel has none) and its compile-time variant.
 inline void add_kernel_metrics(PointResult& r, std::string const& kernel, TileSizes tiles, std::string const& variant) {
   r.metrics["kernel_run"] = kernel;

@@ -205,6 +205,7 @@ PointResult run_flash(Problem& p, FlashOptions const& o, RunSettings const& s) {
   add_kernel_metrics(r, f.kernel.name, {f.kernel.tile_m, f.kernel.tile_n}, f.kernel.variant);
   r.status = "ok";
   mark_nonfinite(r, {{"O", host_nonfinite(f.O)}, {"L", host_nonfinite_lse(f.lse, sh)}});
+  mark_invalid_inputs(r, p.invalid_forward_inputs);
   if (p.reference) {
     add_error_metrics(r, "O", compare<double, Kokkos::HostSpace>(p.q_view(f.O, false), p.reference->O));
     add_error_metrics(r, "L", compare<double, Kokkos::HostSpace>(p.rows_view(f.lse), p.reference->L));
@@ -241,6 +242,7 @@ PointResult run_flash_bwd(Problem& p, FlashBwdOptions const& o, RunSettings cons
                      std::string(g.kernel.variant) + (deterministic ? "; dQ by a separate pass" : "; dQ by fp32 atomics"));
   r.status = "ok";
   mark_nonfinite(r, {{"dQ", host_nonfinite(g.dQ)}, {"dK", host_nonfinite(g.dK)}, {"dV", host_nonfinite(g.dV)}});
+  mark_invalid_inputs(r, p.invalid_inputs);
   if (p.reference) {
     add_error_metrics(r, "dQ", compare<double, Kokkos::HostSpace>(p.q_view(g.dQ, false), p.reference->dQ));
     add_error_metrics(r, "dK", compare<double, Kokkos::HostSpace>(p.q_view(g.dK, true), p.reference->dK));
