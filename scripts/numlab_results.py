@@ -148,19 +148,43 @@ def _unique_sources(paths):
     return [f"{names[i]}#{i}" for i in range(len(paths))]
 
 
+def committed_parts(path, file_id):
+    """The parts of a results file that a run appended but has not packed yet (an interrupted or
+    running run: numlab's core/point_writer.hpp), oldest name first: PATH.parts/pNNNNNN.h5 whose
+    root file_id is the file's."""
+    folder = path + ".parts"
+    if not file_id or not os.path.isdir(folder):
+        return []
+    out = []
+    for n in sorted(os.listdir(folder)):
+        if not (n.startswith("p") and n.endswith(".h5") and n[1:-3].isdigit()):
+            continue
+        q = os.path.join(folder, n)
+        try:
+            with h5py.File(q, "r") as f:
+                if decode(f.attrs.get("file_id")) == file_id:
+                    out.append(q)
+        except OSError:
+            pass
+    return out
+
+
 def load_file(path, source=None, load_arrays=True):
-    """Reads one file; raises OSError when it is not readable HDF5."""
+    """Reads one file and its unpacked parts; raises OSError when it is not readable HDF5."""
     if h5py is None:
         raise RuntimeError("h5py is not installed (apt-get install python3-h5py)")
     source = source or os.path.splitext(os.path.basename(path))[0]
-    points = []
+    by_group = {}
     with h5py.File(path, "r") as f:
         attrs = {k: decode(v) for k, v in f.attrs.items()}
-        peer = attrs.get("peer")
-        peer = str(peer) if peer not in (None, "") else None
-        file_kind = str(attrs["kind"]) if attrs.get("kind") else None
-        grp = f.get("points")
-        if isinstance(grp, h5py.Group):
+    peer = attrs.get("peer")
+    peer = str(peer) if peer not in (None, "") else None
+    file_kind = str(attrs["kind"]) if attrs.get("kind") else None
+    for q in [path] + committed_parts(path, attrs.get("file_id")):
+        with h5py.File(q, "r") as f:
+            grp = f.get("points")
+            if not isinstance(grp, h5py.Group):
+                continue
             for name in sorted(grp.keys()):
                 g = grp.get(name)
                 if not isinstance(g, h5py.Group):
@@ -184,7 +208,8 @@ def load_file(path, source=None, load_arrays=True):
                     # A peer that forgot the status: a point with a metric is a result.
                     p["status"] = "ok" if any(m in p for m in TIME_METRICS) else "unknown"
                 p["status"] = str(p["status"])
-                points.append(p)
+                by_group[name] = p
+    points = [by_group[k] for k in sorted(by_group)]
     return ResultFile(path, attrs, points, source)
 
 

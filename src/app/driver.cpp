@@ -10,6 +10,7 @@
 #include "core/output_lock.hpp"
 #include "core/interrupt.hpp"
 #include "core/provenance.hpp"
+#include "core/point_writer.hpp"
 #include "core/results_file.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -278,9 +279,12 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
 
   Kokkos::ScopeGuard kokkos(argc, argv);
   install_interrupt_handlers();
+  // Points are appended as parts and packed into the output at the end (core/point_writer.hpp);
+  // --overwrite keeps the old file until the new run has its first point.
+  std::optional<results::PointWriter> writer;
   try {
-    // --overwrite keeps the old file until the new run has its first point.
     if (!exists) results::create(output, collect_provenance(cfg, command_line));
+    if (!exists || !opts.overwrite) writer.emplace(output);
   } catch (std::exception const& e) {
     fmt::print(stderr, "error: cannot write '{}': {}\n", output, e.what());
     return kExitError;
@@ -292,11 +296,27 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
   if (exists && opts.overwrite && todo.empty()) {
     try {
       results::create(output, collect_provenance(cfg, command_line));
+      results::remove_stale_temporaries(output);
     } catch (std::exception const& e) {
       fmt::print(stderr, "error: cannot write '{}': {}\n", output, e.what());
       return kExitError;
     }
   }
+  // Every way out of the loop packs what it committed; a pack that fails leaves the parts, which
+  // every reader sees and the next --resume packs.
+  auto pack = [&]() -> bool {
+    if (!writer || writer->pending() == 0) return true;
+    try {
+      writer->pack();
+      return true;
+    } catch (std::exception const& e) {
+      fmt::print(stderr,
+                 "numlab: warning: cannot pack the new points into '{}' ({}); they are committed in '{}', where "
+                 "numlab and scripts/numlab_results.py read them, and --resume packs them\n",
+                 output, e.what(), results::parts_dir(output));
+      return false;
+    }
+  };
   if (!opts.quiet)
     fmt::print(stderr, "numlab: {} '{}': {} points{}, {} to run -> {}\n", cfg.kind, cfg.name, mine.size(),
                opts.shard_count > 1 ? fmt::format(" in shard {}/{}", opts.shard_index, opts.shard_count) : "",
@@ -344,6 +364,7 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
                    "numlab: interrupted during point {} ({}); {} finished points are in '{}'; rerun with --resume to "
                    "continue\n",
                    pt.index, what, k, output);
+      pack();
       return kExitInterrupted;
     } catch (std::bad_alloc const&) {
       result = PointResult{};
@@ -362,12 +383,15 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     result.metrics["repetitions"] = std::int64_t(cfg.settings.repetitions);
     for (auto const& [k, v] : exp.derived(pt)) result.metrics.emplace(k, v);
     try {
-      if (exists && opts.overwrite && k == 0)
+      if (!writer) {
         results::create_with_point(output, collect_provenance(cfg, command_line), pt, result);
-      else
-        results::append_point(output, pt, result);
+        writer.emplace(output);  // and the old file's parts go
+      } else {
+        writer->append(pt, result);
+      }
     } catch (std::exception const& e) {
       fmt::print(stderr, "\nerror: cannot write point {} to '{}': {}\n", pt.index, output, e.what());
+      pack();
       return kExitError;
     }
     if (!opts.quiet && !opts.progress_tty)
@@ -377,6 +401,7 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
       fmt::print(stderr, "\r\033[Kpoint {} ({}) failed: {}\n", pt.index, what, result.reason);
   }
   if (opts.progress_tty && !opts.quiet) fmt::print(stderr, "\r\033[K");
+  if (!pack()) return kExitError;
   if (!opts.quiet)
     print_summary(output, cfg.sweep_axes, distinguishing_options(cfg.points, cfg.sweep_axes), exp.summary_metrics());
   if (failed > 0) {

@@ -107,8 +107,16 @@ struct Input {
   ParamMap root;
 };
 
+// Where points are read from: each input's file, then its committed parts (an interrupted run's
+// points, core/point_writer.hpp), which are newer than the file's copy of the same point.
+struct Source {
+  std::size_t input;
+  std::string path;
+  h5::Handle file;
+};
+
 struct Chosen {
-  std::size_t input;  // index into inputs
+  std::size_t input;  // index into sources
   std::string group;  // pNNNNNN
   std::string key;
   std::string status;
@@ -269,12 +277,24 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
   for (auto const& p : absent)
     fmt::print(stderr, "numlab merge: warning: {} does not exist (that shard never wrote a point)\n", p);
 
+  std::vector<Source> src;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    src.push_back(Source{i, in[i].path, h5::open_file(in[i].path, false)});
+    for (auto const& part : results::committed_parts(in[i].path)) {
+      try {
+        src.push_back(Source{i, part, h5::open_file(part, false)});
+      } catch (std::exception const& e) {
+        throw MergeError(kExitUsage, fmt::format("{}: error: cannot read: {}", part, e.what()));
+      }
+    }
+  }
+
   // Choose one copy of every point.
   std::int64_t total = get_int(in.front().root, "total_points");
   std::map<std::int64_t, Chosen> chosen;
   std::size_t duplicates = 0;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    h5::Handle points = h5::open_group(in[i].file.get(), "points");
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    h5::Handle points = h5::open_group(src[i].file.get(), "points");
     for (auto const& name : h5::child_names(points.get())) {
       ParamMap a;
       {
@@ -283,28 +303,35 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
       }
       if (!a.count("point_index") || !a.count("point_key") || !a.count("status"))
         throw MergeError(kExitUsage, fmt::format("{}: error: /points/{} lacks point_index, point_key or status",
-                                                 in[i].path, name));
+                                                 src[i].path, name));
       std::int64_t idx = get_int(a, "point_index");
       if (idx < 0 || idx >= total || name != results::group_name(std::size_t(idx)))
         throw MergeError(kExitUsage, fmt::format("{}: error: /points/{} has point_index {} (the sweep has {} points)",
-                                                 in[i].path, name, idx, total));
+                                                 src[i].path, name, idx, total));
       Chosen c{i, name, attr_string(a, "point_key"), attr_string(a, "status")};
       auto it = chosen.find(idx);
       if (it == chosen.end()) {
         chosen.emplace(idx, std::move(c));
         continue;
       }
-      ++duplicates;
       Chosen& prev = it->second;
+      if (src[prev.input].input == src[i].input) {  // a part of the same input: the newer copy
+        if (prev.key != c.key)
+          throw MergeError(kExitUsage, fmt::format("{}: error: /points/{} holds another point than {}",
+                                                   src[i].path, name, src[prev.input].path));
+        prev = std::move(c);
+        continue;
+      }
+      ++duplicates;
       if (prev.key != c.key)
         throw MergeError(kExitUsage,
                          fmt::format("{}: error: point {} has point_key '{}' but in {} '{}'; the inputs disagree on "
                                      "what point {} is",
-                                     in[i].path, idx, c.key, in[prev.input].path, prev.key, idx));
+                                     src[i].path, idx, c.key, src[prev.input].path, prev.key, idx));
       bool replace = prev.status == "failed" && c.status != "failed";
       if (!opts.quiet)
         fmt::print(stderr, "numlab merge: point {} is in {} ({}) and {} ({}): keeping the one from {}\n", idx,
-                   in[prev.input].path, prev.status, in[i].path, c.status, in[replace ? i : prev.input].path);
+                   src[prev.input].path, prev.status, src[i].path, c.status, src[replace ? i : prev.input].path);
       if (replace) prev = std::move(c);
     }
   }
@@ -330,8 +357,9 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
       h5::write_attribute(f.get(), "merge_command_line", command_line);
       h5::Handle points = h5::create_group(f.get(), "points");
       h5::Handle ocpypl(H5Pcreate(H5P_OBJECT_COPY), close_plist, "H5Pcreate");
+      h5::write_attribute(f.get(), "file_id", results::detail::new_file_id());
       std::vector<h5::Handle> src_points;
-      for (auto const& x : in) src_points.push_back(h5::open_group(x.file.get(), "points"));
+      for (auto const& x : src) src_points.push_back(h5::open_group(x.file.get(), "points"));
       for (auto const& [k, c] : chosen)
         h5::check(H5Ocopy(src_points[c.input].get(), c.group.c_str(), points.get(), c.group.c_str(), ocpypl.get(),
                           H5P_DEFAULT),
@@ -343,6 +371,7 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
     fsync_path(tmp);
     fs::rename(tmp, output);
     fsync_path(fs::absolute(out_path).parent_path().string());
+    results::remove_stale_temporaries(output);  // parts of an earlier file of this name
   } catch (std::exception const& e) {
     std::error_code ec;
     fs::remove(tmp, ec);

@@ -26,12 +26,40 @@ Handle string_type() {
 }
 }  // namespace
 
+std::string error_reason() {
+  // The deepest entry of HDF5's error stack says what went wrong; a system call's failure
+  // carries "error message = '...'" (errno's text: disk full, permission denied).
+  std::vector<std::string> descs;
+  auto cb = [](unsigned, H5E_error2_t const* e, void* data) -> herr_t {
+    if (e && e->desc) static_cast<std::vector<std::string>*>(data)->emplace_back(e->desc);
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, cb, &descs);
+  H5Eclear2(H5E_DEFAULT);
+  for (auto it = descs.rbegin(); it != descs.rend(); ++it) {
+    std::string const tag = "error message = '";
+    auto b = it->find(tag);
+    if (b == std::string::npos) continue;
+    b += tag.size();
+    auto e = it->find('\'', b);
+    return it->substr(b, e == std::string::npos ? std::string::npos : e - b);
+  }
+  return descs.empty() ? std::string() : descs.back();
+}
+
+namespace {
+std::string with_reason(std::string msg) {
+  std::string const why = error_reason();
+  return why.empty() ? msg : msg + ": " + why;
+}
+}  // namespace
+
 void check(herr_t rc, char const* what) {
-  if (rc < 0) throw Hdf5Error(fmt::format("HDF5 call {} failed", what));
+  if (rc < 0) throw Hdf5Error(with_reason(fmt::format("HDF5 call {} failed", what)));
 }
 
 Handle::Handle(hid_t id, Closer closer, char const* what) : id_(id), closer_(closer) {
-  if (id < 0) throw Hdf5Error(fmt::format("HDF5 call {} failed", what));
+  if (id < 0) throw Hdf5Error(with_reason(fmt::format("HDF5 call {} failed", what)));
 }
 
 Handle& Handle::operator=(Handle&& o) noexcept {
@@ -59,13 +87,19 @@ void Handle::close() {
 Handle create_file(std::string const& path) {
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), close_plist, "H5Pcreate");
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT);
-  if (id < 0) throw Hdf5Error(fmt::format("cannot create HDF5 file '{}'", path));
+  if (id < 0) throw Hdf5Error(with_reason(fmt::format("cannot create HDF5 file '{}'", path)));
   return Handle(id, H5Fclose, "H5Fcreate");
 }
 
 Handle open_file(std::string const& path, bool writable) {
   hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (id < 0) throw Hdf5Error(fmt::format("cannot open HDF5 file '{}' (missing or not an HDF5 file)", path));
+  if (id < 0) {
+    std::string why = error_reason();
+    throw Hdf5Error(fmt::format("cannot open HDF5 file '{}' ({})", path,
+                                why.find("signature") != std::string::npos ? "not an HDF5 file"
+                                : why.empty()                               ? "missing or not an HDF5 file"
+                                                                            : why));
+  }
   return Handle(id, H5Fclose, "H5Fopen");
 }
 

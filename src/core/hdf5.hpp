@@ -38,6 +38,8 @@ class Handle {
 };
 
 void check(herr_t rc, char const* what);
+// What HDF5's error stack says went wrong (errno's text for a failed system call), and clears it.
+std::string error_reason();
 
 Handle create_file(std::string const& path);     // truncates
 Handle open_file(std::string const& path, bool writable);

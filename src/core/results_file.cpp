@@ -5,16 +5,18 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fcntl.h>
 #include <filesystem>
+#include <random>
 #include <unistd.h>
 
 namespace numlab::results {
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace detail {
 
 // Unique per process: two processes never share a temporary (the lock keeps a second writer
 // out; this keeps a stray one from clobbering the first's copy).
@@ -28,40 +30,44 @@ void fsync_path(std::string const& path) {
   }
 }
 
-// Writes via `fill(file_id)` into a temporary copy, then renames it over path.
-template <class Fill>
-void atomic_update(std::string const& path, bool start_from_existing, Fill&& fill) {
+void replace_file(std::string const& path, bool start_from_existing, std::function<void(hid_t)> const& fill) {
   std::string tmp = temp_path(path);
   std::error_code ec;
   fs::remove(tmp, ec);
-  {
-    h5::Handle file;
-    if (start_from_existing) {
-      fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
-      file = h5::open_file(tmp, true);
-    } else {
-      file = h5::create_file(tmp);
+  try {
+    {
+      h5::Handle file;
+      if (start_from_existing) {
+        fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
+        file = h5::open_file(tmp, true);
+      } else {
+        file = h5::create_file(tmp);
+      }
+      fill(file.get());
+      h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
+      file.close();
     }
-    fill(file.get());
-    h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
-    file.close();
+    fsync_path(tmp);
+    fs::rename(tmp, path);
+  } catch (...) {
+    fs::remove(tmp, ec);  // a disk-full copy leaves nothing behind
+    throw;
   }
-  fsync_path(tmp);
-  fs::rename(tmp, path);
   fs::path dir = fs::absolute(path).parent_path();
   fsync_path(dir.string());
 }
 
-}  // namespace
-
-std::string group_name(std::size_t index) { return fmt::format("p{:06d}", index); }
-
-namespace {
+std::string new_file_id() {
+  // 128 random bits: parts of an earlier file of the same name never pass for this one's.
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+}
 
 void write_root(hid_t f, ParamMap const& root_attributes) {
   for (auto const& [k, v] : root_attributes) h5::write_attribute(f, k, v);
   h5::write_attribute(f, "schema_version", kSchemaVersion);
-  h5::create_group(f, "points").close();
+  if (!root_attributes.count("file_id")) h5::write_attribute(f, "file_id", new_file_id());
+  if (!h5::exists(f, "points")) h5::create_group(f, "points").close();
 }
 
 void write_point(hid_t f, PointSpec const& point, PointResult const& result) {
@@ -76,7 +82,7 @@ void write_point(hid_t f, PointSpec const& point, PointResult const& result) {
       throw std::runtime_error(fmt::format("/points/{} holds another point (key '{}'), not '{}'", name,
                                            k == a.end() ? "none" : to_string(k->second), point.key()));
     old.close();
-    H5Ldelete(points.get(), name.c_str(), H5P_DEFAULT);
+    h5::check(H5Ldelete(points.get(), name.c_str(), H5P_DEFAULT), "H5Ldelete");
   }
   h5::Handle g = h5::create_group(points.get(), name);
   for (auto const& [k, v] : point.attributes()) h5::write_attribute(g.get(), k, v);
@@ -96,26 +102,73 @@ void write_point(hid_t f, PointSpec const& point, PointResult const& result) {
   }
 }
 
-}  // namespace
+}  // namespace detail
+
+std::string group_name(std::size_t index) { return fmt::format("p{:06d}", index); }
 
 void create(std::string const& path, ParamMap const& root_attributes) {
   fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent);
-  atomic_update(path, false, [&](hid_t f) { write_root(f, root_attributes); });
+  detail::replace_file(path, false, [&](hid_t f) { detail::write_root(f, root_attributes); });
 }
 
 void create_with_point(std::string const& path, ParamMap const& root_attributes, PointSpec const& point,
                        PointResult const& result) {
   fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent);
-  atomic_update(path, false, [&](hid_t f) {
-    write_root(f, root_attributes);
-    write_point(f, point, result);
+  detail::replace_file(path, false, [&](hid_t f) {
+    detail::write_root(f, root_attributes);
+    detail::write_point(f, point, result);
   });
 }
 
-void append_point(std::string const& path, PointSpec const& point, PointResult const& result) {
-  atomic_update(path, true, [&](hid_t f) { write_point(f, point, result); });
+std::string parts_dir(std::string const& path) { return path + ".parts"; }
+
+namespace {
+
+bool digits(std::string const& x) { return !x.empty() && x.find_first_not_of("0123456789") == std::string::npos; }
+
+// pNNNNNN.h5 (any number of digits: sweeps may pass a million points).
+bool is_part_name(std::string const& n) {
+  return n.size() > 4 && n[0] == 'p' && n.substr(n.size() - 3) == ".h5" && digits(n.substr(1, n.size() - 4));
+}
+
+std::string root_file_id(hid_t f) {
+  ParamMap const a = h5::read_attributes(f);
+  auto it = a.find("file_id");
+  return it == a.end() ? std::string() : to_string(it->second);
+}
+
+// Parts in dir whose file_id is (want_match) or is not (!want_match) `id`; unreadable ones are
+// left out of both.
+std::vector<std::string> parts_with_id(std::string const& dir, std::string const& id, bool want_match) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (auto const& e : fs::directory_iterator(dir, ec)) {
+    std::string const n = e.path().filename().string();
+    if (!is_part_name(n) || !e.is_regular_file(ec)) continue;
+    try {
+      h5::Handle f = h5::open_file(e.path().string(), false);
+      if ((root_file_id(f.get()) == id) == want_match) out.push_back(e.path().string());
+    } catch (std::exception const&) {
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string file_id(std::string const& path) {
+  h5::Handle f = h5::open_file(path, false);
+  return root_file_id(f.get());
+}
+
+std::vector<std::string> committed_parts(std::string const& path) {
+  std::error_code ec;
+  if (!fs::is_directory(parts_dir(path), ec)) return {};
+  return parts_with_id(parts_dir(path), file_id(path), true);
 }
 
 void remove_stale_temporaries(std::string const& path) {
@@ -134,6 +187,28 @@ void remove_stale_temporaries(std::string const& path) {
                        digits(n.substr(merge.size(), n.size() - merge.size() - 4)));
     if (ours && e.is_regular_file(ec)) fs::remove(e.path(), ec);
   }
+  // The parts folder: temporaries of killed writers (pNNNNNN.h5.tmp.PID), parts of an earlier
+  // file of this name (another file_id; OUT itself replaced or gone), and the folder once empty.
+  std::string const pd = parts_dir(path);
+  if (!fs::is_directory(pd, ec)) return;
+  for (auto const& e : fs::directory_iterator(pd, ec)) {
+    std::string const n = e.path().filename().string();
+    auto t = n.find(".h5.tmp.");
+    if (t != std::string::npos && is_part_name(n.substr(0, t + 3)) && digits(n.substr(t + 8)) &&
+        e.is_regular_file(ec))
+      fs::remove(e.path(), ec);
+  }
+  std::string id;
+  bool const have_out = fs::exists(path, ec);
+  if (have_out) {
+    try {
+      id = file_id(path);
+    } catch (std::exception const&) {
+      return;  // an unreadable OUT: leave its parts alone
+    }
+  }
+  for (auto const& part : parts_with_id(pd, id, false)) fs::remove(part, ec);
+  fs::remove(pd, ec);  // only if empty
 }
 
 ParamMap read_root(std::string const& path) {
@@ -141,10 +216,10 @@ ParamMap read_root(std::string const& path) {
   return h5::read_attributes(f.get());
 }
 
-std::vector<StoredPoint> read_points(std::string const& path, bool with_arrays) {
+namespace {
+void read_points_of(std::string const& path, bool with_arrays, std::map<std::string, StoredPoint>& out) {
   h5::Handle f = h5::open_file(path, false);
-  std::vector<StoredPoint> out;
-  if (!h5::exists(f.get(), "points")) return out;
+  if (!h5::exists(f.get(), "points")) return;
   h5::Handle points = h5::open_group(f.get(), "points");
   for (auto const& name : h5::child_names(points.get())) {
     h5::Handle g = h5::open_group(points.get(), name);
@@ -153,8 +228,18 @@ std::vector<StoredPoint> read_points(std::string const& path, bool with_arrays) 
     p.attributes = h5::read_attributes(g.get());
     if (with_arrays)
       for (auto const& ds : h5::child_names(g.get())) p.arrays[ds] = h5::read_dataset(g.get(), ds);
-    out.push_back(std::move(p));
+    out[name] = std::move(p);
   }
+}
+}  // namespace
+
+std::vector<StoredPoint> read_points(std::string const& path, bool with_arrays) {
+  std::map<std::string, StoredPoint> by_group;
+  read_points_of(path, with_arrays, by_group);
+  for (auto const& part : committed_parts(path)) read_points_of(part, with_arrays, by_group);
+  std::vector<StoredPoint> out;
+  out.reserve(by_group.size());
+  for (auto& [name, p] : by_group) out.push_back(std::move(p));
   return out;
 }
 

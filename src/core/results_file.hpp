@@ -3,15 +3,23 @@
 // is a group /points/pNNNNNN whose attributes are its parameters, status and
 // scalar metrics and whose datasets are its arrays.
 //
-// Crash safety: a point is added to a copy of the file (OUT.tmp.PID) which then replaces the
-// original with rename(2), so at every instant (SIGINT, SIGTERM, kill -9, power
-// loss after fsync) the file on disk is a complete, readable results file.
-// The cost is one file copy per point, negligible next to a solve unless a run
-// saves very large outputs.
+// On disk a results file OUT is OUT itself plus, while a run appends to it (or after a run was
+// killed), the points committed since it was last packed: OUT.parts/pNNNNNN.h5, each a small
+// results file of one point tied to OUT by OUT's root attribute file_id (core/point_writer.hpp
+// says why and how). Every reader here sees both; the writer packs the parts into OUT at the end
+// of a run.
+//
+// Crash safety: OUT is only ever replaced whole, by rename(2) of a complete temporary
+// (OUT.tmp.PID) after fsync, and a part appears by rename of a complete temporary too, so at every
+// instant (SIGINT, SIGTERM, kill -9, power loss after fsync) the files on disk hold every point
+// committed so far and are readable.
 #pragma once
 
 #include "core/experiment.hpp"
 
+#include <hdf5.h>
+
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -32,25 +40,42 @@ namespace results {
 // Group name of a point index.
 std::string group_name(std::size_t index);
 
-// Creates `path` (atomically) with the root attributes and an empty /points.
+// Creates `path` (atomically) with the root attributes, a new file_id and an empty /points.
 void create(std::string const& path, ParamMap const& root_attributes);
 
 // Creates `path` with its first point in one step (--overwrite keeps the old file until then).
 void create_with_point(std::string const& path, ParamMap const& root_attributes, PointSpec const& point,
                        PointResult const& result);
 
-// Adds one finished point (atomically, see above). A group of that index that holds another
-// point (another point_key) is an error, never overwritten.
-void append_point(std::string const& path, PointSpec const& point, PointResult const& result);
-
-// Removes temporaries of `path` left by killed writers (OUT.tmp.PID, OUT.merge-PID.tmp); only
-// while holding the output's lock.
+// Removes temporaries of `path` left by killed writers (OUT.tmp.PID, OUT.merge-PID.tmp, part
+// temporaries) and parts that belong to an earlier file of this name; only while holding the
+// output's lock.
 void remove_stale_temporaries(std::string const& path);
 
+// The folder of a file's unpacked parts, and those of its parts that belong to it (file_id
+// matches), sorted by name; a part that cannot be read is skipped.
+std::string parts_dir(std::string const& path);
+std::vector<std::string> committed_parts(std::string const& path);
+std::string file_id(std::string const& path);  // "" for files written before file_id existed
+
 ParamMap read_root(std::string const& path);
+// The stored points, OUT's and its committed parts' (a part replaces OUT's group of the same name).
 std::vector<StoredPoint> read_points(std::string const& path, bool with_arrays = false);
 // point_key attributes of the stored points, for --resume.
 std::set<std::string> point_keys(std::string const& path);
+
+namespace detail {
+std::string temp_path(std::string const& path);
+void fsync_path(std::string const& path);
+// Writes via `fill(file_id)` into a temporary (a copy of `path` or a new file), fsyncs it and
+// renames it over `path`.
+void replace_file(std::string const& path, bool start_from_existing, std::function<void(hid_t)> const& fill);
+void write_root(hid_t f, ParamMap const& root_attributes);
+// Writes /points/<group of point> into file `f`; a group there that holds another point
+// (another point_key) is an error, the same point is replaced (--retry-failed).
+void write_point(hid_t f, PointSpec const& point, PointResult const& result);
+std::string new_file_id();
+}  // namespace detail
 
 }  // namespace results
 }  // namespace numlab

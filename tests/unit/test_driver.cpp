@@ -102,10 +102,14 @@ TEST(Driver, InterruptedSweepResumesWithoutDuplicates) {
     std::size_t kept = count_points(out);  // the file is readable: a complete results file
     EXPECT_GE(kept, 2u);
     EXPECT_LT(kept, 12u);
+    // SIGINT packs what the run committed into the file; after SIGKILL it stays in its parts,
+    // read with the file and packed by the resume.
+    EXPECT_EQ(results::committed_parts(out.string()).size(), sig == SIGINT ? 0u : kept);
     rc = run({cfg.string(), "-o", out.string(), "--resume"}, dir / "slow2.log");
     ASSERT_EQ(rc, 0) << slurp(dir / "slow2.log");
     expect_each_point_once(out, 12);
     EXPECT_FALSE(fs::exists(out.string() + ".tmp"));
+    EXPECT_FALSE(fs::exists(results::parts_dir(out.string())));
   }
 }
 
