@@ -10,6 +10,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <vector>
 
 namespace numlab {
 
@@ -56,6 +61,30 @@ std::string diff(json const& a, json const& b, std::string const& path, std::str
   return path;
 }
 
+// The bytes of an input file, 8 at a time (FNV-1a's step on 64-bit words: ~8x its byte-wise
+// speed, a few GB/s; this detects a changed file, it is no cryptographic hash).
+std::string file_digest(std::string const& path, std::uintmax_t& bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("cannot read input file '{}'", path));
+  std::uint64_t h = 1469598103934665603ull;
+  std::vector<char> buf(1 << 20);
+  bytes = 0;
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    std::size_t const n = std::size_t(in.gcount());
+    bytes += n;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, buf.data() + i, 8);
+      h = (h ^ w) * 1099511628211ull;
+      h ^= h >> 29;
+    }
+    for (; i < n; ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
 }  // namespace
 
 std::string normalized_config(RunConfig const& cfg) {
@@ -97,6 +126,17 @@ std::string normalized_config(RunConfig const& cfg) {
     if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
   }
   j["methods"] = methods;
+  // What the inputs hold (matrix files, attention inputs): an input edited between a run and its
+  // --resume would mix results of two problems under one set of keys. Named by file name, so a
+  // moved checkout or a shard started elsewhere still matches.
+  json inputs = json::array();
+  for (auto const& f : cfg.input_files) {
+    if (f == cfg.path) continue;
+    std::uintmax_t bytes = 0;
+    std::string const d = file_digest(f, bytes);
+    inputs.push_back({{"file", std::filesystem::path(f).filename().string()}, {"bytes", bytes}, {"digest", d}});
+  }
+  if (!inputs.empty()) j["inputs"] = inputs;
   return j.dump();
 }
 

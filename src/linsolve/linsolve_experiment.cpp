@@ -5,6 +5,9 @@
 #include "core/method_list.hpp"
 #include "linsolve/generators.hpp"
 #include "linsolve/matrix_market.hpp"
+
+#include <filesystem>
+#include <set>
 #include "linsolve/method_runner.hpp"
 #include "linsolve/methods/gauss_elim.hpp"
 #include "linsolve/methods/gauss_seidel.hpp"
@@ -129,6 +132,21 @@ class LinsolveExperiment final : public Experiment {
   std::vector<std::string> backends() const override { return kokkos_backends(); }
   std::vector<std::string> summary_metrics() const override {
     return {"solve_seconds_median", "iterations", "rel_error", "rel_residual"};
+  }
+
+  // A Matrix Market file is checked when the config is read: its banner and size line (a
+  // malformed, empty or non-square matrix is a config error, not a failed point per method).
+  void resolve_problem(ParamMap& problem, std::set<std::string> const& /*given*/,
+                       std::string const& config_dir) const override {
+    if (!has(problem, "generator") || get_string(problem, "generator") != "matrix_market" || !has(problem, "path"))
+      return;
+    std::string const path = resolve_input_path(get_string(problem, "path"), config_dir);
+    if (!std::filesystem::exists(path)) return;  // reported as a missing input
+    try {
+      read_matrix_market_size(path);
+    } catch (MatrixMarketError const& e) {
+      throw KeyError("path", e.what());
+    }
   }
 
   void validate(PointSpec const& pt) const override {

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "linsolve/matrix_market.hpp"
 
+#include "core/host_memory.hpp"
+
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -291,13 +295,33 @@ void require_finite(double v, std::string const& path, char const* what, std::si
 MatrixMarketError::MatrixMarketError(std::string const& path, std::int64_t line, std::string const& problem)
     : std::runtime_error(located(path, line, problem)), path_(path), line_(line) {}
 
-HostCsr read_matrix_market(std::string const& path) {
-  MtxReader r(path);
-  const Header h = read_header(r);
+namespace {
+// A linear system's matrix: square and not empty.
+void check_system_size(MtxReader& r, Header const& h) {
   if (h.rows != h.cols) {
     r.fail_at(h.size_line, "expected a square matrix for a linear system, found " + std::to_string(h.rows) + " x " +
                                std::to_string(h.cols));
   }
+  if (h.rows == 0) r.fail_at(h.size_line, "a 0 x 0 matrix: a linear system needs at least one unknown");
+}
+}  // namespace
+
+MatrixMarketSize read_matrix_market_size(std::string const& path) {
+  MtxReader r(path);
+  const Header h = read_header(r);
+  check_system_size(r, h);
+  return {h.rows, h.cols, h.format == Format::coordinate ? h.entries : h.rows * h.cols};
+}
+
+HostCsr read_matrix_market(std::string const& path) {
+  MtxReader r(path);
+  const Header h = read_header(r);
+  check_system_size(r, h);
+  // Before anything of size rows is allocated: the CSR row map and the assembly's row starts
+  // (16 bytes a row), the entries (16 a stored one, twice for a symmetric file) and the
+  // problem's vectors (b, x_true, the solver's x and residual, host and device: ~64 a row).
+  require_host_bytes(double(h.rows) * 80.0 + double(h.entries) * 32.0,
+                     fmt::format("the {} x {} matrix of '{}' and its vectors", h.rows, h.cols, path));
   std::vector<ordinal_t> rows, cols;
   std::vector<double> vals;
   if (h.format == Format::coordinate) {

@@ -34,6 +34,13 @@ class MatrixMarketError : public std::runtime_error {
 // complex/hermitian files and non-finite values are errors.
 HostCsr read_matrix_market(std::string const& path);
 
+// The banner and size line alone (what the config check reads): the matrix a linear system
+// can use, square and at least 1 x 1, or a MatrixMarketError naming the line.
+struct MatrixMarketSize {
+  std::int64_t rows = 0, cols = 0, entries = 0;  // entries: stored entries (coordinate), rows*cols (array)
+};
+MatrixMarketSize read_matrix_market_size(std::string const& path);
+
 // Vector from an n x 1 (or 1 x n) `matrix array` or `matrix coordinate` file,
 // field real or integer, symmetry general; coordinate entries not listed are 0.
 HostVector read_matrix_market_vector(std::string const& path);

@@ -264,6 +264,13 @@ TEST(Merge, RefusesInputsThatDoNotBelongTogetherAndLeavesOutAlone) {
          return p;
        },
        "schema.h5: error: schema_version differs from"},
+      {"a string schema_version (exited 1)",
+       [&] {
+         fs::path p = copy_of("schema_str.h5");
+         set_attribute(p, "/", "schema_version", std::string("1"));
+         return p;
+       },
+       "schema_str.h5: error: schema_version differs from"},
       {"same index, another point",
        [&] {
          fs::path p = copy_of("key.h5");

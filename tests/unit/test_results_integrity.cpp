@@ -207,6 +207,57 @@ TEST(Integrity, OverwriteKeepsTheOldFileUntilTheFirstNewPoint) {
   }
 }
 
+// Degenerate and impossible matrix files: an empty or malformed one is a config error naming its
+// line (nothing runs, nothing is written); one too large for the machine fails its points with
+// the memory it needs, before allocating it (it was std::bad_alloc, or the OOM killer).
+TEST(Integrity, MatrixFilesAreCheckedBeforeTheyRun) {
+  auto dir = work_dir() / "mtx_checks";
+  fs::create_directories(dir);
+  fs::path out = dir / "o.h5";
+  struct Case {
+    std::string body, message;
+  } const cases[] = {
+      {"%%MatrixMarket matrix coordinate real general\n0 0 0\n", "z.mtx:2: a 0 x 0 matrix"},
+      {"%%MatrixMarket matrix coordinate real general\n3 4 1\n1 1 1\n", "expected a square matrix"},
+      {"%%MatrixMarket matrix coordinate real general\n3 three 1\n", "z.mtx:2"},
+  };
+  for (auto const& c : cases) {
+    std::ofstream(dir / "z.mtx") << c.body;
+    fs::path cfg = write_config(dir, "z", "matrix: {generator: matrix_market, path: z.mtx}\nmethods: [reference]\n");
+    EXPECT_EQ(run({cfg.string(), "-o", out.string()}, dir / "z.log"), 2) << slurp(dir / "z.log");
+    EXPECT_NE(slurp(dir / "z.log").find(c.message), std::string::npos) << slurp(dir / "z.log");
+    EXPECT_NE(slurp(dir / "z.log").find("key 'path'"), std::string::npos) << slurp(dir / "z.log");
+    EXPECT_FALSE(fs::exists(out));
+  }
+  // 2e9 unknowns from a two-line file: the vectors alone exceed any test machine's memory.
+  std::ofstream(dir / "big.mtx") << "%%MatrixMarket matrix coordinate real general\n2000000000 2000000000 1\n1 1 1\n";
+  fs::path cfg = write_config(dir, "big", "matrix: {generator: matrix_market, path: big.mtx}\nmethods: [gauss_seidel]\n");
+  EXPECT_EQ(run({cfg.string(), "-o", out.string()}, dir / "big.log"), 3) << slurp(dir / "big.log");
+  auto pts = results::read_points(out.string());
+  ASSERT_EQ(pts.size(), 1u);
+  std::string const reason = to_string(pts[0].attributes.at("reason"));
+  EXPECT_NE(reason.find("GiB of host memory for the 2000000000 x 2000000000 matrix"), std::string::npos) << reason;
+}
+
+// The inputs' contents are part of the config's fingerprint: a matrix file edited between a run
+// and its --resume is refused, naming it.
+TEST(Integrity, ResumeAfterAnInputFileChangedIsRefused) {
+  auto dir = work_dir() / "mtx_edit";
+  fs::create_directories(dir);
+  fs::path out = dir / "o.h5";
+  fs::remove(out);
+  std::ofstream(dir / "a.mtx") << "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 4\n2 2 5\n";
+  fs::path cfg = write_config(dir, "edit", "matrix: {generator: matrix_market, path: a.mtx}\nmethods: [reference]\n");
+  ASSERT_EQ(run({cfg.string(), "-o", out.string(), "-q"}, dir / "1.log"), 0) << slurp(dir / "1.log");
+  EXPECT_EQ(run({cfg.string(), "-o", out.string(), "--resume", "-q"}, dir / "2.log"), 0) << slurp(dir / "2.log");
+  std::string const before = bytes(out);
+  std::ofstream(dir / "a.mtx") << "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 4\n2 2 6\n";
+  EXPECT_EQ(run({cfg.string(), "-o", out.string(), "--resume"}, dir / "3.log"), 2) << slurp(dir / "3.log");
+  std::string const log = slurp(dir / "3.log");
+  EXPECT_NE(log.find("inputs[0].digest"), std::string::npos) << log;
+  EXPECT_EQ(bytes(out), before);
+}
+
 TEST(Integrity, MissingInputFilesAreConfigErrors) {
   auto dir = work_dir() / "inputs";
   fs::create_directories(dir);
