@@ -148,25 +148,63 @@ def _unique_sources(paths):
     return [f"{names[i]}#{i}" for i in range(len(paths))]
 
 
-def committed_parts(path, file_id):
-    """The parts of a results file that a run appended but has not packed yet (an interrupted or
-    running run: numlab's core/point_writer.hpp), oldest name first: PATH.parts/pNNNNNN.h5 whose
-    root file_id is the file's."""
-    folder = path + ".parts"
-    if not file_id or not os.path.isdir(folder):
+def part_files(path):
+    """The part files beside a results file (PATH.parts/pNNNNNN.h5, beside the file a symlink
+    names), sorted: the points a run appended but has not packed yet (an interrupted or running
+    run: numlab's src/core/point_writer.hpp)."""
+    folder = os.path.realpath(path) + ".parts"
+    if not os.path.isdir(folder):
         return []
+    return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+            if n.startswith("p") and n.endswith(".h5") and n[1:-3].isdigit()]
+
+
+def committed_parts(path, file_id, log=None):
+    """Those of part_files(path) whose root file_id is `file_id` (the file's own)."""
     out = []
-    for n in sorted(os.listdir(folder)):
-        if not (n.startswith("p") and n.endswith(".h5") and n[1:-3].isdigit()):
-            continue
-        q = os.path.join(folder, n)
+    if not file_id:
+        return out
+    for q in part_files(path):
         try:
             with h5py.File(q, "r") as f:
                 if decode(f.attrs.get("file_id")) == file_id:
                     out.append(q)
-        except OSError:
-            pass
+        except FileNotFoundError:
+            pass  # packed meanwhile: the file holds it now
+        except OSError as e:
+            (log or (lambda m: print(m, file=sys.stderr)))(f"warning: {q}: cannot read ({e}); its point is left out")
     return out
+
+
+def read_groups(f, path, source, peer, file_kind, load_arrays, by_group):
+    """The /points groups of an open file (a results file or one of its parts) into by_group."""
+    grp = f.get("points")
+    if not isinstance(grp, h5py.Group):
+        return
+    for name in sorted(grp.keys()):
+        g = grp.get(name)
+        if not isinstance(g, h5py.Group):
+            continue
+        p = {k: decode(v) for k, v in g.attrs.items()}
+        if load_arrays:
+            for ds in SMALL_DATASETS:
+                d = g.get(ds)
+                if isinstance(d, h5py.Dataset) and d.ndim <= 1 and d.size <= 10_000_000:
+                    try:
+                        p[ds] = np.asarray(d[()], dtype=float).reshape(-1)
+                    except (TypeError, ValueError):
+                        pass
+        p["source"] = source
+        p["path"] = path
+        p["peer"] = peer or "numlab"
+        p["is_peer"] = peer is not None
+        p["kind"] = file_kind or infer_kind(p) or "unknown"
+        p["group"] = name
+        if "status" not in p:
+            # A peer that forgot the status: a point with a metric is a result.
+            p["status"] = "ok" if any(m in p for m in TIME_METRICS) else "unknown"
+        p["status"] = str(p["status"])
+        by_group[name] = p
 
 
 def load_file(path, source=None, load_arrays=True):
@@ -175,40 +213,26 @@ def load_file(path, source=None, load_arrays=True):
         raise RuntimeError("h5py is not installed (apt-get install python3-h5py)")
     source = source or os.path.splitext(os.path.basename(path))[0]
     by_group = {}
+    # The parts are listed before the file is opened and kept when their file_id is that of the
+    # file read (a pack renames the file before it removes the parts): a run packing or
+    # replacing it meanwhile never yields points missing or of two files.
+    parts = part_files(path)
     with h5py.File(path, "r") as f:
         attrs = {k: decode(v) for k, v in f.attrs.items()}
-    peer = attrs.get("peer")
-    peer = str(peer) if peer not in (None, "") else None
-    file_kind = str(attrs["kind"]) if attrs.get("kind") else None
-    for q in [path] + committed_parts(path, attrs.get("file_id")):
-        with h5py.File(q, "r") as f:
-            grp = f.get("points")
-            if not isinstance(grp, h5py.Group):
-                continue
-            for name in sorted(grp.keys()):
-                g = grp.get(name)
-                if not isinstance(g, h5py.Group):
-                    continue
-                p = {k: decode(v) for k, v in g.attrs.items()}
-                if load_arrays:
-                    for ds in SMALL_DATASETS:
-                        d = g.get(ds)
-                        if isinstance(d, h5py.Dataset) and d.ndim <= 1 and d.size <= 10_000_000:
-                            try:
-                                p[ds] = np.asarray(d[()], dtype=float).reshape(-1)
-                            except (TypeError, ValueError):
-                                pass
-                p["source"] = source
-                p["path"] = path
-                p["peer"] = peer or "numlab"
-                p["is_peer"] = peer is not None
-                p["kind"] = file_kind or infer_kind(p) or "unknown"
-                p["group"] = name
-                if "status" not in p:
-                    # A peer that forgot the status: a point with a metric is a result.
-                    p["status"] = "ok" if any(m in p for m in TIME_METRICS) else "unknown"
-                p["status"] = str(p["status"])
-                by_group[name] = p
+        peer = attrs.get("peer")
+        peer = str(peer) if peer not in (None, "") else None
+        file_kind = str(attrs["kind"]) if attrs.get("kind") else None
+        read_groups(f, path, source, peer, file_kind, load_arrays, by_group)
+    file_id = attrs.get("file_id")
+    for q in parts if file_id else []:
+        try:
+            with h5py.File(q, "r") as f:
+                if decode(f.attrs.get("file_id")) == file_id:
+                    read_groups(f, path, source, peer, file_kind, load_arrays, by_group)
+        except FileNotFoundError:
+            pass  # packed meanwhile: the file holds it now
+        except OSError as e:
+            print(f"warning: {q}: cannot read ({e}); its point is left out", file=sys.stderr)
     points = [by_group[k] for k in sorted(by_group)]
     return ResultFile(path, attrs, points, source)
 

@@ -122,8 +122,9 @@ std::string resume_mismatch(RunConfig const& cfg, ParamMap const& root, std::vec
     std::string const theirs = to_string(it->second);
     if (root.count("config_fingerprint") && to_string(root.at("config_fingerprint")) == config_fingerprint(mine))
       return {};
-    std::string d = first_difference(theirs, mine, "the file", "the config");
-    return d.empty() ? "the fingerprints differ" : d;
+    // The fingerprints differ but the configs read the same: a file from before a field of the
+    // normalised config existed (the inputs' digests); first_difference says what can be compared.
+    return first_difference(theirs, mine, "the file", "the config");
   }
   for (auto const& sp : stored) {
     auto idx = sp.attributes.find("point_index");
@@ -222,6 +223,15 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     return kExitOk;
   }
 
+  // The inputs are read for the config's fingerprint now (and once: the digests are cached), so
+  // one that cannot be read is a config error before anything is written.
+  try {
+    normalized_config(cfg);
+  } catch (std::exception const& e) {
+    fmt::print(stderr, "{}: error: {}\n", cfg.path, e.what());
+    return kExitUsage;
+  }
+
   // One writer per output, for the whole run (the lock file lives beside it).
   std::optional<OutputLock> lock;
   try {
@@ -237,7 +247,7 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     fmt::print(stderr, "{}: error: cannot write '{}': {}\n", cfg.path, output, e.what());
     return kExitUsage;
   }
-  results::remove_stale_temporaries(output);
+  for (auto const& n : results::remove_stale_temporaries(output)) fmt::print(stderr, "numlab: note: {}\n", n);
 
   // The output: never clobber results unless asked.
   bool exists = fs::exists(output);
@@ -282,6 +292,18 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
   // Points are appended as parts and packed into the output at the end (core/point_writer.hpp);
   // --overwrite keeps the old file until the new run has its first point.
   std::optional<results::PointWriter> writer;
+  auto print_notes = [&] {
+    if (writer)
+      for (auto const& n : writer->take_notes()) fmt::print(stderr, "\nnumlab: note: {}\n", n);
+  };
+  // The file --overwrite replaces: its parts go with it once the new file exists.
+  std::string replaced_id;
+  if (exists && opts.overwrite) {
+    try {
+      replaced_id = results::file_id(output);
+    } catch (std::exception const&) {
+    }
+  }
   try {
     if (!exists) results::create(output, collect_provenance(cfg, command_line));
     if (!exists || !opts.overwrite) writer.emplace(output);
@@ -289,6 +311,7 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     fmt::print(stderr, "error: cannot write '{}': {}\n", output, e.what());
     return kExitError;
   }
+  print_notes();
 
   std::vector<PointSpec const*> todo;
   for (auto const* p : mine)
@@ -296,7 +319,8 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
   if (exists && opts.overwrite && todo.empty()) {
     try {
       results::create(output, collect_provenance(cfg, command_line));
-      results::remove_stale_temporaries(output);
+      for (auto const& n : results::remove_stale_temporaries(output, replaced_id))
+        fmt::print(stderr, "numlab: note: {}\n", n);
     } catch (std::exception const& e) {
       fmt::print(stderr, "error: cannot write '{}': {}\n", output, e.what());
       return kExitError;
@@ -308,6 +332,7 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     if (!writer || writer->pending() == 0) return true;
     try {
       writer->pack();
+      print_notes();
       return true;
     } catch (std::exception const& e) {
       fmt::print(stderr,
@@ -364,7 +389,14 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
                    "numlab: interrupted during point {} ({}); {} finished points are in '{}'; rerun with --resume to "
                    "continue\n",
                    pt.index, what, k, output);
-      pack();
+      // On a signal the job may have seconds left (Slurm's KillWait): a large pack is left to
+      // --resume; the parts are committed and read with the file.
+      if (writer && writer->pending() > 0 && writer->pack_bytes() > (std::uintmax_t(1) << 30))
+        fmt::print(stderr, "numlab: the new points stay in '{}' (packing would copy {:.1f} GiB now); --resume packs "
+                           "them\n",
+                   results::parts_dir(output), double(writer->pack_bytes()) / 1073741824.0);
+      else
+        pack();
       return kExitInterrupted;
     } catch (std::bad_alloc const&) {
       result = PointResult{};
@@ -385,7 +417,6 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     try {
       if (!writer) {
         results::create_with_point(output, collect_provenance(cfg, command_line), pt, result);
-        writer.emplace(output);  // and the old file's parts go
       } else {
         writer->append(pt, result);
       }
@@ -394,6 +425,16 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
       pack();
       return kExitError;
     }
+    if (!writer) {
+      try {
+        writer.emplace(output, replaced_id);  // the replaced file's parts go
+      } catch (std::exception const& e) {
+        fmt::print(stderr, "\nerror: point {} is in '{}', but the file cannot be opened for the next ones: {}\n",
+                   pt.index, output, e.what());
+        return kExitError;
+      }
+    }
+    print_notes();
     if (!opts.quiet && !opts.progress_tty)
       fmt::print(stderr, "[{}/{}] {}: {}{} ({:.3g} s)\n", k + 1, todo.size(), what, result.status,
                  result.reason.empty() || result.status != "failed" ? "" : " -- " + result.reason, secs);
@@ -401,14 +442,13 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
       fmt::print(stderr, "\r\033[Kpoint {} ({}) failed: {}\n", pt.index, what, result.reason);
   }
   if (opts.progress_tty && !opts.quiet) fmt::print(stderr, "\r\033[K");
-  if (!pack()) return kExitError;
+  bool const packed = pack();
   if (!opts.quiet)
     print_summary(output, cfg.sweep_axes, distinguishing_options(cfg.points, cfg.sweep_axes), exp.summary_metrics());
-  if (failed > 0) {
+  if (failed > 0)
     fmt::print(stderr, "numlab: {} point(s) failed; their reasons are recorded in '{}'\n", failed, output);
-    return kExitPointsFailed;
-  }
-  return kExitOk;
+  if (!packed) return kExitError;
+  return failed > 0 ? kExitPointsFailed : kExitOk;
 }
 
 }  // namespace numlab

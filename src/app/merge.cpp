@@ -112,8 +112,13 @@ struct Input {
 struct Source {
   std::size_t input;
   std::string path;
-  h5::Handle file;
+  bool part;  // opened when read, one at a time (a killed shard may leave thousands)
 };
+
+// The file a source's points are read from: the input's open file, or the part opened now.
+h5::Handle open_source(Source const& s, std::vector<Input> const& in) {
+  return h5::open_file(s.part ? s.path : in[s.input].path, false);
+}
 
 struct Chosen {
   std::size_t input;  // index into sources
@@ -184,7 +189,7 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
   } catch (std::exception const& e) {
     throw MergeError(kExitUsage, fmt::format("numlab merge: error: cannot write '{}': {}", output, e.what()));
   }
-  results::remove_stale_temporaries(output);
+  for (auto const& n : results::remove_stale_temporaries(output)) fmt::print(stderr, "numlab merge: note: {}\n", n);
   if (fs::exists(output) && !opts.overwrite)
     throw MergeError(kExitUsage, fmt::format("{}: error: output already exists; pass --overwrite to replace it", output));
   for (auto const& p : inputs) {
@@ -234,7 +239,8 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
           if (!(x.root.at("config_fingerprint") == in.front().root.at("config_fingerprint"))) {
             std::string const d = first_difference(attr_string(in.front().root, "config_normalized"),
                                                    attr_string(x.root, "config_normalized"), in.front().path, p);
-            throw MergeError(kExitUsage, fmt::format("{}: error: its config differs from {}'s ({}); only the shards "
+            if (!d.empty())
+              throw MergeError(kExitUsage, fmt::format("{}: error: its config differs from {}'s ({}); only the shards "
                                                      "of one sweep can be merged",
                                                      p, in.front().path, d));
           }
@@ -279,14 +285,13 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
 
   std::vector<Source> src;
   for (std::size_t i = 0; i < in.size(); ++i) {
-    src.push_back(Source{i, in[i].path, h5::open_file(in[i].path, false)});
-    for (auto const& part : results::committed_parts(in[i].path)) {
-      try {
-        src.push_back(Source{i, part, h5::open_file(part, false)});
-      } catch (std::exception const& e) {
-        throw MergeError(kExitUsage, fmt::format("{}: error: cannot read: {}", part, e.what()));
-      }
-    }
+    src.push_back(Source{i, in[i].path, false});
+    std::vector<std::string> unreadable;
+    for (auto const& part : results::committed_parts(in[i].path, &unreadable)) src.push_back(Source{i, part, true});
+    if (!unreadable.empty())
+      throw MergeError(kExitUsage, fmt::format("{}: error: cannot read (damaged?); its point would be lost: move it "
+                                               "away to merge without it",
+                                               unreadable.front()));
   }
 
   // Choose one copy of every point.
@@ -294,7 +299,13 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
   std::map<std::int64_t, Chosen> chosen;
   std::size_t duplicates = 0;
   for (std::size_t i = 0; i < src.size(); ++i) {
-    h5::Handle points = h5::open_group(src[i].file.get(), "points");
+    h5::Handle file;
+    try {
+      file = open_source(src[i], in);
+    } catch (std::exception const& e) {
+      throw MergeError(kExitUsage, fmt::format("{}: error: cannot read: {}", src[i].path, e.what()));
+    }
+    h5::Handle points = h5::open_group(file.get(), "points");
     for (auto const& name : h5::child_names(points.get())) {
       ParamMap a;
       {
@@ -336,6 +347,13 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
     }
   }
 
+  std::string replaced_id;  // an OUT replaced by --overwrite: its parts go with it
+  if (fs::exists(output)) {
+    try {
+      replaced_id = results::file_id(output);
+    } catch (std::exception const&) {
+    }
+  }
   // Write OUT through a temporary file beside it.
   fs::path out_path(output);
   if (out_path.has_parent_path()) fs::create_directories(out_path.parent_path());
@@ -358,12 +376,18 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
       h5::Handle points = h5::create_group(f.get(), "points");
       h5::Handle ocpypl(H5Pcreate(H5P_OBJECT_COPY), close_plist, "H5Pcreate");
       h5::write_attribute(f.get(), "file_id", results::detail::new_file_id());
-      std::vector<h5::Handle> src_points;
-      for (auto const& x : src) src_points.push_back(h5::open_group(x.file.get(), "points"));
-      for (auto const& [k, c] : chosen)
-        h5::check(H5Ocopy(src_points[c.input].get(), c.group.c_str(), points.get(), c.group.c_str(), ocpypl.get(),
-                          H5P_DEFAULT),
-                  "H5Ocopy");
+      std::vector<h5::Handle> input_points;
+      for (auto const& x : in) input_points.push_back(h5::open_group(x.file.get(), "points"));
+      for (auto const& [k, c] : chosen) {
+        Source const& from = src[c.input];
+        h5::Handle part_file, part_points;
+        if (from.part) {
+          part_file = open_source(from, in);
+          part_points = h5::open_group(part_file.get(), "points");
+        }
+        hid_t const group = from.part ? part_points.get() : input_points[from.input].get();
+        h5::check(H5Ocopy(group, c.group.c_str(), points.get(), c.group.c_str(), ocpypl.get(), H5P_DEFAULT), "H5Ocopy");
+      }
       points.close();
       h5::check(H5Fflush(f.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
       f.close();
@@ -371,7 +395,8 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
     fsync_path(tmp);
     fs::rename(tmp, output);
     fsync_path(fs::absolute(out_path).parent_path().string());
-    results::remove_stale_temporaries(output);  // parts of an earlier file of this name
+    for (auto const& n : results::remove_stale_temporaries(output, replaced_id))
+      fmt::print(stderr, "numlab merge: note: {}\n", n);
   } catch (std::exception const& e) {
     std::error_code ec;
     fs::remove(tmp, ec);

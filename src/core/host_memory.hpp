@@ -8,7 +8,9 @@
 
 namespace numlab {
 
-// MemAvailable of /proc/meminfo (what can be allocated without swapping), in bytes; -1 unknown.
+// What can be allocated without swapping or the OOM killer, in bytes: MemAvailable of
+// /proc/meminfo, or less when this process's memory cgroup (Slurm --mem, a container) leaves
+// less; -1 unknown.
 std::int64_t host_available_bytes();
 
 // Throws std::runtime_error "needs X GiB of host memory for <what>; Y GiB are available" when

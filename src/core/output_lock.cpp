@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "core/output_lock.hpp"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -53,7 +55,12 @@ std::string field(std::string const& line, std::string const& word) {
 
 }  // namespace
 
-std::string lock_path_of(std::string const& output) { return output + ".lock"; }
+std::string lock_path_of(std::string const& output) {
+  // Beside the file itself: a reader given a symlink probes the lock its writer holds.
+  std::error_code ec;
+  std::filesystem::path const real = std::filesystem::weakly_canonical(output, ec);
+  return (ec ? output : real.string()) + ".lock";
+}
 
 OutputLock::OutputLock(std::string const& output, double wait_seconds, std::string* note)
     : path_(lock_path_of(output)) {

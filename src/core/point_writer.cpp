@@ -6,20 +6,42 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <utility>
 #include <filesystem>
 
 namespace numlab::results {
 
 namespace fs = std::filesystem;
 
-PointWriter::PointWriter(std::string path) : path_(std::move(path)) {
-  pack();
-  remove_stale_temporaries(path_);
+PointWriter::PointWriter(std::string path, std::string const& replaced_file_id, std::size_t pack_every)
+    : path_(std::move(path)), pack_every_(std::max<std::size_t>(1, pack_every)), pack_at_(pack_every_) {
   file_id_ = file_id(path_);
+  if (file_id_.empty()) {
+    // A file from before file_id: give it one first, so that its parts are tied to it alone.
+    std::string const id = detail::new_file_id();
+    detail::replace_file(path_, true, [&](hid_t f) { h5::write_attribute(f, "file_id", id); });
+    file_id_ = id;
+  }
+  std::vector<std::string> unreadable;
+  committed_parts(path_, &unreadable);
+  for (auto const& u : unreadable)
+    notes_.push_back(fmt::format("'{}' cannot be read (damaged?); it is left where it is and not counted", u));
+  try {
+    pack();
+  } catch (std::exception const& e) {
+    notes_.push_back(fmt::format("cannot pack the points an interrupted run left in '{}' into '{}' ({}); they stay "
+                                 "there, read with the file, and this run adds its own beside them",
+                                 parts_dir(path_), path_, e.what()));
+  }
+  for (auto& n : remove_stale_temporaries(path_, replaced_file_id)) notes_.push_back(std::move(n));
   for (auto const& p : read_points(path_)) {
     auto k = p.attributes.find("point_key");
     keys_[p.group] = k == p.attributes.end() ? std::string() : to_string(k->second);
   }
+  packed_points_ = keys_.size();
+  pack_at_ = std::max(pack_every_, packed_points_);
+  pending_ = committed_parts(path_).size();  // what a failed pack left
 }
 
 void PointWriter::append(PointSpec const& point, PointResult const& result) {
@@ -27,10 +49,19 @@ void PointWriter::append(PointSpec const& point, PointResult const& result) {
   if (auto it = keys_.find(name); it != keys_.end() && it->second != point.key())
     throw std::runtime_error(fmt::format("/points/{} holds another point (key '{}'), not '{}'", name,
                                          it->second.empty() ? "none" : it->second, point.key()));
+  if (pending_ >= pack_at_) {
+    try {
+      pack();
+    } catch (std::exception const& e) {
+      notes_.push_back(fmt::format("cannot pack into '{}' ({}); the points stay committed in '{}'", path_, e.what(),
+                                   parts_dir(path_)));
+      pack_at_ = pending_ + std::max(pack_every_, packed_points_);  // try again later, not at every point
+    }
+  }
   std::string const dir = parts_dir(path_);
   if (!dir_made_) {
     fs::create_directories(dir);
-    detail::fsync_path(fs::absolute(path_).parent_path().string());
+    detail::fsync_path(fs::path(dir).parent_path().string());
     dir_made_ = true;
   }
   std::string const part = (fs::path(dir) / (name + ".h5")).string();
@@ -42,8 +73,28 @@ void PointWriter::append(PointSpec const& point, PointResult const& result) {
   ++pending_;
 }
 
+std::uintmax_t PointWriter::pack_bytes() const {
+  std::error_code ec;
+  std::uintmax_t n = fs::file_size(path_, ec);
+  if (ec) n = 0;
+  for (auto const& p : committed_parts(path_)) {
+    auto s = fs::file_size(p, ec);
+    if (!ec) n += s;
+  }
+  return n;
+}
+
+std::vector<std::string> PointWriter::take_notes() { return std::exchange(notes_, {}); }
+
 std::size_t PointWriter::pack() {
+  if (file_id(path_) != file_id_)
+    throw std::runtime_error(fmt::format("'{}' is no longer the file this run opened (another file_id): it was "
+                                         "replaced meanwhile; the run's points are in '{}'",
+                                         path_, parts_dir(path_)));
   std::vector<std::string> const parts = committed_parts(path_);
+  if (parts.size() < pending_)
+    throw std::runtime_error(fmt::format("'{}' holds {} parts, this run committed {}: removed by someone else?",
+                                         parts_dir(path_), parts.size(), pending_));
   if (parts.empty()) return 0;
   detail::replace_file(path_, true, [&](hid_t f) {
     h5::Handle points = h5::open_group(f, "points");
@@ -72,6 +123,8 @@ std::size_t PointWriter::pack() {
   fs::remove(parts_dir(path_), ec);
   dir_made_ = false;
   pending_ = 0;
+  packed_points_ = keys_.size();
+  pack_at_ = std::max(pack_every_, packed_points_);
   return parts.size();
 }
 

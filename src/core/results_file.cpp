@@ -6,9 +6,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <unistd.h>
 
@@ -24,10 +27,13 @@ std::string temp_path(std::string const& path) { return fmt::format("{}.tmp.{}",
 
 void fsync_path(std::string const& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+  if (fd < 0) throw std::runtime_error(fmt::format("cannot open '{}' to fsync it: {}", path, std::strerror(errno)));
+  int const rc = ::fsync(fd);
+  int const err = errno;
+  ::close(fd);
+  // A folder's fsync may be unsupported (EINVAL); a file's failure means its data may not be on disk.
+  if (rc != 0 && !(err == EINVAL && std::filesystem::is_directory(path)))
+    throw std::runtime_error(fmt::format("fsync of '{}' failed: {}", path, std::strerror(err)));
 }
 
 void replace_file(std::string const& path, bool start_from_existing, std::function<void(hid_t)> const& fill) {
@@ -122,7 +128,12 @@ void create_with_point(std::string const& path, ParamMap const& root_attributes,
   });
 }
 
-std::string parts_dir(std::string const& path) { return path + ".parts"; }
+std::string parts_dir(std::string const& path) {
+  // Beside the file itself: a reader given a symlink finds the parts its writer made.
+  std::error_code ec;
+  fs::path const real = fs::weakly_canonical(path, ec);
+  return (ec ? path : real.string()) + ".parts";
+}
 
 namespace {
 
@@ -139,23 +150,27 @@ std::string root_file_id(hid_t f) {
   return it == a.end() ? std::string() : to_string(it->second);
 }
 
-// Parts in dir whose file_id is (want_match) or is not (!want_match) `id`; unreadable ones are
-// left out of both.
-std::vector<std::string> parts_with_id(std::string const& dir, std::string const& id, bool want_match) {
+// The part files in dir (pNNNNNN.h5), sorted; none when there is no such folder.
+std::vector<std::string> part_files(std::string const& dir) {
   std::vector<std::string> out;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return out;
   for (auto const& e : fs::directory_iterator(dir, ec)) {
     std::string const n = e.path().filename().string();
-    if (!is_part_name(n) || !e.is_regular_file(ec)) continue;
-    try {
-      h5::Handle f = h5::open_file(e.path().string(), false);
-      if ((root_file_id(f.get()) == id) == want_match) out.push_back(e.path().string());
-    } catch (std::exception const&) {
-    }
+    if (is_part_name(n) && e.is_regular_file(ec)) out.push_back(e.path().string());
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The file_id of a part, or nothing when it cannot be read (gone meanwhile: packed; or damaged).
+std::optional<std::string> part_file_id(std::string const& part) {
+  try {
+    h5::Handle f = h5::open_file(part, false);
+    return root_file_id(f.get());
+  } catch (std::exception const&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -165,13 +180,21 @@ std::string file_id(std::string const& path) {
   return root_file_id(f.get());
 }
 
-std::vector<std::string> committed_parts(std::string const& path) {
-  std::error_code ec;
-  if (!fs::is_directory(parts_dir(path), ec)) return {};
-  return parts_with_id(parts_dir(path), file_id(path), true);
+std::vector<std::string> committed_parts(std::string const& path, std::vector<std::string>* unreadable) {
+  std::vector<std::string> const files = part_files(parts_dir(path));
+  if (files.empty()) return {};
+  std::string const id = file_id(path);
+  std::vector<std::string> out;
+  if (id.empty()) return out;  // a file written before file_id: no part can be its
+  for (auto const& part : files) {
+    auto pid = part_file_id(part);
+    if (!pid && unreadable && fs::exists(part)) unreadable->push_back(part);
+    if (pid && *pid == id) out.push_back(part);
+  }
+  return out;
 }
 
-void remove_stale_temporaries(std::string const& path) {
+std::vector<std::string> remove_stale_temporaries(std::string const& path, std::string const& replaced_file_id) {
   fs::path const p(path);
   fs::path const dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   std::string const base = p.filename().string();
@@ -187,10 +210,11 @@ void remove_stale_temporaries(std::string const& path) {
                        digits(n.substr(merge.size(), n.size() - merge.size() - 4)));
     if (ours && e.is_regular_file(ec)) fs::remove(e.path(), ec);
   }
-  // The parts folder: temporaries of killed writers (pNNNNNN.h5.tmp.PID), parts of an earlier
-  // file of this name (another file_id; OUT itself replaced or gone), and the folder once empty.
+  // The parts folder: temporaries of killed writers (pNNNNNN.h5.tmp.PID), and parts of another
+  // file of this name: deleted when they are the replaced file's (--overwrite), else moved aside
+  // (OUT moved or deleted by hand after a kill -9: they may be the only copy of its points).
   std::string const pd = parts_dir(path);
-  if (!fs::is_directory(pd, ec)) return;
+  if (!fs::is_directory(pd, ec)) return {};
   for (auto const& e : fs::directory_iterator(pd, ec)) {
     std::string const n = e.path().filename().string();
     auto t = n.find(".h5.tmp.");
@@ -199,16 +223,34 @@ void remove_stale_temporaries(std::string const& path) {
       fs::remove(e.path(), ec);
   }
   std::string id;
-  bool const have_out = fs::exists(path, ec);
-  if (have_out) {
+  if (fs::exists(path, ec)) {
     try {
       id = file_id(path);
     } catch (std::exception const&) {
-      return;  // an unreadable OUT: leave its parts alone
+      return {};  // an unreadable OUT: leave its parts alone
     }
   }
-  for (auto const& part : parts_with_id(pd, id, false)) fs::remove(part, ec);
+  std::vector<std::string> notes;
+  std::size_t moved = 0;
+  std::string const aside = path + ".orphaned-parts";
+  for (auto const& part : part_files(pd)) {
+    auto pid = part_file_id(part);
+    if (!pid || (!id.empty() && *pid == id)) continue;
+    if (!replaced_file_id.empty() && *pid == replaced_file_id) {
+      fs::remove(part, ec);
+      continue;
+    }
+    fs::path const dest = fs::path(aside) / (*pid + "-" + fs::path(part).filename().string());
+    fs::create_directories(aside, ec);
+    fs::rename(part, dest, ec);
+    if (!ec) ++moved;
+  }
+  if (moved)
+    notes.push_back(fmt::format("{} committed point(s) in '{}' belong to another file than '{}' (moved or deleted "
+                                "after an interrupted run?); moved to '{}'",
+                                moved, pd, path, aside));
   fs::remove(pd, ec);  // only if empty
+  return notes;
 }
 
 ParamMap read_root(std::string const& path) {
@@ -217,10 +259,9 @@ ParamMap read_root(std::string const& path) {
 }
 
 namespace {
-void read_points_of(std::string const& path, bool with_arrays, std::map<std::string, StoredPoint>& out) {
-  h5::Handle f = h5::open_file(path, false);
-  if (!h5::exists(f.get(), "points")) return;
-  h5::Handle points = h5::open_group(f.get(), "points");
+void read_points_of(hid_t f, bool with_arrays, std::map<std::string, StoredPoint>& out) {
+  if (!h5::exists(f, "points")) return;
+  h5::Handle points = h5::open_group(f, "points");
   for (auto const& name : h5::child_names(points.get())) {
     h5::Handle g = h5::open_group(points.get(), name);
     StoredPoint p;
@@ -234,9 +275,26 @@ void read_points_of(std::string const& path, bool with_arrays, std::map<std::str
 }  // namespace
 
 std::vector<StoredPoint> read_points(std::string const& path, bool with_arrays) {
+  // The parts are listed before OUT is opened, and kept when their file_id is that of the OUT
+  // read: a pack renames OUT before it removes the parts, so a pack or an --overwrite running
+  // meanwhile never yields a view with points missing or of two files.
+  std::vector<std::string> const parts = part_files(parts_dir(path));
   std::map<std::string, StoredPoint> by_group;
-  read_points_of(path, with_arrays, by_group);
-  for (auto const& part : committed_parts(path)) read_points_of(part, with_arrays, by_group);
+  std::string id;
+  {
+    h5::Handle f = h5::open_file(path, false);
+    id = root_file_id(f.get());
+    read_points_of(f.get(), with_arrays, by_group);
+  }
+  if (!id.empty())
+    for (auto const& part : parts) {
+      try {
+        h5::Handle f = h5::open_file(part, false);
+        if (root_file_id(f.get()) == id) read_points_of(f.get(), with_arrays, by_group);
+      } catch (std::exception const&) {
+        // gone (packed meanwhile: OUT holds it) or unreadable (committed_parts reports it)
+      }
+    }
   std::vector<StoredPoint> out;
   out.reserve(by_group.size());
   for (auto& [name, p] : by_group) out.push_back(std::move(p));

@@ -48,14 +48,16 @@ void create_with_point(std::string const& path, ParamMap const& root_attributes,
                        PointResult const& result);
 
 // Removes temporaries of `path` left by killed writers (OUT.tmp.PID, OUT.merge-PID.tmp, part
-// temporaries) and parts that belong to an earlier file of this name; only while holding the
-// output's lock.
-void remove_stale_temporaries(std::string const& path);
+// temporaries) and the parts of `replaced_file_id` (the file --overwrite replaced); parts of any
+// other file are moved to OUT.orphaned-parts/ (never deleted), with a note for the user. Only
+// while holding the output's lock.
+std::vector<std::string> remove_stale_temporaries(std::string const& path, std::string const& replaced_file_id = "");
 
-// The folder of a file's unpacked parts, and those of its parts that belong to it (file_id
-// matches), sorted by name; a part that cannot be read is skipped.
+// The folder of a file's unpacked parts (beside the file a symlink names), and those of its parts
+// that belong to it (file_id matches), sorted by name; parts that cannot be read are left out and
+// listed in `unreadable` when given.
 std::string parts_dir(std::string const& path);
-std::vector<std::string> committed_parts(std::string const& path);
+std::vector<std::string> committed_parts(std::string const& path, std::vector<std::string>* unreadable = nullptr);
 std::string file_id(std::string const& path);  // "" for files written before file_id existed
 
 ParamMap read_root(std::string const& path);
@@ -66,6 +68,7 @@ std::set<std::string> point_keys(std::string const& path);
 
 namespace detail {
 std::string temp_path(std::string const& path);
+// fsync of a file (a failure throws: its data may not be on disk) or a folder.
 void fsync_path(std::string const& path);
 // Writes via `fill(file_id)` into a temporary (a copy of `path` or a new file), fsyncs it and
 // renames it over `path`.

@@ -5,9 +5,6 @@
 #include "core/method_list.hpp"
 #include "linsolve/generators.hpp"
 #include "linsolve/matrix_market.hpp"
-
-#include <filesystem>
-#include <set>
 #include "linsolve/method_runner.hpp"
 #include "linsolve/methods/gauss_elim.hpp"
 #include "linsolve/methods/gauss_seidel.hpp"
@@ -16,7 +13,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
-
+#include <filesystem>
+#include <map>
+#include <set>
 
 namespace numlab::linsolve {
 
@@ -142,11 +141,19 @@ class LinsolveExperiment final : public Experiment {
       return;
     std::string const path = resolve_input_path(get_string(problem, "path"), config_dir);
     if (!std::filesystem::exists(path)) return;  // reported as a missing input
-    try {
-      read_matrix_market_size(path);
-    } catch (MatrixMarketError const& e) {
-      throw KeyError("path", e.what());
+    // Once per file: a sweep's every problem combination names the same one.
+    static std::map<std::string, std::string> checked;  // path -> "" or the error
+    auto it = checked.find(path);
+    if (it == checked.end()) {
+      std::string error;
+      try {
+        read_matrix_market_size(path);
+      } catch (MatrixMarketError const& e) {
+        error = e.what();
+      }
+      it = checked.emplace(path, error).first;
     }
+    if (!it->second.empty()) throw KeyError("path", it->second);
   }
 
   void validate(PointSpec const& pt) const override {

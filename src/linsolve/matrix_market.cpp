@@ -320,7 +320,8 @@ HostCsr read_matrix_market(std::string const& path) {
   // Before anything of size rows is allocated: the CSR row map and the assembly's row starts
   // (16 bytes a row), the entries (16 a stored one, twice for a symmetric file) and the
   // problem's vectors (b, x_true, the solver's x and residual, host and device: ~64 a row).
-  require_host_bytes(double(h.rows) * 80.0 + double(h.entries) * 32.0,
+  double const stored = h.format == Format::coordinate ? double(h.entries) : double(h.rows) * double(h.cols);
+  require_host_bytes(double(h.rows) * 80.0 + stored * 32.0,
                      fmt::format("the {} x {} matrix of '{}' and its vectors", h.rows, h.cols, path));
   std::vector<ordinal_t> rows, cols;
   std::vector<double> vals;

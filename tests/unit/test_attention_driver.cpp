@@ -72,7 +72,9 @@ TEST(AttentionDriver, PeakMemoryGrowthLaws) {
   }
   // Below N^2 only while fewer teams than the league are in flight: always on the host (one per
   // thread); on a GPU, whose hundreds of resident teams cover this small league, at larger N.
-  if (tiled_teams[1024] * 4 <= 2 * 1024 / 32) EXPECT_LT(peak["tiled"][1024], peak["standard"][1024] / 4);
+  if (tiled_teams[1024] * 4 <= 2 * 1024 / 32) {
+    EXPECT_LT(peak["tiled"][1024], peak["standard"][1024] / 4);
+  }
 }
 
 // Bring your own data: Q, K, V, dO from an HDF5 file; O and the gradients come

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -211,25 +212,101 @@ TEST(ResultsFile, PartsOfAKilledRunAreReadAndPackedByTheNextWriter) {
   fs::remove_all(saved);
 }
 
-// Parts name their file: those of an earlier file of the same name (replaced by --overwrite, or
-// deleted) are never read as this one's, and the next writer removes them.
-TEST(ResultsFile, PartsOfAnEarlierFileOfTheSameNameAreIgnored) {
+// Parts name their file: those of another file of the same name are never read as this one's.
+// The replaced file's (--overwrite) are deleted; any other file's (OUT moved or deleted by hand
+// after a kill -9: the parts may be its only copy of those points) are moved aside, with a note.
+TEST(ResultsFile, PartsOfAnotherFileOfTheSameNameAreNeverReadOrLost) {
   std::string path = temp_file("reused.h5");
   fs::remove_all(results::parts_dir(path));
-  results::create(path, {{"kind", std::string("linsolve")}});
-  {
-    results::PointWriter w(path);
-    w.append(point(0, 1), result("solved"));
-    w.append(point(1, 2), result("solved"));
+  fs::remove_all(path + ".orphaned-parts");
+  for (bool replaced : {true, false}) {
+    SCOPED_TRACE(replaced ? "replaced by --overwrite" : "moved away");
+    results::create(path, {{"kind", std::string("linsolve")}});
+    {
+      results::PointWriter w(path);
+      w.append(point(0, 1), result("solved"));
+      w.append(point(1, 2), result("solved"));
+    }  // killed: not packed
+    std::string const old_id = results::file_id(path);
+    results::create(path, {{"kind", std::string("linsolve")}});  // a new file, a new id
+    EXPECT_NE(results::file_id(path), old_id);
+    EXPECT_EQ(results::read_points(path).size(), 0u);
+    EXPECT_TRUE(fs::exists(results::parts_dir(path)));
+    results::PointWriter w(path, replaced ? old_id : "");
+    EXPECT_FALSE(fs::exists(results::parts_dir(path)));
+    auto const notes = w.take_notes();
+    EXPECT_EQ(notes.size(), replaced ? 0u : 1u);
+    std::size_t aside = 0;
+    if (fs::exists(path + ".orphaned-parts"))
+      for ([[maybe_unused]] auto const& e : fs::directory_iterator(path + ".orphaned-parts")) ++aside;
+    EXPECT_EQ(aside, replaced ? 0u : 2u);
+    EXPECT_EQ(w.pack(), 0u);
+    EXPECT_EQ(results::read_points(path).size(), 0u);
   }
-  std::string const old_id = results::file_id(path);
-  results::create(path, {{"kind", std::string("linsolve")}});  // a new file, a new id
-  EXPECT_NE(results::file_id(path), old_id);
-  EXPECT_EQ(results::read_points(path).size(), 0u);
-  EXPECT_TRUE(fs::exists(results::parts_dir(path)));
+}
+
+// A file written before file_id gets one before its first part (else any other id-less file of
+// that name would match its parts).
+TEST(ResultsFile, AFileWithoutFileIdGetsOneBeforeItsFirstPart) {
+  std::string path = temp_file("old.h5");
+  fs::remove_all(results::parts_dir(path));
+  {
+    h5::Handle f = h5::create_file(path);
+    h5::write_attribute(f.get(), "kind", std::string("linsolve"));
+    h5::create_group(f.get(), "points").close();
+  }
+  EXPECT_EQ(results::file_id(path), "");
   results::PointWriter w(path);
+  EXPECT_EQ(results::file_id(path).size(), 32u);
+  w.append(point(0, 1), result("solved"));
+  EXPECT_EQ(results::read_points(path).size(), 1u);
+  EXPECT_EQ(results::committed_parts(path).size(), 1u);
+}
+
+// A long sweep never piles up parts: they are packed once they outnumber pack_every and the points
+// OUT holds (every append's cost stays the point's own, amortised).
+TEST(ResultsFile, PartsArePackedBeforeTheyPileUp) {
+  std::string path = temp_file("many.h5");
+  fs::remove_all(results::parts_dir(path));
+  results::create(path, {{"kind", std::string("linsolve")}});
+  results::PointWriter w(path, "", 4);
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < 30; ++i) {
+    w.append(point(i, std::int64_t(i)), result("solved", 10));
+    most = std::max(most, results::committed_parts(path).size());
+  }
+  // Packs at 4 pending (OUT 0), then 4 (OUT 4), 8 (OUT 8), 16 (OUT 16): never more than 16 parts.
+  EXPECT_LE(most, 16u);
+  EXPECT_GE(most, 4u);
+  EXPECT_EQ(results::read_points(path).size(), 30u);
+  w.pack();
+  EXPECT_EQ(results::read_points(path).size(), 30u);
   EXPECT_FALSE(fs::exists(results::parts_dir(path)));
-  EXPECT_EQ(w.pack(), 0u);
+}
+
+// Readers given a symlink find the parts and the lock beside the file it names.
+TEST(ResultsFile, ASymlinkedFileIsReadWithItsParts) {
+  std::string path = temp_file("target.h5"), link = temp_file("link.h5");
+  fs::remove_all(results::parts_dir(path));
+  fs::remove(link);
+  results::create(path, {{"kind", std::string("linsolve")}});
+  fs::create_symlink(path, link);
+  results::PointWriter w(path);
+  w.append(point(0, 1), result("solved"));
+  EXPECT_EQ(results::parts_dir(link), results::parts_dir(path));
+  EXPECT_EQ(results::read_points(link).size(), 1u);
+  EXPECT_EQ(results::committed_parts(link).size(), 1u);
+}
+
+// pack() refuses to pack into a file that is no longer the one it opened.
+TEST(ResultsFile, PackRefusesAReplacedFile) {
+  std::string path = temp_file("swapped.h5");
+  fs::remove_all(results::parts_dir(path));
+  results::create(path, {{"kind", std::string("linsolve")}});
+  results::PointWriter w(path);
+  w.append(point(0, 1), result("solved"));
+  results::create(path, {{"kind", std::string("linsolve")}});
+  EXPECT_THROW(w.pack(), std::runtime_error);
   EXPECT_EQ(results::read_points(path).size(), 0u);
 }
 

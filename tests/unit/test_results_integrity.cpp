@@ -229,8 +229,9 @@ TEST(Integrity, MatrixFilesAreCheckedBeforeTheyRun) {
     EXPECT_NE(slurp(dir / "z.log").find("key 'path'"), std::string::npos) << slurp(dir / "z.log");
     EXPECT_FALSE(fs::exists(out));
   }
-  // 2e9 unknowns from a two-line file: the vectors alone exceed any test machine's memory.
-  std::ofstream(dir / "big.mtx") << "%%MatrixMarket matrix coordinate real general\n2000000000 2000000000 1\n1 1 1\n";
+  // 2e9 unknowns and 1e15 entries declared: ~29 PiB by the estimate, more than any machine.
+  std::ofstream(dir / "big.mtx")
+      << "%%MatrixMarket matrix coordinate real general\n2000000000 2000000000 1000000000000000\n1 1 1\n";
   fs::path cfg = write_config(dir, "big", "matrix: {generator: matrix_market, path: big.mtx}\nmethods: [gauss_seidel]\n");
   EXPECT_EQ(run({cfg.string(), "-o", out.string()}, dir / "big.log"), 3) << slurp(dir / "big.log");
   auto pts = results::read_points(out.string());

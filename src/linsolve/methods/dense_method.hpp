@@ -3,6 +3,7 @@
 // the library reference): setup = CSR -> dense copy, solve = factor + solve.
 #pragma once
 
+#include "core/host_memory.hpp"
 #include "core/options.hpp"
 #include "core/repeat_timed.hpp"
 #include "linsolve/dense_lu.hpp"
@@ -38,6 +39,17 @@ PointResult run_dense(LinsolveProblem<ExecSpace>& p, DenseOptions const& o, RunS
     r.reason = fmt::format("the dense matrix needs {:.1f} GiB > max_dense_gib = {}", gib,
                            numlab::to_string(ParamValue(o.max_dense_gib)));
     return r;
+  }
+  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecSpace::memory_space>::accessible) {
+    // The dense copy lives in host memory: a request the machine cannot hold fails the point with
+    // a reason before it allocates (not bad_alloc or the OOM killer).
+    try {
+      require_host_bytes(n * n * 8.0, fmt::format("the dense {} x {} matrix", p.A.numRows(), p.A.numRows()));
+    } catch (std::runtime_error const& e) {
+      r.status = "failed";
+      r.reason = e.what();
+      return r;
+    }
   }
   Vector<ExecSpace> x("numlab::linsolve::x", p.A.numRows());
   LuResult last;
