@@ -9,6 +9,7 @@
 #include "linsolve/csr.hpp"
 #include "linsolve/detail/gs_kernels.hpp"
 #include "linsolve/detail/gs_kokkos_kernels.hpp"
+#include "linsolve/detail/gs_levels.hpp"
 #include "linsolve/solve_status.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -31,10 +32,24 @@ enum class SweepDirection { forward, backward, symmetric };  // symmetric = forw
 // Colouring of the multicolour variant: greedy in natural order on the host (deterministic on
 // every backend; red-black on the 5-point grid) or Kokkos Kernels' default for the backend.
 enum class GsColoring { greedy, kokkos_kernels };
+// How the exact lexicographic sweep (variant sequential) runs; every kernel computes the same
+// iterates. auto: select_sequential_kernel.
+enum class GsKernel { automatic, one_thread, level_launch, level_team };
 
 }  // namespace numlab::linsolve
 
 namespace numlab {
+template <>
+struct EnumNames<linsolve::GsKernel> {
+  static constexpr EnumName<linsolve::GsKernel> values[] = {
+      {linsolve::GsKernel::automatic, "auto",
+       "one_thread on one host thread or when levels are short, else level_team (host) / level_launch (GPU)"},
+      {linsolve::GsKernel::one_thread, "one_thread", "every backend: the whole sweep on one thread, rows in order"},
+      {linsolve::GsKernel::level_launch, "level_launch",
+       "every backend (for GPUs): rows by level of the sweep's DAG, one launch per level"},
+      {linsolve::GsKernel::level_team, "level_team",
+       "every backend (for multi-threaded hosts): rows by level, one team, a barrier per level"}};
+};
 template <>
 struct EnumNames<linsolve::GsVariant> {
   static constexpr EnumName<linsolve::GsVariant> values[] = {
@@ -61,6 +76,26 @@ namespace numlab::linsolve {
 
 inline const char* to_string(GsVariant v) { return enum_name(v); }
 inline const char* to_string(SweepDirection d) { return enum_name(d); }
+inline const char* to_string(GsKernel k) { return enum_name(k); }
+
+// Rows per level below which the automatic choice keeps the one-thread sweep: a level must pay
+// for its launch (GPU, ~5 us, against ~0.85 us per row of the one-thread sweep there: 8.6 s per
+// sweep of 10^7 rows) or its barrier (host, ~1 us, against ~5 ns per row of a streamed row).
+inline constexpr double kGpuMinRowsPerLevel = 8;
+inline constexpr double kHostMinRowsPerLevel = 512;
+
+// The kernel that runs the lexicographic sweep, in one place: `requested` unless automatic; then
+// one_thread for one host thread (levels buy nothing there) or when an average level has too
+// few rows to pay for its launch or barrier, else level_team on a host, level_launch on a GPU.
+template <class ExecSpace>
+GsKernel select_sequential_kernel(GsKernel requested, ordinal_t n, int num_levels, int concurrency) {
+  if (requested != GsKernel::automatic) return requested;
+  constexpr bool host = Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible;
+  if (host && concurrency <= 1) return GsKernel::one_thread;
+  const double rows_per_level = num_levels > 0 ? double(n) / num_levels : 0.0;
+  if (rows_per_level < (host ? kHostMinRowsPerLevel : kGpuMinRowsPerLevel)) return GsKernel::one_thread;
+  return host ? GsKernel::level_team : GsKernel::level_launch;
+}
 
 struct GaussSeidelOptions {
   GsVariant variant = GsVariant::sequential;
@@ -73,6 +108,7 @@ struct GaussSeidelOptions {
   // sweeps in between run back to back with no host synchronisation. 1: a residual per sweep.
   int check_every = 1;
   GsColoring coloring = GsColoring::greedy;
+  GsKernel kernel = GsKernel::automatic;  // variant sequential only
 };
 
 struct IterativeResult {
@@ -109,9 +145,13 @@ class GaussSeidel {
     if (!(opt.tol >= 0.0)) throw std::invalid_argument("GaussSeidel: tol < 0");
     if (opt.check_every < 1) throw std::invalid_argument("GaussSeidel: check_every < 1");
 
+    if (opt.kernel != GsKernel::automatic && opt.variant != GsVariant::sequential)
+      throw std::invalid_argument(std::string("GaussSeidel: kernel ") + to_string(opt.kernel) +
+                                  " is a kernel of variant sequential");
+
     diag_ = detail::analyse_diagonal(space_, A_, opt_.omega);
     switch (opt_.variant) {
-      case GsVariant::sequential: break;
+      case GsVariant::sequential: setup_sequential(); break;
       case GsVariant::multicolor:
         mc_ = detail::build_multicolor(space_, A_, diag_.winv, split_rows(), opt_.coloring == GsColoring::greedy);
         bp_ = vector_type(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::b_colour_order"), A_.numRows());
@@ -128,11 +168,11 @@ class GaussSeidel {
   // (solve() does that once per solve instead).
   void sweep(Vector<ExecSpace> b, Vector<ExecSpace> x) {
     check_sizes(b, x);
-    if (opt_.variant == GsVariant::multicolor) {
-      detail::permute_vector(space_, mc_.perm, b, bp_, true);
-      detail::permute_vector(space_, mc_.perm, x, xp_, true);
+    if (permuted()) {
+      detail::permute_vector(space_, perm(), b, bp_, true);
+      detail::permute_vector(space_, perm(), x, xp_, true);
       sweep_internal(bp_, xp_);
-      detail::permute_vector(space_, mc_.perm, xp_, x, false);
+      detail::permute_vector(space_, perm(), xp_, x, false);
       return;
     }
     sweep_internal(b, x);
@@ -145,11 +185,11 @@ class GaussSeidel {
     check_sizes(b, x);
     Kokkos::fence();  // b and x may come from work on other instances
     IterativeResult res;
-    const bool coloured = opt_.variant == GsVariant::multicolor;
+    const bool coloured = permuted();
     vector_type bs = b, xs = x;  // the vectors the sweeps work on
     if (coloured) {
-      detail::permute_vector(space_, mc_.perm, b, bp_, true);
-      detail::permute_vector(space_, mc_.perm, x, xp_, true);
+      detail::permute_vector(space_, perm(), b, bp_, true);
+      detail::permute_vector(space_, perm(), x, xp_, true);
       bs = bp_;
       xs = xp_;
     }
@@ -159,12 +199,10 @@ class GaussSeidel {
     res.residual_history.push_back(r0 / bnorm);
     res.residual_iterations.push_back(0);
     res.rel_residual = r0 / bnorm;
-    if (!std::isfinite(r0)) {
-      res.status = SolveStatus::diverged;
-      return res;
-    }
-    if (res.rel_residual <= opt_.tol) {
-      res.status = SolveStatus::converged;
+    if (!std::isfinite(r0) || res.rel_residual <= opt_.tol) {
+      res.status = std::isfinite(r0) ? SolveStatus::converged : SolveStatus::diverged;
+      if (coloured) detail::permute_vector(space_, perm(), xp_, x, false);
+      space_.fence();
       return res;
     }
     res.status = SolveStatus::max_iterations;
@@ -197,10 +235,19 @@ class GaussSeidel {
         break;
       }
     }
-    if (coloured) detail::permute_vector(space_, mc_.perm, xp_, x, false);
+    if (coloured) detail::permute_vector(space_, perm(), xp_, x, false);
     space_.fence();
     return res;
   }
+
+  // What ran the sweeps (a point's kernel_run): the sequential variant's kernel, else the variant.
+  const char* kernel_run() const {
+    return opt_.variant == GsVariant::sequential ? to_string(seq_kernel_) : to_string(opt_.variant);
+  }
+  GsKernel sequential_kernel() const { return seq_kernel_; }
+  // Levels of the sweep's DAG (the level-scheduled kernels; 0 when they were not built).
+  int num_levels() const { return lv_.num_levels(); }
+  ordinal_t max_level_rows() const { return lv_.max_level_rows; }
 
   // 1 for sequential; colours used otherwise (KK reports its own colouring, 0 if unknown).
   int num_colors() const {
@@ -238,8 +285,41 @@ class GaussSeidel {
       throw std::invalid_argument("GaussSeidel: b or x length differs from the matrix size " + std::to_string(n));
   }
 
-  // ||b - A x||_2 of the vectors the sweeps work on (colour order for the multicolour variant).
+  // The level-scheduled kernels and the multicolour variant sweep permuted copies of b and x.
+  bool permuted() const { return opt_.variant == GsVariant::multicolor || levelled(); }
+  bool levelled() const { return opt_.variant == GsVariant::sequential && seq_kernel_ != GsKernel::one_thread; }
+  Kokkos::View<ordinal_t*, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> perm() const { return levelled() ? lv_.perm : mc_.perm; }
+
+  // Levels when a level-scheduled kernel may run (auto decides from them), then the kernel.
+  void setup_sequential() {
+    seq_kernel_ = opt_.kernel;
+    if (seq_kernel_ != GsKernel::one_thread) {
+      lv_ = detail::build_levels(space_, A_, diag_, split_rows());
+      seq_kernel_ = select_sequential_kernel<ExecSpace>(opt_.kernel, A_.numRows(), lv_.num_levels(),
+                                                        static_cast<int>(space_.concurrency()));
+    }
+    if (seq_kernel_ == GsKernel::one_thread) {
+      const int levels = lv_.num_levels();
+      const ordinal_t widest = lv_.max_level_rows;
+      lv_ = {};  // the copy is not needed; the counts stay as diagnostics
+      lv_.level_begin.assign(static_cast<std::size_t>(levels) + (levels > 0 ? 1 : 0), 0);
+      lv_.max_level_rows = widest;
+      return;
+    }
+    bp_ = vector_type(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::b_level_order"), A_.numRows());
+    xp_ = vector_type(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::x_level_order"), A_.numRows());
+    detail::LevelRows<ExecSpace> f = level_rows(bp_, xp_, false);
+    team_size_ = detail::level_team_size(space_, lv_, f);
+  }
+
+  detail::LevelRows<ExecSpace> level_rows(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x, bool backward) const {
+    return {lv_.A.graph.row_map, lv_.A.graph.entries, lv_.A.values, lv_.diag_pos, lv_.winv, b, x,
+            scalar_t(1.0 - opt_.omega), backward, split_rows()};
+  }
+
+  // ||b - A x||_2 of the vectors the sweeps work on (colour or level order when permuted).
   double residual_norm(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x) const {
+    if (levelled()) return std::sqrt(detail::residual_norm2(space_, lv_.A, b, x));
     if (opt_.variant != GsVariant::multicolor) return std::sqrt(detail::residual_norm2(space_, A_, b, x));
     detail::MulticolorResidual<ExecSpace> f{mc_.row_map, mc_.entries, mc_.values, mc_.diag, b, x};
     double sum = 0;
@@ -262,6 +342,12 @@ class GaussSeidel {
 
   void own_sweep(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x, bool backward) {
     const scalar_t om1 = 1.0 - opt_.omega;
+    if (levelled()) {
+      const auto f = level_rows(b, x, backward);
+      if (seq_kernel_ == GsKernel::level_team) detail::sweep_level_team(space_, lv_, f, team_size_);
+      else detail::sweep_level_launch(space_, lv_, f);
+      return;
+    }
     if (opt_.variant == GsVariant::sequential) {
       detail::SequentialSweep<ExecSpace> f{A_.graph.row_map, A_.graph.entries, A_.values, diag_.diag_pos,
                                            diag_.winv, b, x, om1, A_.numRows(), backward,
@@ -299,7 +385,10 @@ class GaussSeidel {
   GaussSeidelOptions opt_;
   detail::DiagonalInfo<ExecSpace> diag_;
   detail::MulticolorLayout<ExecSpace> mc_;
-  vector_type bp_, xp_;  // multicolour: b and x in colour order
+  detail::LevelLayout<ExecSpace> lv_;
+  GsKernel seq_kernel_ = GsKernel::one_thread;
+  int team_size_ = 1;  // level_team
+  vector_type bp_, xp_;  // multicolour / level-scheduled: b and x in colour / level order
   std::shared_ptr<detail::kk::GaussSeidelHandle<ExecSpace>> kk_;  // shared: the handle owns KK's buffers
   int kk_colors_ = 0;
 };

@@ -64,6 +64,19 @@ Schema make_problem_schema() {
   return s;
 }
 
+// A method's own check of its options (conflicting values -> KeyError naming the key), where it
+// declares one: static void check(Options const&).
+template <class M, class = void>
+struct has_options_check : std::false_type {};
+template <class M>
+struct has_options_check<M, std::void_t<decltype(M::Options::check(std::declval<typename M::Options const&>()))>>
+    : std::true_type {};
+
+template <class Method>
+void check_method_options(PointSpec const& pt) {
+  if constexpr (has_options_check<Method>::value) Method::Options::check(options_from<typename Method::Options>(pt.options));
+}
+
 // random_sparse's diagonal factor: dominance_factor, else the dominance level's.
 double effective_dominance_factor(ParamMap const& prm) {
   return has(prm, "dominance_factor") ? get_real(prm, "dominance_factor")
@@ -165,6 +178,10 @@ class LinsolveExperiment final : public Experiment {
     }
     if (has(pt.problem, "solution") && !has(pt.problem, "rhs"))
       throw KeyError("solution", "matrix.solution needs matrix.rhs (b) as well");
+    Methods::dispatch<int>(pt.method, [&](auto m) {
+      check_method_options<decltype(m)>(pt);
+      return 0;
+    });
   }
 
   // random_sparse: the diagonal factor the matrix is built with (dominance_factor, else the

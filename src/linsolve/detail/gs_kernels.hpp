@@ -83,9 +83,77 @@ DiagonalInfo<ExecSpace> analyse_diagonal(ExecSpace const& space, Csr<ExecSpace> 
   return d;
 }
 
+// The arithmetic of one row of the exact lexicographic sweep, shared by the one-thread sweep
+// and the level-scheduled one (detail/gs_levels.hpp) so that both compute every x_i by the same
+// operations in the same order: the same iterates, not merely close ones.
+//
+// Sorted rows with one diagonal entry at dp[i] ("split" rows), forward: the upper (old) part
+// first, then the lower (new) part but its last entry, then the nearest lower neighbour, kept out
+// of the partial sum so that the one-thread sweep's loop-carried chain per row is one multiply and
+// one subtract. `near_row`/`x_near`: that neighbour's row and value when the caller holds it in a
+// register (the value written one row ago); near_row = -1 reads it from x.
+KOKKOS_FORCEINLINE_FUNCTION scalar_t split_row_forward(const offset_t* KOKKOS_RESTRICT rm,
+                                                       const ordinal_t* KOKKOS_RESTRICT ci,
+                                                       const scalar_t* KOKKOS_RESTRICT v,
+                                                       const offset_t* KOKKOS_RESTRICT dp,
+                                                       const scalar_t* KOKKOS_RESTRICT w,
+                                                       const scalar_t* KOKKOS_RESTRICT bb, const scalar_t* xx,
+                                                       ordinal_t i, scalar_t one_minus_omega, ordinal_t near_row,
+                                                       scalar_t x_near) {
+  const offset_t beg = rm[i], d = dp[i], end = rm[i + 1];
+  scalar_t s = bb[i];
+  for (offset_t k = d + 1; k < end; ++k) s -= v[k] * xx[ci[k]];
+  if (d > beg) {
+    for (offset_t k = beg; k < d - 1; ++k) s -= v[k] * xx[ci[k]];
+    const ordinal_t jl = ci[d - 1];
+    const scalar_t wl = w[i] * v[d - 1];
+    const scalar_t partial = one_minus_omega * xx[i] + w[i] * s;
+    const scalar_t xl = jl == near_row ? x_near : xx[jl];
+    return partial - wl * xl;
+  }
+  return one_minus_omega * xx[i] + w[i] * s;
+}
+
+// Mirror image: the lower (old) part first, the upper part in reverse, the nearest upper
+// neighbour (the fresh one) last.
+KOKKOS_FORCEINLINE_FUNCTION scalar_t split_row_backward(const offset_t* KOKKOS_RESTRICT rm,
+                                                        const ordinal_t* KOKKOS_RESTRICT ci,
+                                                        const scalar_t* KOKKOS_RESTRICT v,
+                                                        const offset_t* KOKKOS_RESTRICT dp,
+                                                        const scalar_t* KOKKOS_RESTRICT w,
+                                                        const scalar_t* KOKKOS_RESTRICT bb, const scalar_t* xx,
+                                                        ordinal_t i, scalar_t one_minus_omega, ordinal_t near_row,
+                                                        scalar_t x_near) {
+  const offset_t beg = rm[i], d = dp[i], end = rm[i + 1];
+  scalar_t s = bb[i];
+  for (offset_t k = beg; k < d; ++k) s -= v[k] * xx[ci[k]];
+  if (d + 1 < end) {
+    for (offset_t k = end - 1; k > d + 1; --k) s -= v[k] * xx[ci[k]];
+    const ordinal_t ju = ci[d + 1];
+    const scalar_t wu = w[i] * v[d + 1];
+    const scalar_t partial = one_minus_omega * xx[i] + w[i] * s;
+    const scalar_t xu = ju == near_row ? x_near : xx[ju];
+    return partial - wu * xu;
+  }
+  return one_minus_omega * xx[i] + w[i] * s;
+}
+
+// Any CSR (unsorted rows, duplicate entries): skip the diagonal by column test.
+KOKKOS_FORCEINLINE_FUNCTION scalar_t generic_row(const offset_t* rm, const ordinal_t* ci, const scalar_t* v,
+                                                 const scalar_t* w, const scalar_t* bb, const scalar_t* xx,
+                                                 ordinal_t i, scalar_t one_minus_omega) {
+  scalar_t s = bb[i];
+  for (offset_t k = rm[i]; k < rm[i + 1]; ++k) {
+    const ordinal_t j = ci[k];
+    if (j != i) s -= v[k] * xx[j];
+  }
+  return one_minus_omega * xx[i] + w[i] * s;
+}
+
 // The exact lexicographic sweep, x_i <- (1-w) x_i + w/a_ii (b_i - sum_{j != i} a_ij x_j) with
 // rows < i already new (forward) or rows > i already new (backward). One work item runs the
-// whole loop, so the order is exact on every backend (slow on a GPU by nature).
+// whole loop, so the order is exact on every backend (slow on a GPU by nature: the kernel
+// `one_thread`; the level-scheduled kernels of detail/gs_levels.hpp compute the same iterates).
 template <class ExecSpace>
 struct SequentialSweep {
   using MS = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
@@ -102,89 +170,33 @@ struct SequentialSweep {
   bool split;  // every row sorted with one diagonal entry
 
   KOKKOS_INLINE_FUNCTION void operator()(const int) const {
-    if (split) {
-      if (backward) run_split_backward();
-      else run_split_forward();
+    const offset_t* KOKKOS_RESTRICT rm = row_map.data();
+    const ordinal_t* KOKKOS_RESTRICT ci = entries.data();
+    const scalar_t* KOKKOS_RESTRICT v = values.data();
+    const offset_t* KOKKOS_RESTRICT dp = diag_pos.data();
+    const scalar_t* KOKKOS_RESTRICT w = winv.data();
+    const scalar_t* KOKKOS_RESTRICT bb = b.data();
+    scalar_t* KOKKOS_RESTRICT xx = x.data();
+    const scalar_t om1 = one_minus_omega;
+    if (split && !backward) {
+      scalar_t xprev = 0;  // the value written for row i - 1, from a register
+      for (ordinal_t i = 0; i < n; ++i) {
+        const scalar_t xi = split_row_forward(rm, ci, v, dp, w, bb, xx, i, om1, i - 1, xprev);
+        xx[i] = xi;
+        xprev = xi;
+      }
+    } else if (split) {
+      scalar_t xprev = 0;  // the value written for row i + 1
+      for (ordinal_t i = n - 1; i >= 0; --i) {
+        const scalar_t xi = split_row_backward(rm, ci, v, dp, w, bb, xx, i, om1, i + 1, xprev);
+        xx[i] = xi;
+        xprev = xi;
+      }
     } else {
-      if (backward) run_generic<true>();
-      else run_generic<false>();
-    }
-  }
-
-  // Sorted rows: the upper (old) part first, then the lower (new) part with the nearest
-  // lower neighbour, the value written one row ago, kept out of the partial sum and taken
-  // from a register, so the loop-carried chain per row is one multiply and one subtract.
-  KOKKOS_INLINE_FUNCTION void run_split_forward() const {
-    const offset_t* KOKKOS_RESTRICT rm = row_map.data();
-    const ordinal_t* KOKKOS_RESTRICT ci = entries.data();
-    const scalar_t* KOKKOS_RESTRICT v = values.data();
-    const offset_t* KOKKOS_RESTRICT dp = diag_pos.data();
-    const scalar_t* KOKKOS_RESTRICT w = winv.data();
-    const scalar_t* KOKKOS_RESTRICT bb = b.data();
-    scalar_t* KOKKOS_RESTRICT xx = x.data();
-    scalar_t xprev = 0;  // the value written for row i - 1
-    for (ordinal_t i = 0; i < n; ++i) {
-      const offset_t beg = rm[i], d = dp[i], end = rm[i + 1];
-      scalar_t s = bb[i];
-      for (offset_t k = d + 1; k < end; ++k) s -= v[k] * xx[ci[k]];
-      scalar_t xi;
-      if (d > beg) {
-        for (offset_t k = beg; k < d - 1; ++k) s -= v[k] * xx[ci[k]];
-        const ordinal_t jl = ci[d - 1];
-        const scalar_t wl = w[i] * v[d - 1];
-        const scalar_t partial = one_minus_omega * xx[i] + w[i] * s;
-        // x_{i-1} from the register, not through a store-to-load round trip.
-        const scalar_t xl = jl == i - 1 ? xprev : xx[jl];
-        xi = partial - wl * xl;
-      } else {
-        xi = one_minus_omega * xx[i] + w[i] * s;
+      for (ordinal_t t = 0; t < n; ++t) {
+        const ordinal_t i = backward ? n - 1 - t : t;
+        xx[i] = generic_row(rm, ci, v, w, bb, xx, i, om1);
       }
-      xx[i] = xi;
-      xprev = xi;
-    }
-  }
-
-  // Mirror image: rows in reverse, the nearest upper neighbour is the fresh one.
-  KOKKOS_INLINE_FUNCTION void run_split_backward() const {
-    const offset_t* KOKKOS_RESTRICT rm = row_map.data();
-    const ordinal_t* KOKKOS_RESTRICT ci = entries.data();
-    const scalar_t* KOKKOS_RESTRICT v = values.data();
-    const offset_t* KOKKOS_RESTRICT dp = diag_pos.data();
-    const scalar_t* KOKKOS_RESTRICT w = winv.data();
-    const scalar_t* KOKKOS_RESTRICT bb = b.data();
-    scalar_t* KOKKOS_RESTRICT xx = x.data();
-    scalar_t xprev = 0;  // the value written for row i + 1
-    for (ordinal_t i = n - 1; i >= 0; --i) {
-      const offset_t beg = rm[i], d = dp[i], end = rm[i + 1];
-      scalar_t s = bb[i];
-      for (offset_t k = beg; k < d; ++k) s -= v[k] * xx[ci[k]];
-      scalar_t xi;
-      if (d + 1 < end) {
-        for (offset_t k = end - 1; k > d + 1; --k) s -= v[k] * xx[ci[k]];
-        const ordinal_t ju = ci[d + 1];
-        const scalar_t wu = w[i] * v[d + 1];
-        const scalar_t partial = one_minus_omega * xx[i] + w[i] * s;
-        const scalar_t xu = ju == i + 1 ? xprev : xx[ju];
-        xi = partial - wu * xu;
-      } else {
-        xi = one_minus_omega * xx[i] + w[i] * s;
-      }
-      xx[i] = xi;
-      xprev = xi;
-    }
-  }
-
-  // Any CSR (unsorted rows, duplicate entries): skip the diagonal by column test.
-  template <bool Backward>
-  KOKKOS_INLINE_FUNCTION void run_generic() const {
-    for (ordinal_t t = 0; t < n; ++t) {
-      const ordinal_t i = Backward ? n - 1 - t : t;
-      scalar_t s = b(i);
-      for (offset_t k = row_map(i); k < row_map(i + 1); ++k) {
-        const ordinal_t j = entries(k);
-        if (j != i) s -= values(k) * x(j);
-      }
-      x(i) = one_minus_omega * x(i) + winv(i) * s;
     }
   }
 };

@@ -19,6 +19,13 @@ struct GaussSeidelMethodOptions : GaussSeidelOptions {
   bool spectral_radius = true;  // estimate rho of the iteration matrix
   int spectral_iters = 100;
 
+  // A kernel is the sequential variant's (the others have one implementation each).
+  static void check(GaussSeidelMethodOptions const& o) {
+    if (o.kernel != GsKernel::automatic && o.variant != GsVariant::sequential)
+      throw KeyError("kernel", std::string("kernel ") + to_string(o.kernel) + " runs variant sequential only; variant " +
+                                   to_string(o.variant) + " takes kernel auto");
+  }
+
   static auto fields() {
     using O = GaussSeidelMethodOptions;
     constexpr double inf = std::numeric_limits<double>::infinity();
@@ -35,6 +42,9 @@ struct GaussSeidelMethodOptions : GaussSeidelOptions {
         option("coloring", &O::coloring,
                "multicolor's colouring: greedy in row order on the host (red-black on a grid) or Kokkos Kernels' "
                "default for the backend"),
+        option("kernel", &O::kernel,
+               "how variant sequential runs (the same iterates): one thread, or rows by level of the sweep's "
+               "dependency DAG (wavefronts); other variants take auto"),
         option("spectral_radius", &O::spectral_radius, "estimate rho of the iteration matrix by power iteration"),
         option("spectral_iters", &O::spectral_iters, "power iterations for the spectral radius estimate",
                Range::closed(2, 1e6)));
@@ -62,7 +72,11 @@ struct GaussSeidelMethod {
     r.status = linsolve::to_string(last.status);
     if (last.status == SolveStatus::diverged)
       r.reason = "residual grew past divtol x the initial residual or became non-finite";
-    r.metrics["kernel_run"] = std::string(to_string(o.variant));
+    r.metrics["kernel_run"] = std::string(gs->kernel_run());
+    if (gs->num_levels() > 0) {  // the sweep DAG's levels, where they were computed
+      r.metrics["num_levels"] = std::int64_t(gs->num_levels());
+      r.metrics["max_level_rows"] = std::int64_t(gs->max_level_rows());
+    }
     r.metrics["setup_seconds_median"] = summarize(setup_t).median;
     add_time_metrics(r, "solve", solve_t);
     r.metrics["iterations"] = std::int64_t(last.iterations);
