@@ -27,6 +27,7 @@ constexpr std::int64_t kRowsPerStream = 1024;
 constexpr std::uint64_t kTagRowCounts = 0x636f756e74730001ULL;
 constexpr std::uint64_t kTagRowEntries = 0x656e747269650002ULL;
 constexpr std::uint64_t kTagSolution = 0x736f6c7574690003ULL;
+constexpr std::uint64_t kTagGaussian = 0x6761757373690004ULL;
 
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
@@ -297,6 +298,18 @@ std::pair<int, int> poisson_grid_for(std::int64_t N) {
     if (N % nx == 0) return {static_cast<int>(nx), static_cast<int>(N / nx)};
   }
   return {1, static_cast<int>(N)};   // unreachable: nx = 1 divides N
+}
+
+void fill_gaussian(std::uint64_t seed, std::uint64_t stream, double* out, std::size_t count) {
+  auto g = stream_engine(seed, kTagGaussian, stream);
+  constexpr double two_pi = 6.283185307179586476925286766559;
+  for (std::size_t i = 0; i < count; i += 2) {
+    const double u1 = 1.0 - uniform01(g);  // (0, 1]: log(u1) is finite
+    const double u2 = uniform01(g);
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    out[i] = r * std::cos(two_pi * u2);
+    if (i + 1 < count) out[i + 1] = r * std::sin(two_pi * u2);
+  }
 }
 
 HostLinearSystem with_known_solution(HostCsr A, std::uint64_t seed) {

@@ -48,6 +48,11 @@ HostCsr poisson2d(int nx, int ny);
 // (10^6 -> 1000 x 1000, 10^7 -> 3125 x 3200, prime N -> 1 x N).
 std::pair<int, int> poisson_grid_for(std::int64_t N);
 
+// count standard normal numbers of stream `stream` of `seed` into out (Box-Muller on the streams
+// of random_sparse: deterministic for a seed whatever the thread count; through libm's log, sqrt
+// and cos, so equal across platforms to the ulp of those functions).
+void fill_gaussian(std::uint64_t seed, std::uint64_t stream, double* out, std::size_t count);
+
 // x_true uniform in [-1, 1) from `seed` (deterministic), b = A x_true summed
 // row by row in stored column order (bitwise the same for any thread count).
 // A must be square.

@@ -6,6 +6,7 @@
 #include "linsolve/generators.hpp"
 #include "linsolve/matrix_market.hpp"
 #include "linsolve/method_runner.hpp"
+#include "linsolve/randsvd.hpp"
 #include "linsolve/methods/gauss_elim.hpp"
 #include "linsolve/methods/gauss_seidel.hpp"
 #include "linsolve/methods/reference.hpp"
@@ -47,9 +48,19 @@ Schema make_problem_schema() {
   ParamSpec factor = real_param("dominance_factor", "a_ii = factor * sum_j|a_ij| (overrides dominance)",
                                 std::nullopt, 0, 1e12, true);
   factor.optional = true;
+  // randsvd's keys have no defaults, so the other generators' points carry no such attributes.
+  ParamSpec cond = real_param("cond", "2-norm condition number sigma_max / sigma_min (randsvd; required there)",
+                              std::nullopt, 1.0, 1e300);
+  cond.optional = true;
+  ParamSpec sv = choice_param("sv_distribution",
+                              "randsvd's singular values from 1 to 1/cond: geometric (default), one_small "
+                              "(1, ..., 1, 1/cond), one_large (1, 1/cond, ..., 1/cond), arithmetic",
+                              {"geometric", "one_small", "one_large", "arithmetic"}, std::nullopt);
+  sv.optional = true;
   s.params = {
-      in_matrix(choice_param("generator", "how A is made", {"random_sparse", "poisson2d", "matrix_market"},
-                             "random_sparse")),
+      in_matrix(choice_param("generator",
+                             "how A is made (randsvd: dense, A = U diag(sigma) V with Haar U, V and cond(A) = cond)",
+                             {"random_sparse", "poisson2d", "matrix_market", "randsvd"}, "random_sparse")),
       in_matrix(N),
       in_matrix(real_param("density", "expected nonzeros / N^2, off-diagonal entries drawn at random (random_sparse)", 0.01, 0.0, 1.0,
                            true, false)),
@@ -60,6 +71,8 @@ Schema make_problem_schema() {
       in_matrix(path),
       in_matrix(rhs),
       in_matrix(sol),
+      in_matrix(cond),
+      in_matrix(sv),
   };
   return s;
 }
@@ -76,6 +89,14 @@ template <class Method>
 void check_method_options(PointSpec const& pt) {
   if constexpr (has_options_check<Method>::value) Method::Options::check(options_from<typename Method::Options>(pt.options));
 }
+
+// randsvd's singular-value distribution: given, else geometric (MATLAB's default mode 3).
+std::string effective_sv_distribution(ParamMap const& prm) {
+  return has(prm, "sv_distribution") ? get_string(prm, "sv_distribution") : "geometric";
+}
+
+// Dense generators hold N x N doubles (a CSR of every entry, plus the dense copies).
+constexpr std::int64_t kRandsvdMaxN = 32768;
 
 // random_sparse's diagonal factor: dominance_factor, else the dominance level's.
 double effective_dominance_factor(ParamMap const& prm) {
@@ -110,6 +131,9 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
     if (gen == "poisson2d") {
       auto [nx, ny] = poisson_grid_for(N);
       A = poisson2d(nx, ny);
+    } else if (gen == "randsvd") {
+      A = dense_to_host_csr(randsvd(space, int(N), get_real(prm, "cond"),
+                                    sv_distribution_from(effective_sv_distribution(prm)), seed));
     } else {
       RandomSparseParams rp;
       rp.N = N;
@@ -176,6 +200,16 @@ class LinsolveExperiment final : public Experiment {
     } else if (!has(pt.problem, "N")) {
       throw KeyError("generator", "generator " + gen + " needs N (in 'matrix' or as a sweep axis)");
     }
+    if (gen == "randsvd") {
+      if (!has(pt.problem, "cond")) throw KeyError("generator", "generator randsvd needs matrix.cond");
+      if (has(pt.problem, "N") && get_int(pt.problem, "N") > kRandsvdMaxN)
+        throw KeyError("N", fmt::format("randsvd is dense: N = {} > {} ({:.0f} GiB per copy)", get_int(pt.problem, "N"),
+                                        kRandsvdMaxN, 8.0 * double(get_int(pt.problem, "N")) *
+                                                          double(get_int(pt.problem, "N")) / double(1 << 30)));
+    } else {
+      for (char const* k : {"cond", "sv_distribution"})
+        if (has(pt.problem, k)) throw KeyError(k, std::string("matrix.") + k + " is randsvd's (generator " + gen + ")");
+    }
     if (has(pt.problem, "solution") && !has(pt.problem, "rhs"))
       throw KeyError("solution", "matrix.solution needs matrix.rhs (b) as well");
     Methods::dispatch<int>(pt.method, [&](auto m) {
@@ -190,6 +224,8 @@ class LinsolveExperiment final : public Experiment {
     ParamMap d;
     if (get_string(pt.problem, "generator") == "random_sparse")
       d["dominance_factor_effective"] = effective_dominance_factor(pt.problem);
+    if (get_string(pt.problem, "generator") == "randsvd")
+      d["sv_distribution_effective"] = effective_sv_distribution(pt.problem);
     return d;
   }
 
