@@ -6,6 +6,7 @@
 #include "core/kokkos_ext/compat.hpp"
 #include "linsolve/csr.hpp"
 #include "linsolve/detail/dense_lu_impl.hpp"
+#include "linsolve/detail/low_precision.hpp"
 #include "linsolve/solve_status.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -38,6 +39,13 @@ struct LuOptions {
   int team_rows = 0;  // fused kernel: rows per team (then as many teams as that takes); 0: automatic
   int team_size = 0;  // threads per team of the fused and team kernels; 0: automatic
   bool gpu_code = false;  // tests: the GPU code path of the fused/team kernels on a host backend too
+  // Mixed precision: a float matrix stored in a 16-bit format (detail::round_block after every
+  // step's panel, U12 and trailing update; float32/float64: nothing), and its singularity rule.
+  FactorPrecision storage = FactorPrecision::float64;
+  // The singularity rule's eps (see detail::singular_threshold); < 0: T's or the storage format's.
+  // 0: only exact zero (or NaN) pivots, for mixed precision, where n eps_low max|a| exceeds real
+  // pivots (n u_bf16 > 1 at n = 256) and the refinement tells whether the factors serve.
+  double zero_pivot_eps = -1;
 };
 
 // Automatic on a GPU: the team kernel for leaves of at most this many rows, the fused one above.
@@ -104,21 +112,30 @@ detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o) {
 // and a closing one) + 32 team leaves of one launch + per panel 15 (trsm, gemm) pairs of the
 // recursion and one (laswp, trsm, gemm): ~17,000 in all, ~1,000 of them cuBLAS; against ~57,000
 // for three launches per column with leaves of 8 and two laswp at every recursion level.
-template <class ExecSpace>
-LuResult lu_factor(ExecSpace const& space, DenseMatrix<ExecSpace> A,
+//
+// Any scalar T (double for gauss_elim; float for the mixed-precision solver, optionally rounded to
+// a 16-bit format: opt.storage). A zero pivot is |u_kk| <= n eps_T max|a_ij|, eps_T of T or of the
+// emulated format.
+template <class ExecSpace, class T>
+LuResult lu_factor(ExecSpace const& space,
+                   Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> A,
                    Kokkos::View<int*, typename ExecSpace::memory_space> piv, LuOptions const& opt) {
   const int n = static_cast<int>(A.extent(0));
   if (A.extent(1) != A.extent(0) || piv.extent(0) < A.extent(0))
     throw std::invalid_argument("numlab::linsolve::lu_factor: A must be square and piv hold n entries");
   if (n == 0) return {};
   const int nb = std::clamp(opt.block_size > 0 ? opt.block_size : lu_default_block_size(n), 1, n);
-  const double threshold = detail::singular_threshold(n, detail::max_abs(space, A));
+  const double eps = opt.zero_pivot_eps >= 0        ? opt.zero_pivot_eps
+                     : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
+                                                : double(std::numeric_limits<T>::epsilon());
+  const double threshold = detail::singular_threshold(n, detail::max_abs(space, A), eps);
   const auto work = lu_panel_work<ExecSpace>(n, opt);
 
   using range_t = detail::range_t;
   for (int k = 0; k < n; k += nb) {
     const int k2 = std::min(k + nb, n);
     detail::factor_panel(space, A, piv, work, k, k2 - k, k, k2);
+    detail::round_block(space, Kokkos::subview(A, range_t(k, n), range_t(k, k2)), opt.storage);
     detail::laswp(space, A, piv, k, k2, k2, n);  // the trailing matrix follows the interchanges
     if (k2 < n) {
       auto L11 = Kokkos::subview(A, range_t(k, k2), range_t(k, k2));  // nb x nb, unit lower
@@ -127,6 +144,8 @@ LuResult lu_factor(ExecSpace const& space, DenseMatrix<ExecSpace> A,
       auto A22 = Kokkos::subview(A, range_t(k2, n), range_t(k2, n));  // (n-k2) x (n-k2)
       detail::trsm_left(space, "L", "U", L11, A12);
       detail::gemm_nn(space, -1.0, L21, A12, 1.0, A22);
+      detail::round_block(space, A12, opt.storage);
+      detail::round_block(space, A22, opt.storage);
     }
   }
   detail::laswp_deferred_lower(space, A, piv, nb);
@@ -138,8 +157,9 @@ LuResult lu_factor(ExecSpace const& space, DenseMatrix<ExecSpace> A,
 }
 
 // block_size 0 picks lu_default_block_size(n); everything else automatic.
-template <class ExecSpace>
-LuResult lu_factor(ExecSpace const& space, DenseMatrix<ExecSpace> A,
+template <class ExecSpace, class T>
+LuResult lu_factor(ExecSpace const& space,
+                   Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> A,
                    Kokkos::View<int*, typename ExecSpace::memory_space> piv, int block_size = 0) {
   LuOptions o;
   o.block_size = block_size;
@@ -149,9 +169,11 @@ LuResult lu_factor(ExecSpace const& space, DenseMatrix<ExecSpace> A,
 // Solves A x = b with the factors of lu_factor: x holds b on entry, the solution on exit.
 // Row interchanges, then L y = Pb (unit lower) and U x = y by trsm. Meaningless (inf/NaN, no
 // crash) when lu_factor reported singular.
-template <class ExecSpace>
-void lu_solve(ExecSpace const& space, DenseMatrix<ExecSpace> LU,
-              Kokkos::View<const int*, typename ExecSpace::memory_space> piv, Vector<ExecSpace> x) {
+template <class ExecSpace, class T>
+void lu_solve(ExecSpace const& space,
+              Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> LU,
+              Kokkos::View<const int*, typename ExecSpace::memory_space> piv,
+              Kokkos::View<T*, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> x) {
   const int n = static_cast<int>(LU.extent(0));
   if (LU.extent(1) != LU.extent(0) || piv.extent(0) < LU.extent(0) || x.extent(0) != LU.extent(0))
     throw std::invalid_argument("numlab::linsolve::lu_solve: dimensions of LU, piv and x do not match");
@@ -162,14 +184,14 @@ void lu_solve(ExecSpace const& space, DenseMatrix<ExecSpace> LU,
         for (int k = 0; k < n; ++k) {
           const int p = piv(k);
           if (p != k) {
-            const double t = x(k);
+            const T t = x(k);
             x(k) = x(p);
             x(p) = t;
           }
         }
       });
   // x as an n x 1 LayoutLeft matrix, so the triangular solves go to the BLAS TPL.
-  Kokkos::View<double**, Kokkos::LayoutLeft, typename Vector<ExecSpace>::device_type,
+  Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>,
                Kokkos::MemoryTraits<Kokkos::Unmanaged>>
       X(x.data(), x.extent(0), 1);
   detail::trsm_left(space, "L", "U", LU, X);

@@ -9,6 +9,7 @@
 #include "linsolve/randsvd.hpp"
 #include "linsolve/methods/gauss_elim.hpp"
 #include "linsolve/methods/gauss_seidel.hpp"
+#include "linsolve/methods/mixed_refinement.hpp"
 #include "linsolve/methods/reference.hpp"
 
 #include <fmt/format.h>
@@ -24,7 +25,7 @@ namespace {
 
 // The methods of this experiment: adding one is a file in methods/ and a line here, plus the
 // one-line methods/<name>.cpp that compiles its run (linsolve/method_runner.hpp).
-using Methods = MethodList<GaussElimMethod, GaussSeidelMethod, ReferenceMethod>;
+using Methods = MethodList<GaussElimMethod, GaussSeidelMethod, ReferenceMethod, MixedRefinementMethod>;
 
 Schema make_problem_schema() {
   Schema s;

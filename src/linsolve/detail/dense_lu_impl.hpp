@@ -63,7 +63,7 @@ void laswp(ExecSpace const& space, AV const& A, PivView const& piv, int k0, int 
         for (int k = k0; k < k1; ++k) {
           const int p = piv(k);
           if (p != k) {
-            const double t = A(k, j);
+            const auto t = A(k, j);
             A(k, j) = A(p, j);
             A(p, j) = t;
           }
@@ -84,7 +84,7 @@ void laswp_deferred_lower(ExecSpace const& space, AV const& A, PivView const& pi
         for (int k = (j / nb + 1) * nb; k < n; ++k) {
           const int p = piv(k);
           if (p != k) {
-            const double t = A(k, j);
+            const auto t = A(k, j);
             A(k, j) = A(p, j);
             A(p, j) = t;
           }
@@ -189,25 +189,26 @@ struct PivotMaxFirst {
 inline constexpr int lu_row_chunk = 16;
 
 template <bool Gpu, class AV>
-KOKKOS_INLINE_FUNCTION void leaf_row_step(AV const& A, int i, int c, int k0, int k2, double d, PivotCandidate& m) {
-  double aic = 0.0;  // the updated a_ic
-  const bool eliminate = c > k0 && d != 0.0;  // a zero pivot is skipped: no NaN, the singularity test reports it
+KOKKOS_INLINE_FUNCTION void leaf_row_step(AV const& A, int i, int c, int k0, int k2, typename AV::non_const_value_type d, PivotCandidate& m) {
+  using T = typename AV::non_const_value_type;
+  T aic = 0;  // the updated a_ic
+  const bool eliminate = c > k0 && d != T(0);  // a zero pivot is skipped: no NaN, the singularity test reports it
   if (!Gpu) {  // host: the plain loop (caches and out-of-order cores hide the latency)
     if (eliminate) {
-      const double l = A(i, c - 1) / d;
+      const T l = A(i, c - 1) / d;
       A(i, c - 1) = l;
       for (int j = c; j < k2; ++j) A(i, j) -= l * A(c - 1, j);
     }
     if (c < k2) aic = A(i, c);
   } else if (eliminate) {
-    const double l = A(i, c - 1) / d;
+    const T l = A(i, c - 1) / d;
     A(i, c - 1) = l;
     for (int j0 = c; j0 < k2; j0 += lu_row_chunk) {
-      double u[lu_row_chunk], a[lu_row_chunk];
+      T u[lu_row_chunk], a[lu_row_chunk];
       for (int q = 0; q < lu_row_chunk; ++q) {
         const int j = j0 + q;
-        u[q] = j < k2 ? A(c - 1, j) : 0.0;
-        a[q] = j < k2 ? A(i, j) : 0.0;
+        u[q] = j < k2 ? A(c - 1, j) : T(0);
+        a[q] = j < k2 ? A(i, j) : T(0);
       }
       for (int q = 0; q < lu_row_chunk; ++q) {
         const int j = j0 + q;
@@ -237,7 +238,7 @@ template <bool Gpu, class Member, class AV>
 KOKKOS_INLINE_FUNCTION void team_swap_rows(Member const& t, AV const& A, int c, int p, int s0, int s1) {
   if (!Gpu) {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, s0, s1), [&](const int j) {
-      const double x = A(c, j);
+      const auto x = A(c, j);
       A(c, j) = A(p, j);
       A(p, j) = x;
     });
@@ -247,19 +248,20 @@ KOKKOS_INLINE_FUNCTION void team_swap_rows(Member const& t, AV const& A, int c, 
   const int tr = t.team_rank();
   const int ts = t.team_size();
   for (int j0 = s0 + tr; j0 < s1; j0 += group * ts) {
-    double x[group] = {}, y[group] = {};
+    using T = typename AV::non_const_value_type;
+    T x[group] = {}, y[group] = {};
     for (int q = 0; q < group; ++q) {
       const int j = j0 + q * ts;
       if (j < s1) {
-        x[q] = *static_cast<volatile double*>(&A(c, j));
-        y[q] = *static_cast<volatile double*>(&A(p, j));
+        x[q] = *static_cast<volatile T*>(&A(c, j));
+        y[q] = *static_cast<volatile T*>(&A(p, j));
       }
     }
     for (int q = 0; q < group; ++q) {
       const int j = j0 + q * ts;
       if (j < s1) {
-        *static_cast<volatile double*>(&A(c, j)) = y[q];
-        *static_cast<volatile double*>(&A(p, j)) = x[q];
+        *static_cast<volatile T*>(&A(c, j)) = y[q];
+        *static_cast<volatile T*>(&A(p, j)) = x[q];
       }
     }
   }
@@ -281,7 +283,7 @@ struct LeafFusedStep {
   KOKKOS_INLINE_FUNCTION void operator()(member_type const& t) const {
     const int lo = c + t.league_rank() * rows_per_team;
     const int hi = n - lo > rows_per_team ? lo + rows_per_team : n;
-    const double d = c > k0 ? A(c - 1, c - 1) : 1.0;
+    const typename AV::non_const_value_type d = c > k0 ? A(c - 1, c - 1) : 1;
     PivotCandidate best;
     Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(t, lo, hi),
@@ -336,7 +338,7 @@ struct LeafTeam {
 
   KOKKOS_INLINE_FUNCTION void operator()(member_type const& t) const {
     for (int c = k0; c <= k2; ++c) {
-      const double d = c > k0 ? A(c - 1, c - 1) : 1.0;
+      const typename AV::non_const_value_type d = c > k0 ? A(c - 1, c - 1) : 1;
       PivotCandidate best;
       Kokkos::parallel_reduce(
           Kokkos::TeamThreadRange(t, c, n),
@@ -402,16 +404,16 @@ void factor_leaf(ExecSpace const& space, AV const& A, PivView const& piv, PivotS
           piv(c) = p;
           if (p == c) return;
           for (int j = k0; j < k2; ++j) {
-            const double t = A(c, j);
+            const auto t = A(c, j);
             A(c, j) = A(p, j);
             A(p, j) = t;
           }
         });
     Kokkos::parallel_for(
         "numlab::lu::eliminate", Kokkos::RangePolicy<ExecSpace>(space, c + 1, n), KOKKOS_LAMBDA(const int i) {
-          const double d = A(c, c);
-          if (d == 0.0) return;
-          const double l = A(i, c) / d;
+          const auto d = A(c, c);
+          if (d == 0) return;
+          const auto l = A(i, c) / d;
           A(i, c) = l;
           for (int j = c + 1; j < k2; ++j) A(i, j) -= l * A(c, j);
         });
@@ -503,8 +505,10 @@ double max_abs(ExecSpace const& space, AV const& A) {
 // Backward-stable LU computes the exact factors of A + E with |E| of order n*eps*|A| (times the
 // growth factor), so a pivot below that level is indistinguishable from zero: exactly singular
 // matrices usually leave such a rounding-level pivot rather than an exact 0. A NaN pivot counts.
-inline double singular_threshold(int n, double amax) {
-  return static_cast<double>(n) * std::numeric_limits<double>::epsilon() * amax;
+// eps: the unit roundoff of the factorisation's arithmetic (double's by default; float32 and the
+// emulated 16-bit formats of the mixed-precision solver pass theirs).
+inline double singular_threshold(int n, double amax, double eps = std::numeric_limits<double>::epsilon()) {
+  return static_cast<double>(n) * eps * amax;
 }
 
 // First k with a (numerically) zero pivot, or -1.

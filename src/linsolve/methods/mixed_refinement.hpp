@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// Method `mixed_refinement`: LU in a low precision (float32, or bfloat16 / float16 emulated), the
+// solution refined in fp64 until the fp64 normwise backward error reaches tol. Its own method,
+// not a gauss_elim option: its status is an iterative one (solved only when berr <= tol, else
+// refinement_diverged with the berr history), and its options (max_iter, tol) would mean nothing
+// for gauss_elim's fp64 factorisation.
+#pragma once
+
+#include "linsolve/methods/gauss_elim.hpp"
+#include "linsolve/mixed_refinement.hpp"
+
+#include <fmt/format.h>
+
+namespace numlab::linsolve {
+
+struct MixedRefinementOptions : GaussElimOptions {
+  FactorPrecision factor_precision = FactorPrecision::float32;
+  int max_iter = 30;
+  double tol = 0;
+
+  static auto fields() {
+    using O = MixedRefinementOptions;
+    return std::tuple_cat(
+        std::make_tuple(
+            option("factor_precision", &O::factor_precision, "precision of the LU factors and triangular solves"),
+            option("max_iter", &O::max_iter, "refinement steps at most (status refinement_diverged past them)",
+                   Range::closed(0, 1e6)),
+            option("tol", &O::tol,
+                   "stop when ||b - A x||_inf / (||A||_inf ||x||_inf + ||b||_inf) <= tol; 0 = sqrt(N) eps_64",
+                   Range::closed(0, 1))),
+        GaussElimOptions::fields());
+  }
+};
+
+struct MixedRefinementMethod {
+  using Options = MixedRefinementOptions;
+  static constexpr char const* name = "mixed_refinement";
+  static constexpr char const* doc =
+      "LU in a low precision, fp64 iterative refinement to the fp64 backward error (refinement_diverged if not)";
+
+  template <class ExecSpace>
+  static PointResult run(LinsolveProblem<ExecSpace>& p, Options const& o, RunSettings const& s) {
+    PointResult r;
+    const int n = int(p.A.numRows());
+    const double gib = double(n) * n * 8.0 / double(1 << 30);
+    if (gib > o.max_dense_gib) {
+      r.status = "skipped";
+      r.reason = fmt::format("the dense matrix needs {:.1f} GiB > max_dense_gib = {}", gib,
+                             numlab::to_string(ParamValue(o.max_dense_gib)));
+      return r;
+    }
+    RefinementOptions ro;
+    ro.precision = o.factor_precision;
+    ro.max_iter = o.max_iter;
+    ro.tol = o.tol;
+    ro.lu.block_size = o.block_size;
+    ro.lu.leaf_width = o.leaf_width;
+    ro.lu.panel_kernel = o.panel_kernel;
+    Vector<ExecSpace> x("numlab::linsolve::x", n);
+    RefinementResult last;
+    std::vector<double> factor_t;
+    DenseMatrix<ExecSpace> A;
+    auto [setup_t, solve_t] = repeat_timed(s, [&] {
+      double ts = fenced_seconds(p.space, [&] { A = densify(p.space, p.A); });
+      double tv = fenced_seconds(p.space, [&] { last = mixed_refinement_solve(p.space, A, p.b, x, ro); });
+      factor_t.push_back(last.factor_seconds);
+      return std::array<double, 2>{ts, tv};
+    });
+    if (last.outcome == RefinementOutcome::converged) {
+      r.status = "solved";
+    } else {
+      r.status = "refinement_diverged";
+      const double berr = last.backward_error_history.empty() ? 0.0 : last.backward_error_history.back();
+      r.reason = last.outcome == RefinementOutcome::factor_singular
+                     ? fmt::format("exact zero (or NaN) pivot in the {} factors at column {}",
+                                   enum_name(o.factor_precision), last.zero_pivot)
+                     : fmt::format("{} after {} corrections: backward error {:.3g} > tol {:.3g}", to_string(last.outcome),
+                                   last.iterations, berr, last.tol);
+    }
+    r.metrics["kernel_run"] = std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(n, ro.lu);
+    r.metrics["refinement_outcome"] = std::string(to_string(last.outcome));
+    r.metrics["iterations"] = std::int64_t(last.iterations);
+    r.metrics["refinement_tol_effective"] = last.tol;
+    r.metrics["unit_roundoff_factor"] = unit_roundoff(o.factor_precision);
+    if (!last.backward_error_history.empty()) r.metrics["backward_error"] = last.backward_error_history.back();
+    factor_t.erase(factor_t.begin(), factor_t.end() - std::ptrdiff_t(solve_t.size()));  // the timed runs only
+    r.metrics["setup_seconds_median"] = summarize(setup_t).median;
+    add_time_metrics(r, "solve", solve_t);
+    r.metrics["factor_seconds_median"] = summarize(factor_t).median;
+    r.arrays["times_seconds"] = solve_t;
+    r.arrays["setup_times_seconds"] = setup_t;
+    r.arrays["factor_times_seconds"] = factor_t;
+    r.arrays["backward_error_history"] = last.backward_error_history;
+    add_accuracy_metrics(p, x, r);
+    if (s.save_outputs) r.arrays["x"] = to_std_vector(x);
+    return r;
+  }
+};
+
+}  // namespace numlab::linsolve

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+// Mixed-precision iterative refinement (classical; Wilkinson, Moler; Carson & Higham 2018):
+// factor PA = LU once in a low precision u_f, solve, then repeat
+//   r = b - A x          (fp64, the working and residual precision)
+//   solve A d = r        (with the low-precision factors; r scaled to ||r||_inf = 1 first so a
+//                         16-bit format neither underflows nor overflows)
+//   x = x + d            (fp64)
+// while each step at least halves the fp64 normwise backward error
+//   berr = ||b - A x||_inf / (||A||_inf ||x||_inf + ||b||_inf)
+// (LAPACK dgerfs' rule: the forward error keeps improving past tol), and accept x when berr <= tol.
+// It converges when kappa_inf(A) u_f is well below 1; past that the corrections are noise and
+// berr stops falling: reported as not converged (refinement_diverged), never as a solution.
+#pragma once
+
+#include "core/interrupt.hpp"
+#include "core/kokkos_ext/compat.hpp"
+#include "linsolve/csr.hpp"
+#include "linsolve/dense_lu.hpp"
+#include "linsolve/detail/low_precision.hpp"
+
+#include <KokkosBlas1_nrminf.hpp>
+#include <KokkosBlas2_gemv.hpp>
+#include <Kokkos_Core.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace numlab::linsolve {
+
+struct RefinementOptions {
+  FactorPrecision precision = FactorPrecision::float32;
+  int max_iter = 30;  // corrections at most (LAPACK dsgesv's ITERMAX)
+  double tol = 0;     // berr target; 0: sqrt(n) eps_64 (dsgesv's rule)
+  LuOptions lu;       // the low-precision factorisation's tuning (storage is set from precision)
+};
+
+enum class RefinementOutcome { converged, diverged, stagnated, max_iterations, factor_singular, nonfinite };
+
+inline const char* to_string(RefinementOutcome o) {
+  switch (o) {
+    case RefinementOutcome::converged: return "converged";
+    case RefinementOutcome::diverged: return "backward error grew";
+    case RefinementOutcome::stagnated: return "backward error no longer halving";
+    case RefinementOutcome::max_iterations: return "max_iter corrections without reaching tol";
+    case RefinementOutcome::factor_singular: return "exact zero pivot in the low-precision factors";
+    case RefinementOutcome::nonfinite: return "non-finite backward error";
+  }
+  return "unknown";
+}
+
+struct RefinementResult {
+  RefinementOutcome outcome = RefinementOutcome::max_iterations;
+  int iterations = 0;   // corrections applied
+  double tol = 0;       // the berr target used
+  int zero_pivot = -1;  // factor_singular: the column
+  // berr after the low-precision solve (entry 0) and after each correction.
+  std::vector<double> backward_error_history;
+  double factor_seconds = 0;  // conversion + low-precision LU, fenced
+};
+
+// Effective berr target: tol, else sqrt(n) eps_64.
+inline double refinement_tol(int n, double tol) {
+  return tol > 0 ? tol : std::sqrt(double(n)) * std::numeric_limits<double>::epsilon();
+}
+
+namespace detail {
+
+// r := b - A x in fp64 (Kokkos Kernels 3.4: no execution-space overload).
+template <class ExecSpace>
+void residual(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, Vector<ExecSpace> const& b,
+              Vector<ExecSpace> const& x, Vector<ExecSpace> const& r) {
+  Kokkos::deep_copy(space, r, b);
+#if NUMLAB_KOKKOS4
+  KokkosBlas::gemv(space, "N", -1.0, A, x, 1.0, r);
+#else
+  space.fence();
+  KokkosBlas::gemv("N", -1.0, A, x, 1.0, r);
+#endif
+}
+
+// ||A||_inf = max_i sum_j |a_ij|.
+template <class ExecSpace>
+double norm_inf(ExecSpace const& space, DenseMatrix<ExecSpace> const& A) {
+  const int n = static_cast<int>(A.extent(0)), m = static_cast<int>(A.extent(1));
+  double v = 0;
+  Kokkos::parallel_reduce(
+      "numlab::refine::norm_inf", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
+      KOKKOS_LAMBDA(const int i, double& mx) {
+        double s = 0;
+        for (int j = 0; j < m; ++j) s += kx::fabs(A(i, j));
+        if (s > mx) mx = s;
+      },
+      Kokkos::Max<double>(v));
+  return v;
+}
+
+// dst = T(src * scale) (rounded to p's format when emulated) / dst = double(src) * scale.
+template <class ExecSpace, class T>
+void to_low(ExecSpace const& space, Vector<ExecSpace> const& src, double scale,
+            Kokkos::View<T*, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> const& dst,
+            FactorPrecision p) {
+  Kokkos::parallel_for(
+      "numlab::refine::to_low", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(src.extent(0))),
+      KOKKOS_LAMBDA(const int i) { dst(i) = round_to(p, static_cast<T>(src(i) * scale)); });
+}
+
+// x += scale * double(d).
+template <class ExecSpace, class T>
+void add_correction(ExecSpace const& space,
+                    Kokkos::View<T*, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> const& d,
+                    double scale, Vector<ExecSpace> const& x) {
+  Kokkos::parallel_for(
+      "numlab::refine::update", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(x.extent(0))),
+      KOKKOS_LAMBDA(const int i) { x(i) += scale * static_cast<double>(d(i)); });
+}
+
+template <class T, class ExecSpace>
+RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, Vector<ExecSpace> const& b,
+                        Vector<ExecSpace> const& x, RefinementOptions const& o) {
+  using Mem = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  const int n = static_cast<int>(A.extent(0));
+  RefinementResult res;
+  res.tol = refinement_tol(n, o.tol);
+  LuOptions lo = o.lu;
+  lo.storage = o.precision;
+  lo.zero_pivot_eps = 0;  // only exact zeros: tiny low-precision pivots are the refinement's to judge
+
+  // The low-precision factors.
+  Kokkos::View<T**, Kokkos::LayoutLeft, Mem> F(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::F"), n, n);
+  Kokkos::View<int*, typename ExecSpace::memory_space> piv("numlab::refine::piv", n);
+  space.fence();
+  const auto t0 = std::chrono::steady_clock::now();
+  convert_matrix(space, F, A, o.precision);
+  const LuResult f = lu_factor(space, F, piv, lo);
+  space.fence();
+  res.factor_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (f.status == SolveStatus::singular) {
+    res.outcome = RefinementOutcome::factor_singular;
+    res.zero_pivot = f.zero_pivot;
+    Kokkos::deep_copy(space, x, 0.0);
+    return res;
+  }
+
+  const double anorm = norm_inf(space, A);
+  const double bnorm = KokkosBlas::nrminf(b);
+  Vector<ExecSpace> r(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::r"), n);
+  Kokkos::View<T*, Kokkos::LayoutLeft, Mem> d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::d"), n);
+
+  // x0 from the low-precision solve of b, then corrections from r.
+  Kokkos::deep_copy(space, x, 0.0);
+  Kokkos::deep_copy(space, r, b);
+  for (int it = 0;; ++it) {
+    check_interrupt();
+    const double rnorm = KokkosBlas::nrminf(r);
+    if (it > 0 || rnorm > 0) {
+      const double scale = rnorm > 0 ? rnorm : 1.0;
+      to_low(space, r, 1.0 / scale, d, o.precision);
+      lu_solve(space, F, piv, d);
+      add_correction(space, d, scale, x);
+    }
+    residual(space, A, b, x, r);
+    space.fence();
+    const double xnorm = KokkosBlas::nrminf(x);
+    const double den = anorm * xnorm + bnorm;
+    const double berr = den > 0 ? KokkosBlas::nrminf(r) / den : 0.0;
+    res.backward_error_history.push_back(berr);
+    res.iterations = it;
+    if (!std::isfinite(berr)) {
+      res.outcome = RefinementOutcome::nonfinite;
+      return res;
+    }
+    // LAPACK dgerfs' rule: refine while each step at least halves berr (past tol too: the forward
+    // error keeps improving), stop at eps_64; then tol decides.
+    const double prev = it > 0 ? res.backward_error_history[res.backward_error_history.size() - 2] : 0.0;
+    const bool halved = it == 0 || berr <= 0.5 * prev;
+    if (berr <= std::numeric_limits<double>::epsilon() || !halved || it >= o.max_iter) {
+      if (berr <= res.tol) res.outcome = RefinementOutcome::converged;
+      // The corrections are noise once kappa u_f >~ 1: berr grows or stops falling.
+      else if (!halved) res.outcome = berr > prev ? RefinementOutcome::diverged : RefinementOutcome::stagnated;
+      else res.outcome = RefinementOutcome::max_iterations;
+      return res;
+    }
+  }
+}
+
+}  // namespace detail
+
+// Solves A x = b (A fp64, kept) by a factorisation in o.precision and fp64 refinement; x is the
+// last iterate whatever the outcome (only `converged` makes it a solution).
+template <class ExecSpace>
+RefinementResult mixed_refinement_solve(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
+                                        Vector<ExecSpace> const& b, Vector<ExecSpace> const& x,
+                                        RefinementOptions const& o) {
+  if (A.extent(0) != A.extent(1) || b.extent(0) != A.extent(0) || x.extent(0) != A.extent(0))
+    throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: A must be square, b and x hold n entries");
+  if (o.precision == FactorPrecision::float64) return detail::refine<double>(space, A, b, x, o);
+  return detail::refine<float>(space, A, b, x, o);
+}
+
+}  // namespace numlab::linsolve

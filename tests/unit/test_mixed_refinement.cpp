@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+// Mixed-precision iterative refinement: the 16-bit emulation rounds as the formats do; float32
+// (and 16-bit) factors refined to the fp64 backward error where kappa u_f << 1, with the forward
+// error of an fp64 solve; refinement_diverged (never solved) past that, with the history; the
+// method through the driver and its config errors.
+#include "driver_helpers.hpp"
+
+#include "linsolve/dense_lu.hpp"
+#include "linsolve/mixed_refinement.hpp"
+#include "linsolve/randsvd.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace numlab::linsolve;
+using Exec = Kokkos::DefaultExecutionSpace;
+using Vec = numlab::linsolve::Vector<Exec>;  // qualified: KokkosBatched::Vector is visible too
+constexpr double eps = std::numeric_limits<double>::epsilon();
+
+struct System {
+  DenseMatrix<Exec> A;
+  Vec b, x_true;
+};
+
+// randsvd A (||A||_2 = 1, cond(A) = cond), b = A x_true with x_true uniform in [-1, 1).
+System system(int n, double cond, std::uint64_t seed) {
+  System s;
+  s.A = randsvd(Exec(), n, cond, SvDistribution::geometric, seed);
+  s.x_true = Vec("x_true", n);
+  s.b = Vec("b", n);
+  auto hx = Kokkos::create_mirror_view(s.x_true);
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  for (int i = 0; i < n; ++i) hx(i) = u(g);
+  Kokkos::deep_copy(s.x_true, hx);
+  KokkosBlas::gemv("N", 1.0, s.A, s.x_true, 0.0, s.b);
+  return s;
+}
+
+double rel_error(Vec const& x, Vec const& x_true) {
+  auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  auto ht = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_true);
+  double e = 0, t = 0;
+  for (std::size_t i = 0; i < hx.extent(0); ++i) {
+    e += (hx(i) - ht(i)) * (hx(i) - ht(i));
+    t += ht(i) * ht(i);
+  }
+  return std::sqrt(e / t);
+}
+
+// The fp64 LU solve's relative error on the same system (the yardstick).
+double fp64_error(System const& s) {
+  const int n = int(s.A.extent(0));
+  DenseMatrix<Exec> F("F", n, n);
+  Kokkos::deep_copy(F, s.A);
+  Kokkos::View<int*, Exec::memory_space> piv("piv", n);
+  Vec x("x", n);
+  Kokkos::deep_copy(x, s.b);
+  lu_factor(Exec(), F, piv);
+  lu_solve(Exec(), F, piv, x);
+  return rel_error(x, s.x_true);
+}
+
+RefinementResult solve(System const& s, FactorPrecision p, Vec& x) {
+  RefinementOptions o;
+  o.precision = p;
+  x = Vec("x", s.A.extent(0));
+  return mixed_refinement_solve(Exec(), s.A, s.b, x, o);
+}
+
+}  // namespace
+
+TEST(LowPrecision, RoundsAsTheFormats) {
+  using numlab::linsolve::detail::round_to_bfloat16;
+  using numlab::linsolve::detail::round_to_float16;
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(round_to_float16(1.0f / 3.0f), 0.333251953125f);
+  EXPECT_EQ(round_to_bfloat16(1.0f / 3.0f), 0.333984375f);
+  EXPECT_EQ(round_to_float16(1.0f + 0x1.0p-11f), 1.0f);                // a tie: to even
+  EXPECT_EQ(round_to_float16(1.0f + 3 * 0x1.0p-11f), 1.0f + 0x1.0p-9f);  // a tie: to even (up)
+  EXPECT_EQ(round_to_bfloat16(1.0f + 0x1.0p-8f), 1.0f);
+  EXPECT_EQ(round_to_bfloat16(1.0f + 3 * 0x1.0p-8f), 1.0f + 0x1.0p-6f);
+  EXPECT_EQ(round_to_float16(65504.0f), 65504.0f);
+  EXPECT_EQ(round_to_float16(65519.0f), 65504.0f);
+  EXPECT_EQ(round_to_float16(65520.0f), inf);
+  EXPECT_EQ(round_to_float16(-70000.0f), -inf);
+  EXPECT_EQ(round_to_bfloat16(70000.0f), 70144.0f);      // bfloat16 keeps float's range
+  EXPECT_EQ(round_to_float16(0x1.0p-24f), 0x1.0p-24f);   // the smallest subnormal
+  EXPECT_EQ(round_to_float16(0x1.0p-25f), 0.0f);         // a tie: to even (0)
+  EXPECT_EQ(round_to_float16(3 * 0x1.0p-25f), 0x1.0p-23f);
+  EXPECT_EQ(round_to_float16(-5 * 0x1.0p-24f), -5 * 0x1.0p-24f);
+  EXPECT_TRUE(std::isnan(round_to_float16(std::nanf(""))));
+}
+
+// float32 factors, kappa up to 1e6 (kappa u_32 <= 0.06): the fp64 backward error in a few steps
+// and a forward error within 10x the fp64 LU solve's (the bar).
+TEST(MixedRefinement, Float32ReachesFp64AccuracyForModerateCond) {
+  for (int n : {50, 131}) {
+    for (double cond : {1e1, 1e3, 1e6}) {
+      SCOPED_TRACE("n " + std::to_string(n) + " cond " + std::to_string(cond));
+      const System s = system(n, cond, 11);
+      Vec x;
+      const auto r = solve(s, FactorPrecision::float32, x);
+      ASSERT_EQ(r.outcome, RefinementOutcome::converged);
+      EXPECT_LE(r.backward_error_history.back(), std::sqrt(double(n)) * eps);
+      EXPECT_LE(r.iterations, 8);
+      EXPECT_GE(r.backward_error_history.front(), 1e-9);  // the first solve is float32-accurate only
+      EXPECT_LE(rel_error(x, s.x_true), 10 * fp64_error(s) + 4 * n * eps);
+    }
+  }
+}
+
+// kappa = 1e9: kappa u_32 ~ 60, the corrections are noise: not converged, and said so, with the
+// history of every step.
+TEST(MixedRefinement, Float32AtCond1e9IsRefinementDiverged) {
+  const System s = system(120, 1e9, 5);
+  Vec x;
+  const auto r = solve(s, FactorPrecision::float32, x);
+  EXPECT_NE(r.outcome, RefinementOutcome::converged);
+  EXPECT_TRUE(r.outcome == RefinementOutcome::stagnated || r.outcome == RefinementOutcome::diverged ||
+              r.outcome == RefinementOutcome::max_iterations)
+      << to_string(r.outcome);
+  ASSERT_GE(r.backward_error_history.size(), 2u);
+  EXPECT_EQ(r.backward_error_history.size(), std::size_t(r.iterations) + 1);
+  EXPECT_GT(r.backward_error_history.back(), r.tol);
+}
+
+// The 16-bit formats: converge where kappa u_f << 1 (kappa = 10), stop at kappa = 1e6.
+TEST(MixedRefinement, SixteenBitFormatsConvergeOnlyWhereKappaUIsSmall) {
+  for (auto p : {FactorPrecision::bfloat16, FactorPrecision::float16}) {
+    SCOPED_TRACE(numlab::enum_name(p));
+    const System good = system(100, 10, 3), bad = system(100, 1e6, 3);
+    Vec x;
+    const auto r = solve(good, p, x);
+    EXPECT_EQ(r.outcome, RefinementOutcome::converged);
+    EXPECT_GE(r.iterations, 2);  // 16-bit factors: several steps
+    EXPECT_LE(rel_error(x, good.x_true), 10 * fp64_error(good) + 400 * eps);
+    EXPECT_NE(solve(bad, p, x).outcome, RefinementOutcome::converged);
+  }
+}
+
+TEST(MixedRefinement, Float64FactorsNeedNoCorrection) {
+  const System s = system(64, 1e4, 2);
+  Vec x;
+  const auto r = solve(s, FactorPrecision::float64, x);
+  EXPECT_EQ(r.outcome, RefinementOutcome::converged);
+  EXPECT_LE(r.iterations, 1);
+}
+
+TEST(MixedRefinement, ExactlySingularIsNotSolved) {
+  const int n = 8;
+  DenseMatrix<Exec> A("A", n, n);  // zero matrix
+  Vec b("b", n), x("x", n);
+  Kokkos::deep_copy(b, 1.0);
+  RefinementOptions o;
+  const auto r = mixed_refinement_solve(Exec(), A, b, x, o);
+  EXPECT_EQ(r.outcome, RefinementOutcome::factor_singular);
+  EXPECT_EQ(r.zero_pivot, 0);
+}
+
+// Through the driver: statuses, the berr history dataset, and the metrics.
+TEST(MixedRefinement, DriverStatusesAndHistory) {
+  using namespace numlab_test;
+  auto dir = work_dir();
+  fs::path cfg = dir / "mixed.yaml";
+  std::ofstream(cfg) << "name: mixed\nkind: linsolve\nwarmup: 0\nrepetitions: 1\n"
+                        "sweep: {product: {cond: [1.0e3, 1.0e9]}}\n"
+                        "matrix: {generator: randsvd, N: 100, seed: 4}\n"
+                        "methods: [{name: mixed_refinement, factor_precision: float32}, gauss_elim]\n";
+  fs::path out = dir / "mixed.h5";
+  ASSERT_EQ(run({cfg.string(), "-o", out.string(), "--overwrite", "-q"}, dir / "mixed.log"), 0)
+      << slurp(dir / "mixed.log");
+  auto pts = numlab::results::read_points(out.string(), /*with_arrays=*/true);
+  ASSERT_EQ(pts.size(), 4u);
+  int seen = 0;
+  for (auto const& p : pts) {
+    auto const& a = p.attributes;
+    if (std::get<std::string>(a.at("method")) != "mixed_refinement") continue;
+    const double cond = numlab::get_real(a, "cond");
+    const auto status = std::get<std::string>(a.at("status"));
+    ASSERT_TRUE(p.arrays.count("backward_error_history"));
+    const auto& h = p.arrays.at("backward_error_history");
+    EXPECT_EQ(h.size(), std::size_t(std::get<std::int64_t>(a.at("iterations"))) + 1);
+    if (cond < 1e6) {
+      EXPECT_EQ(status, "solved");
+      EXPECT_LE(numlab::get_real(a, "backward_error"), 10 * eps);
+    } else {
+      EXPECT_EQ(status, "refinement_diverged");
+      EXPECT_FALSE(std::get<std::string>(a.at("reason")).empty());
+    }
+    EXPECT_EQ(std::get<std::string>(a.at("factor_precision")), "float32");
+    ++seen;
+  }
+  EXPECT_EQ(seen, 2);
+}
+
+TEST(MixedRefinement, ConfigErrorsNameFileAndLine) {
+  using namespace numlab_test;
+  auto dir = work_dir();
+  struct Case {
+    const char* method;
+    const char* what;
+  };
+  for (Case c : {Case{"{name: mixed_refinement, factor_precision: float8}", "factor_precision"},
+                 Case{"{name: mixed_refinement, tol: 2}", "tol"},
+                 Case{"{name: mixed_refinement, max_iter: -1}", "max_iter"}}) {
+    SCOPED_TRACE(c.method);
+    fs::path cfg = dir / "bad_mixed.yaml";
+    std::ofstream(cfg) << "name: bad\nkind: linsolve\nmatrix: {generator: randsvd, N: 10, cond: 10}\nmethods:\n  - "
+                       << c.method << "\n";
+    fs::path log = dir / "bad_mixed.log";
+    EXPECT_EQ(run({cfg.string(), "--dry-run"}, log), 2);
+    const std::string text = slurp(log);
+    EXPECT_NE(text.find("bad_mixed.yaml:5"), std::string::npos) << text;
+    EXPECT_NE(text.find(c.what), std::string::npos) << text;
+  }
+}
