@@ -2,6 +2,7 @@
 #include "linsolve/linsolve_experiment.hpp"
 
 #include "core/kokkos_ext/backend.hpp"
+#include "core/host_memory.hpp"
 #include "core/method_list.hpp"
 #include "linsolve/generators.hpp"
 #include "linsolve/matrix_market.hpp"
@@ -133,6 +134,8 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
       auto [nx, ny] = poisson_grid_for(N);
       A = poisson2d(nx, ny);
     } else if (gen == "randsvd") {
+      // Its host copy (8 N^2 B) and the CSR of every entry (12 N^2 B) before the first allocation.
+      require_host_bytes(20.0 * double(N) * double(N), fmt::format("the {} x {} randsvd matrix", N, N));
       A = dense_to_host_csr(randsvd(space, int(N), get_real(prm, "cond"),
                                     sv_distribution_from(effective_sv_distribution(prm)), seed));
     } else {

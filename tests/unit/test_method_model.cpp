@@ -35,8 +35,10 @@ ParamSpec const& spec(Schema const& s, std::string const& key) {
 
 TEST(Options, SchemaComesFromTheStructDefaultsAndRanges) {
   Schema const s = schema_of<nl::GaussSeidelMethodOptions>();
-  ASSERT_EQ(s.params.size(), 10u);
+  ASSERT_EQ(s.params.size(), 11u);
   EXPECT_EQ(std::get<std::string>(*spec(s, "variant").default_value), "sequential");
+  EXPECT_EQ(spec(s, "kernel").choices,
+            (std::vector<std::string>{"auto", "one_thread", "level_launch", "level_team"}));  // variant sequential's
   EXPECT_EQ(spec(s, "variant").type, ParamType::choice);
   EXPECT_EQ(spec(s, "variant").choices, (std::vector<std::string>{"sequential", "multicolor", "kokkos_kernels"}));
   EXPECT_EQ(spec(s, "variant").choice_docs.size(), 3u);
