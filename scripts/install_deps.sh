@@ -2,7 +2,8 @@
 # Installs everything numlab needs on Debian 12 / Ubuntu 22.04+ from the
 # distribution's packages: compilers, CMake, Kokkos + Kokkos Kernels (Debian's
 # Trilinos packages), yaml-cpp, HDF5, GoogleTest, CLI11, fmt, nlohmann/json, OpenBLAS/LAPACK,
-# the Python stack of the scripts (system /usr/bin/python3), a one-node Slurm
+# the Python stack of the scripts (system /usr/bin/python3) with PyTorch on the CPU
+# (python3-torch, 1.13: the host torch peer), a one-node Slurm
 # (the cluster test) and headless Chromium (the report rendering test).
 set -euo pipefail
 
@@ -12,7 +13,7 @@ packages=(
   libyaml-cpp-dev libhdf5-dev hdf5-tools libgtest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libopenblas-dev liblapack-dev
   python3 python3-numpy python3-scipy python3-h5py python3-matplotlib python3-yaml python3-pandas
-  python3-markdown
+  python3-markdown python3-torch
   slurm-wlm slurm-client munge chromium
 )
 

@@ -5,6 +5,7 @@
 #include "attention/methods/flash.hpp"
 #include "attention/methods/flash_bwd.hpp"
 #include "attention/methods/standard.hpp"
+#include "attention/methods/standard_bwd.hpp"
 #include "attention/methods/tiled.hpp"
 #include "attention/methods/tiled_bwd.hpp"
 #include "attention/native/native_attention.hpp"
@@ -16,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <future>
@@ -30,7 +32,8 @@ namespace {
 
 // The methods of this experiment: adding one is a file in methods/ and a line here, plus the
 // one-line methods/<name>.cpp that compiles its run (attention/method_runner.hpp).
-using Methods = MethodList<StandardMethod, TiledMethod, FlashMethod, TiledBwdMethod, FlashBwdMethod>;
+using Methods =
+    MethodList<StandardMethod, TiledMethod, FlashMethod, StandardBwdMethod, TiledBwdMethod, FlashBwdMethod>;
 
 Schema make_problem_schema() {
   auto in = [](std::string section, ParamSpec p) {
@@ -57,6 +60,10 @@ Schema make_problem_schema() {
       bool_param("causal", "causal mask, bottom-right aligned when N_kv != N (FlashAttention >= 2.1)", false),
       int_param("seed", "seed of the random Q, K, V, dO", 0, 0, 9.2e18),
       bool_param("reference", "compute the fp64 reference and the errors of every method", true),
+      choice_param("vs_standard",
+                   "errors against standard / standard_bwd in the same dtype (<X>_*_vs_standard): always, never, "
+                   "or auto = always when the config's methods include standard or standard_bwd (Kokkos backends)",
+                   {"auto", "always", "never"}, "auto"),
       in("inputs", input_file(opt(string_param("path", "HDF5 file with datasets Q, K, V [B,H,N,D] and optional dO",
                                                std::nullopt)))),
   };
@@ -105,7 +112,9 @@ void check_kernel_options(PointSpec const& pt, RunSettings const& s) {
     std::string why = with_backend_type(s.backend, [&](auto exec) {
       using Exec = typename decltype(exec)::type;
       return with_dtype(get_string(pt.problem, "dtype"), [&](auto t) {
-        return kernel_point_constraint<Exec, decltype(t)>(o.kernel, int(get_int(pt.problem, "D")), o.tiles());
+        TileSizes tiles{0, 0};
+        if constexpr (std::is_base_of_v<TileOptions, O>) tiles = o.tiles();
+        return kernel_point_constraint<Exec, decltype(t)>(o.kernel, int(get_int(pt.problem, "D")), tiles);
       });
     });
     if (!why.empty()) throw KeyError("kernel", why);
@@ -231,6 +240,7 @@ std::unique_ptr<ProblemInstance> build(ExecSpace const& space, ParamMap const& p
   p->dO = to_tensor<T, Mem>(in.dO, sh.B, sh.H, sh.N, sh.D, "dO");
   p->invalid_inputs = nonfinite_inputs(in, true);
   p->invalid_forward_inputs = nonfinite_inputs(in, false);
+  p->vs_standard = has(prm, "vs_standard") && get_string(prm, "vs_standard") == "always";
   if (get_bool(prm, "reference")) p->reference = reference_attention<T, Mem>(sh, p->Q, p->K, p->V, p->dO);
   return p;
 }
@@ -239,7 +249,7 @@ class AttentionExperiment final : public Experiment {
  public:
   std::string kind() const override { return "attention"; }
   std::string doc() const override {
-    return "attention forward (standard, tiled, flash) and backward (tiled_bwd, flash_bwd) as Kokkos kernels; "
+    return "attention forward (standard, tiled, flash) and backward (standard_bwd, tiled_bwd, flash_bwd) as Kokkos kernels; "
            "flash and flash_bwd in bf16/fp16 on tensor cores with backend cuda_native";
   }
   std::string resolve_backend(std::string const& name, std::vector<std::string>& notes) const override {
@@ -309,6 +319,16 @@ class AttentionExperiment final : public Experiment {
                                         get_int(problem, key), value, path));
       problem[key] = value;
     }
+  }
+
+  // vs_standard auto: always where the sweep runs a baseline (standard or standard_bwd), so its
+  // points say how far each method is from it; never elsewhere. The point records the choice.
+  void resolve_methods(ParamMap& problem, std::vector<std::string> const& methods) const override {
+    if (!has(problem, "vs_standard") || get_string(problem, "vs_standard") != "auto") return;
+    bool const baseline = std::find_if(methods.begin(), methods.end(), [](std::string const& m) {
+                            return m == StandardMethod::name || m == StandardBwdMethod::name;
+                          }) != methods.end();
+    problem["vs_standard"] = std::string(baseline ? "always" : "never");
   }
 
   // N_kv as run when the shape is in the config (N_kv defaults to N).

@@ -16,6 +16,13 @@
 
 namespace numlab::attention {
 
+// Kernels of the forward method `standard`.
+enum class StandardFwdKernel {
+  automatic,
+  blas,          // S = Q K^T and O = P V through KokkosBlas::gemm per head, a row-parallel softmax between
+  team_scratch,  // Kokkos team-tiled GEMMs in team scratch (standard_fwd_kernel.hpp): the lab's own GEMM
+};
+
 // Kernels of the forward method `flash`.
 enum class FlashFwdKernel {
   automatic,
@@ -43,6 +50,16 @@ enum class FlashBwdDq {
 
 namespace numlab {
 // The docs read "<where it runs>: <what it is>" (numlab --list shows both).
+template <>
+struct EnumNames<attention::StandardFwdKernel> {
+  static constexpr EnumName<attention::StandardFwdKernel> values[] = {
+      {attention::StandardFwdKernel::automatic, "auto", "blas: the library GEMM is the baseline"},
+      {attention::StandardFwdKernel::blas, "blas",
+       "Kokkos, every backend, float32/float64: KokkosBlas::gemm per (b, h) head (host BLAS, cuBLAS with Kokkos "
+       "Kernels' TPL), a row-parallel softmax between"},
+      {attention::StandardFwdKernel::team_scratch, "team_scratch",
+       "Kokkos, every backend, float32/float64: S and O = P V as team-tiled GEMMs in team scratch"}};
+};
 template <>
 struct EnumNames<attention::FlashFwdKernel> {
   static constexpr EnumName<attention::FlashFwdKernel> values[] = {
@@ -166,6 +183,7 @@ std::string register_tiled_backward_constraint(int D, TileSizes tiles) {
 // are Kokkos kernels.
 constexpr bool is_native(FlashFwdKernel k) { return k == FlashFwdKernel::wgmma_sm90 || k == FlashFwdKernel::mma_sm80; }
 constexpr bool is_native(FlashBwdKernel k) { return k == FlashBwdKernel::mma_sm80; }
+constexpr bool is_native(StandardFwdKernel) { return false; }
 
 // Empty when `kernel` can run on the native backend (native) or a Kokkos one, else why, naming
 // the kernels that can.
@@ -187,6 +205,10 @@ std::string kernel_backend_constraint(Kernel kernel, bool native) {
 template <class ExecSpace, class T>
 std::string kernel_point_constraint(FlashFwdKernel k, int D, TileSizes tiles) {
   return k == FlashFwdKernel::register_tiled ? register_tiled_forward_constraint<ExecSpace, T>(D, tiles) : std::string();
+}
+template <class ExecSpace, class T>
+std::string kernel_point_constraint(StandardFwdKernel, int, TileSizes) {
+  return {};  // both kernels run every backend, dtype and head dim
 }
 template <class ExecSpace, class T>
 std::string kernel_point_constraint(FlashBwdKernel k, int D, TileSizes tiles) {
@@ -227,6 +249,12 @@ FlashFwdSelection select_flash_forward(AttentionShape const& s, FlashFwdKernel k
   sel.tiles = fill_tiles(tiles, default_forward_tiles<ExecSpace, T>(s.D, FlashFwdTag{}, /*team_scratch=*/true));
   sel.variant = detail::team_scratch_variant<ExecSpace, T>();
   return sel;
+}
+
+// The kernel of a standard forward: auto is blas (the library GEMM is what a baseline must be;
+// team_scratch stays as the lab's own GEMM to compare with it).
+constexpr StandardFwdKernel select_standard_forward(StandardFwdKernel kernel) {
+  return kernel == StandardFwdKernel::automatic ? StandardFwdKernel::blas : kernel;
 }
 
 // Tiles of the team-scratch backward kernels when none are given.

@@ -23,12 +23,24 @@ struct AttentionProblemBase : ProblemInstance {
   std::string invalid_forward_inputs;  // the same of Q, K, V (what a forward reads)
 };
 
+// Outputs of the baselines standard (kernel auto) and standard_bwd on a problem's inputs, in its
+// dtype, on the host: what the *_vs_standard metrics compare with. Made on first use.
+template <class T>
+struct StandardBaseline {
+  bool forward_made = false, backward_made = false;
+  std::string skipped;  // why there is none (too large for the default max_gib); "" otherwise
+  Tensor4<T, Kokkos::HostSpace> O, dQ, dK, dV;
+  Tensor3<T, Kokkos::HostSpace> L;
+};
+
 template <class ExecSpace, class T>
 struct AttentionProblem : AttentionProblemBase {
   using Mem = typename ExecSpace::memory_space;
   ExecSpace space;
   Tensor4<T, Mem> Q, K, V, dO;
   std::optional<ReferenceResult> reference;  // absent with `reference: false`
+  bool vs_standard = false;                  // `vs_standard`: record the errors against the baseline
+  StandardBaseline<T> baseline;
   // Forward state for the backward methods (flash forward in T), made on first use.
   Tensor4<T, Mem> O;
   Tensor3<T, Mem> L;

@@ -385,6 +385,9 @@ RunConfig Parser::parse() {
     combos = std::move(next);
   }
 
+  std::vector<std::string> entry_names;
+  for (auto const& me : entries) entry_names.push_back(me.def->name);
+
   // Points: per combo, per method; grouped by problem so inputs are built once.
   std::vector<std::string> problem_order;
   std::map<std::string, std::vector<PointSpec>> by_problem;
@@ -406,6 +409,7 @@ RunConfig Parser::parse() {
     }
     try {
       exp.resolve_problem(problem, given, cfg.settings.config_dir);
+      exp.resolve_methods(problem, entry_names);
     } catch (KeyError const& e) {
       auto it = marks_.find(e.key);
       fail_at(it != marks_.end() ? it->second : root.Mark(), e.key, e.what());

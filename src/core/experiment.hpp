@@ -91,6 +91,9 @@ class Experiment {
   // `given`: the keys the config gave (the others hold defaults). Throws KeyError on a conflict.
   virtual void resolve_problem(ParamMap& /*problem*/, std::set<std::string> const& /*given*/,
                                std::string const& /*config_dir*/) const {}
+  // Completes a problem from the config's methods (the names in its `methods:` list), after
+  // resolve_problem: a key whose `auto` depends on which methods the sweep runs.
+  virtual void resolve_methods(ParamMap& /*problem*/, std::vector<std::string> const& /*methods*/) const {}
   // Cross-key checks on a complete point; throw KeyError.
   virtual void validate(PointSpec const&) const {}
   // Checks that also depend on the run's settings (e.g. a dtype only some backend

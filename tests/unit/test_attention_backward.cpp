@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The fp64 reference (reference.hpp) and the two backwards (tiled_backward, flash_backward in
-// both dQ modes) on Kokkos::DefaultExecutionSpace.
+// both dQ modes) and the BLAS baseline standard_backward on Kokkos::DefaultExecutionSpace.
 //
 // Checks:
 //  - the reference against plain loops in fp64 and against central finite differences of the
@@ -19,12 +19,13 @@
 //        materialised-P backward in the same precision (naive_attention below)
 //        + atol = c_atol u sqrt(n) g, for the cases where the naive error is tiny by luck
 //        (N_kv = 1: the naive dS is exactly 0, a method using L from the forward is not).
-//  - finite differences of tiled_backward and flash_backward in fp64;
+//  - finite differences of tiled_backward, flash_backward and standard_backward in fp64;
 //  - a fully masked causal row gets zero gradients;
 //  - FlashBwdDq::separate is bitwise reproducible;
 //  - bad arguments (tile sizes, extents, tiles that do not fit in team scratch) throw.
 #include "attention/flash_backward.hpp"
 #include "attention/reference.hpp"
+#include "attention/standard_backward.hpp"
 #include "attention/tiled_backward.hpp"
 
 #include <gtest/gtest.h>
@@ -222,11 +223,13 @@ na::ErrorNorms err(X const& x, R const& ref) {
 
 // ------------------------------------------------------------------- the methods --
 
-enum class Method { tiled, flash_atomic, flash_separate };
-constexpr std::array<Method, 3> all_methods = {Method::tiled, Method::flash_atomic, Method::flash_separate};
+enum class Method { tiled, flash_atomic, flash_separate, standard };
+constexpr std::array<Method, 4> all_methods = {Method::tiled, Method::flash_atomic, Method::flash_separate,
+                                               Method::standard};
 char const* method_name(Method m) {
   return m == Method::tiled          ? "tiled_backward"
          : m == Method::flash_atomic ? "flash_backward(atomic)"
+         : m == Method::standard     ? "standard_backward(blas)"
                                      : "flash_backward(separate)";
 }
 
@@ -247,7 +250,9 @@ Grads<T> run_backward(Method m, Case const& c, Problem<T> const& p, Dev4<T> O, D
   Kokkos::deep_copy(g.dK, nan);
   Kokkos::deep_copy(g.dV, nan);
   Exec space;
-  if (m == Method::tiled)
+  if (m == Method::standard)  // no tiles: P and dS as [B,H,N,N_kv] buffers
+    na::standard_backward(space, s, p.Q, p.K, p.V, O, p.dO, g.dQ, g.dK, g.dV);
+  else if (m == Method::tiled)
     na::tiled_backward(space, s, c.tiles, p.Q, p.K, p.V, O, p.dO, g.dQ, g.dK, g.dV);
   else
     na::flash_backward(space, s, c.tiles, m == Method::flash_atomic ? na::FlashBwdDq::atomic : na::FlashBwdDq::separate,
@@ -419,7 +424,7 @@ template <class T>
 void check_against_reference(std::vector<Case> const& cases, char const* label) {
   constexpr double u = unit_roundoff<T>;
   // Worst over the grid, in units of u sqrt(n) g: the error, and its excess over 2x naive.
-  double worst_model[3] = {0, 0, 0}, worst_excess[3] = {0, 0, 0};
+  double worst_model[all_methods.size()] = {}, worst_excess[all_methods.size()] = {};
   unsigned seed = 100;
   for (Case const& c : cases) {
     auto p = make_problem<T>(c, seed += 7);
@@ -525,10 +530,11 @@ TEST(AttentionBackward, RejectsBadArguments) {
   for (Method m : all_methods) {
     SCOPED_TRACE(method_name(m));
     Case bad = c;
-    bad.tiles = {-1, 4};
-    EXPECT_THROW(run_backward<double>(m, bad, p, O, L), std::invalid_argument);
-    bad = c;
     bad.N_kv = 9;  // K, V have 8 rows
+    EXPECT_THROW(run_backward<double>(m, bad, p, O, L), std::invalid_argument);
+    if (m == Method::standard) continue;  // no tiles, no team scratch
+    bad = c;
+    bad.tiles = {-1, 4};
     EXPECT_THROW(run_backward<double>(m, bad, p, O, L), std::invalid_argument);
     try {
       run_backward<double>(m, huge, ph, Oh, Lh);

@@ -20,6 +20,7 @@
 #include "attention/flash_attention.hpp"
 #include "attention/online_softmax.hpp"
 #include "attention/standard_attention.hpp"
+#include "attention/standard_blas.hpp"
 #include "attention/tile_size.hpp"
 #include "attention/tiled_attention.hpp"
 
@@ -132,8 +133,10 @@ Outputs reference(Problem<T> const& p) {
   return reference<Ref>(p.s, p.q, p.k, p.v);
 }
 
-enum class Method { standard, tiled, flash };
-char const* name(Method m) { return m == Method::standard ? "standard" : m == Method::tiled ? "tiled" : "flash"; }
+enum class Method { standard, tiled, flash, standard_blas };
+char const* name(Method m) {
+  return m == Method::standard ? "standard" : m == Method::tiled ? "tiled" : m == Method::flash ? "flash" : "standard_blas";
+}
 
 template <class T>
 Outputs run(Method method, Problem<T> const& p, TileSizes tiles, bool with_L = true) {
@@ -151,6 +154,9 @@ Outputs run(Method method, Problem<T> const& p, TileSizes tiles, bool with_L = t
       break;
     case Method::flash:
       na::flash_forward<Exec, T, Mem>(space, s, tiles, p.Q, p.K, p.V, O, L);
+      break;
+    case Method::standard_blas:
+      na::standard_forward_blas<Exec, T, Mem>(space, s, p.Q, p.K, p.V, O, L);
       break;
   }
   space.fence();
@@ -258,6 +264,36 @@ TYPED_TEST(AttentionForward, MatchesReference) {
     }
 }
 
+// The BLAS standard (the method's default kernel) against the reference under the same error
+// model, within 2x of the team-tiled standard's error (the lab rule, with that kernel as the
+// naive version), and against the team-tiled one directly: two computations of the same
+// materialised attention in T differ by at most their two rounding errors.
+TYPED_TEST(AttentionForward, BlasStandardMatchesTeamTiledAndReference) {
+  using T = TypeParam;
+  double const eps = eps_v<T>;
+  unsigned seed = 900;
+  for (bool causal : {false, true})
+    for (AttentionShape s : {shape(1, 1, 1, 1, 16, false), shape(2, 3, 113, 113, 64, false),
+                             shape(1, 2, 239, 113, 64, false), shape(1, 1, 113, 239, 128, false),
+                             shape(2, 1, 3, 239, 16, false), shape(1, 1, 239, 1, 16, false)}) {
+      s.causal = causal;
+      Problem<T> const p(s, seed++);
+      Outputs const ref = reference(p);
+      SCOPED_TRACE(describe(s, {}));
+      double const tol_O = c_O * eps * (std::sqrt(double(s.D)) + std::sqrt(double(s.N_kv)));
+      Outputs const team = run(Method::standard, p, {}), blas = run(Method::standard_blas, p, {});
+      Errors const e_team = compare(s, team, ref), e_blas = compare(s, blas, ref);
+      EXPECT_TRUE(e_blas.all_finite && e_blas.empty_rows_exact);
+      EXPECT_LE(e_blas.O_rel_fro, tol_O);
+      EXPECT_LE(e_blas.L_max_abs, c_L * eps * (std::sqrt(double(s.D)) + std::sqrt(double(s.N_kv)) + e_blas.L_ref_max));
+      EXPECT_LE(e_blas.O_rel_fro, 2 * e_team.O_rel_fro + eps);
+      Errors const e_direct = compare(s, blas, team);  // team as the reference
+      EXPECT_LE(e_direct.O_rel_fro, e_team.O_rel_fro + e_blas.O_rel_fro + eps);
+      EXPECT_LE(e_direct.L_max_abs, e_team.L_max_abs + e_blas.L_max_abs + 4 * eps * (1 + e_blas.L_ref_max));
+      if (s.N_kv > 1) EXPECT_GT(e_blas.O_rel_fro + e_team.O_rel_fro, 0.0);  // the fp64 check is not vacuous
+    }
+}
+
 // The default tiles of each backend (on a GPU, fp32 at D = 64 / 128: the register-tiled kernel
 // with its fixed 64 x 64 geometry) on lengths that are not tile multiples, N_kv != N, causal
 // rows without keys, against the reference and the 2x-standard rule.
@@ -288,7 +324,7 @@ TYPED_TEST(AttentionForward, EmptyLogSumExpView) {
   using T = TypeParam;
   AttentionShape const s = shape(1, 2, 113, 97, 64, true);
   Problem<T> const p(s, 77);
-  for (Method m : {Method::standard, Method::tiled, Method::flash}) {
+  for (Method m : {Method::standard, Method::tiled, Method::flash, Method::standard_blas}) {
     SCOPED_TRACE(name(m));
     Outputs const with = run(m, p, {32, 32}, true);
     Outputs const without = run(m, p, {32, 32}, false);
@@ -312,7 +348,7 @@ TYPED_TEST(AttentionForward, LargeScoresStayFinite) {
     ASSERT_GT(smax, 1000.0);  // the regime where exp(score) overflows
     ASSERT_TRUE(std::isinf(std::exp(T(smax))));
     Errors const std_err = compare(s, run(Method::standard, p, {}), ref);
-    for (Method m : {Method::standard, Method::tiled, Method::flash}) {
+    for (Method m : {Method::standard, Method::tiled, Method::flash, Method::standard_blas}) {
       SCOPED_TRACE(std::string(name(m)) + (causal ? " causal" : ""));
       Errors const e = compare(s, run(m, p, {64, 32}), ref);
       EXPECT_TRUE(e.all_finite);
@@ -333,7 +369,7 @@ TYPED_TEST(AttentionForward, CausalRowsWithoutKeys) {
     Outputs const ref = reference(p);
     int const empty_rows = s.causal ? std::max(0, s.N - s.N_kv) : (s.N_kv == 0 ? s.N : 0);
     ASSERT_GT(empty_rows, 0);
-    for (Method m : {Method::standard, Method::tiled, Method::flash})
+    for (Method m : {Method::standard, Method::tiled, Method::flash, Method::standard_blas})
       for (TileSizes t : {TileSizes{64, 64}, TileSizes{16, 8}, TileSizes{5, 3}}) {
         SCOPED_TRACE(std::string(name(m)) + " " + describe(s, t));
         Outputs const got = run(m, p, t);

@@ -261,7 +261,7 @@ TEST(MethodModel, EveryPointRecordsTheKernelThatRan) {
   fs::path cfg = dir / "kernels.yaml";
   std::ofstream(cfg) << "name: kernels\nkind: attention\nwarmup: 0\nrepetitions: 1\n"
                         "shape: {B: 1, H: 1, N: 40, D: 16}\n"
-                        "methods: [standard, tiled, flash, {name: flash, tile_q: 16, tile_k: 8}, tiled_bwd, "
+                        "methods: [{name: standard, kernel: team_scratch}, tiled, flash, {name: flash, tile_q: 16, tile_k: 8}, tiled_bwd, "
                         "{name: flash_bwd, kernel: team_scratch}]\n";
   fs::path out = dir / "kernels.h5";
   ASSERT_EQ(run({cfg.string(), "-o", out.string(), "--overwrite", "-q"}, dir / "kernels.log"), 0)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "attention/methods/harness.hpp"
+#include "attention/standard_baseline.hpp"
 
 namespace numlab::attention {
 
@@ -40,6 +41,7 @@ PointResult run_backward(AttentionProblem<ExecSpace, T>& p, RunSettings const& s
     add_error_metrics(r, "dK", compare<T, Mem>(dK, p.reference->dK));
     add_error_metrics(r, "dV", compare<T, Mem>(dV, p.reference->dV));
   }
+  add_vs_standard_backward(r, p, dQ, dK, dV);
   if (s.save_outputs) {
     std::vector<std::size_t> q = {std::size_t(sh.B), std::size_t(sh.H), std::size_t(sh.N), std::size_t(sh.D)};
     std::vector<std::size_t> kv = {std::size_t(sh.B), std::size_t(sh.H), std::size_t(sh.N_kv), std::size_t(sh.D)};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "attention/methods/harness.hpp"
+#include "attention/standard_baseline.hpp"
 
 namespace numlab::attention {
 
@@ -35,6 +36,7 @@ PointResult run_forward(AttentionProblem<ExecSpace, T>& p, RunSettings const& s,
     add_error_metrics(r, "O", compare<T, Mem>(O, p.reference->O));
     add_error_metrics(r, "L", compare<T, Mem>(L, p.reference->L));
   }
+  add_vs_standard_forward(r, p, O, L);
   if (s.save_outputs) {
     r.arrays["O"] = to_doubles(O);
     r.array_shapes["O"] = {std::size_t(sh.B), std::size_t(sh.H), std::size_t(sh.N), std::size_t(sh.D)};

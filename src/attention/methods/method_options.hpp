@@ -22,12 +22,24 @@ struct TileOptions {
   }
 };
 
-struct StandardOptions {
-  double max_gib = 8.0;  // skip the point when S and P need more
+// The O(N^2) methods (standard, standard_bwd): their [B,H,N,N_kv] buffers have a bound.
+struct MaxGibOptions {
+  double max_gib = 8.0;  // skip the point when its N^2 buffers need more
 
   static auto fields() {
-    return std::make_tuple(option("max_gib", &StandardOptions::max_gib,
-                                  "skip the point (status skipped) when S and P need more", Range::left_open(0, 1e6)));
+    return std::make_tuple(option("max_gib", &MaxGibOptions::max_gib,
+                                  "skip the point (status skipped) when its [B,H,N,N_kv] buffers need more (standard: "
+                                  "S/P in one with kernel blas, S and P with team_scratch; standard_bwd: P and dS)",
+                                  Range::left_open(0, 1e6)));
+  }
+};
+
+struct StandardOptions : MaxGibOptions {
+  StandardFwdKernel kernel = StandardFwdKernel::automatic;
+
+  static auto fields() {
+    return std::tuple_cat(std::make_tuple(option("kernel", &StandardOptions::kernel, "which forward kernel runs")),
+                          MaxGibOptions::fields());
   }
 };
 

@@ -4,10 +4,25 @@
 
 #include "attention/methods/forward_method.hpp"
 #include "attention/standard_attention.hpp"
+#include "attention/standard_blas.hpp"
 
 #include <fmt/format.h>
 
+#include <optional>
+
 namespace numlab::attention {
+
+// Status skipped with the reason when the `count` [B,H,N,N_kv] buffers of an O(N^2) method need
+// more than max_gib (nothing otherwise).
+inline std::optional<PointResult> skip_over_max_gib(AttentionShape const& sh, std::size_t elem_bytes, int count,
+                                                    double max_gib, char const* buffers) {
+  double const gib = count * double(sh.B) * sh.H * double(sh.N) * double(sh.N_kv) * elem_bytes / double(1 << 30);
+  if (gib <= max_gib) return std::nullopt;
+  PointResult r;
+  r.status = "skipped";
+  r.reason = fmt::format("{} need {:.1f} GiB > max_gib = {}", buffers, gib, max_gib);
+  return r;
+}
 
 struct StandardMethod {
   using Options = StandardOptions;
@@ -18,18 +33,20 @@ struct StandardMethod {
   static PointResult run(AttentionProblem<ExecSpace, T>& p, Options const& o, RunSettings const& s) {
     using Mem = typename ExecSpace::memory_space;
     auto const& sh = p.shape;
-    double gib = 2.0 * sh.B * sh.H * double(sh.N) * double(sh.N_kv) * sizeof(T) / double(1 << 30);
-    if (gib > o.max_gib) {
-      PointResult r;
-      r.status = "skipped";
-      r.reason = fmt::format("S and P need {:.1f} GiB > max_gib = {}", gib, o.max_gib);
-      return r;
-    }
+    StandardFwdKernel const kernel = select_standard_forward(o.kernel);
+    bool const blas = kernel == StandardFwdKernel::blas;  // S and P in one buffer (in place) or two
+    if (auto skip = skip_over_max_gib(sh, sizeof(T), blas ? 1 : 2, o.max_gib, blas ? "S/P" : "S and P")) return *skip;
     PointResult r = run_forward(p, s, [&](Tensor4<T, Mem> O, Tensor3<T, Mem> L) {
-      standard_forward<ExecSpace, T, Mem>(p.space, p.shape, p.Q, p.K, p.V, O, L);
+      if (blas)
+        standard_forward_blas<ExecSpace, T, Mem>(p.space, p.shape, p.Q, p.K, p.V, O, L);
+      else
+        standard_forward<ExecSpace, T, Mem>(p.space, p.shape, p.Q, p.K, p.V, O, L);
     });
-    add_kernel_metrics(r, "team_scratch", default_forward_tiles<ExecSpace, T>(sh.D, StandardFwdTag{}),
-                       detail::team_scratch_variant<ExecSpace, T>());
+    if (blas)
+      add_kernel_metrics(r, enum_name(kernel), {0, 0}, detail::head_gemm_library<ExecSpace>());
+    else
+      add_kernel_metrics(r, enum_name(kernel), default_forward_tiles<ExecSpace, T>(sh.D, StandardFwdTag{}),
+                         detail::team_scratch_variant<ExecSpace, T>());
     return r;
   }
 };
