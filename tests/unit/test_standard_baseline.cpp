@@ -42,7 +42,7 @@ fs::path write_config(std::string const& name, std::string const& body) {
   return cfg;
 }
 
-std::vector<results::StoredPoint> run_config(std::string const& name, std::string const& body) {
+std::vector<StoredPoint> run_config(std::string const& name, std::string const& body) {
   fs::path cfg = write_config(name, body), out = work_dir() / (name + ".h5"), log = work_dir() / (name + ".log");
   EXPECT_EQ(run({cfg.string(), "-o", out.string(), "--overwrite", "-q"}, log), 0) << slurp(log);
   return results::read_points(out.string(), /*with_arrays=*/true);
@@ -83,7 +83,9 @@ TEST(StandardBaseline, VsStandardMetricsMatchADirectComputation) {
       if (&p == &base) {
         EXPECT_EQ(mx, 0.0);  // the baseline against itself
       } else {
-        if (x != "L") EXPECT_GT(fro, 0.0);  // another kernel rounds differently
+        if (x != "L") {
+          EXPECT_GT(fro, 0.0);  // another kernel rounds differently
+        }
         EXPECT_LT(fro, 1e-5);                // ... at fp32 rounding level
       }
       // Against fp64 the baseline's own error is recorded too: the two comparisons differ.
