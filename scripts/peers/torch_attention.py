@@ -20,6 +20,10 @@ Methods:
       A backend that refuses the dtype/shape -> status 'skipped' with torch's
       reasons; one that runs the forward but not the backward keeps status 'ok'
       with backward_status 'skipped' and backward_reason.
+  torch_standard       standard attention in plain torch ops (S = Q K^T scale, softmax, P V; L =
+                       logsumexp(S)), gradients by autograd: the peer's baseline. Forward
+                       timed under no_grad (forward_*, O_ and L_ errors); backward timed
+                       alone as the SDPA methods' (backward_*, dQ_/dK_/dV_ errors).
   torch_lab_tiled      the lab's tiled attention WITHOUT online softmax (per query
                        tile the full score block, exact softmax, P V) - forward
   torch_lab_flash      the lab's flash forward with online softmax (running max m,
@@ -31,6 +35,14 @@ Methods:
       (each distinct pair; a 0 there, numlab's "the kernel's own", and a
       problem without tiled points: --tile, default 128). Metrics as numlab's
       forward or backward methods (forward_* or backward_*, peak_device_bytes).
+
+Errors against standard (<X>_max_abs_vs_standard, <X>_rel_fro_vs_standard, as numlab's):
+every point of a problem whose vs_standard is always (numlab resolves auto to always when the
+config's methods include standard or standard_bwd) is compared with torch_standard on the same
+inputs in the same dtype: O and L for the forward methods, dQ, dK, dV for the backward ones.
+
+Where it runs: --device auto (default) is CUDA where torch sees a GPU, else the CPU (Debian's
+python3-torch 1.13: no SDPA, so the sdpa_* methods are skipped there with the reason).
 
 Semantics shared with numlab: scale 1/sqrt(D); causal masks are bottom-right
 aligned (query i sees keys j <= i + N_kv - N, FlashAttention >= 2.1). SDPA's
@@ -48,10 +60,17 @@ torch_lab_flash, dQ_/dK_/dV_) are against an fp64 reference computed on the GPU
 --reference-max-elements (default 2^31), or where the point says reference:
 false; the point then has attribute reference_skipped (why).
 
-peak_device_bytes: torch.cuda.max_memory_allocated() during the call minus
-memory_allocated() before it (inputs, reference, forward state excluded): the
-outputs and workspace the call allocates, as numlab's Kokkos allocation count.
-Times: CUDA events around each call, warm-up runs first, median of repetitions.
+peak_device_bytes: on CUDA, torch.cuda.max_memory_allocated() during the call
+minus memory_allocated() before it (inputs, reference, forward state excluded):
+the outputs and workspace the call allocates, as numlab's Kokkos allocation count.
+On the CPU, the process's resident high-water mark during the call minus its
+resident size before it (/proc/self/clear_refs resets VmHWM, /proc/self/status
+reads it; also peak_host_rss_bytes, numlab's name for the same measure): torch's
+CPU allocator hands large tensors to malloc/mmap, which tracemalloc does not see,
+and the high-water mark counts what the call touched, as numlab's
+peak_host_rss_bytes does. Where /proc cannot be written, None.
+Times: CUDA events around each call (CPU: perf_counter), warm-up runs first,
+median of repetitions.
 
 Usage:
   torch_attention.py CONFIG.yaml [-o OUT.h5] [--methods sdpa_flash,...]
@@ -95,7 +114,8 @@ SDPA_METHODS = {
 LAB_FORWARD = ("torch_lab_tiled", "torch_lab_flash")
 LAB_BACKWARD = ("torch_lab_tiled_bwd",)
 LAB_METHODS = LAB_FORWARD + LAB_BACKWARD
-METHODS = list(SDPA_METHODS) + list(LAB_METHODS)
+STANDARD = "torch_standard"
+METHODS = [STANDARD] + list(SDPA_METHODS) + list(LAB_METHODS)
 
 
 class Unsupported(Exception):
@@ -116,8 +136,7 @@ def is_oom(e):
     return (oom is not None and isinstance(e, oom)) or "out of memory" in str(e).lower()
 
 
-# Where the peers run: CUDA (the real runs); the CPU only for testing the
-# algorithms and the file on a machine without a GPU (hidden --device cpu).
+# Where the peers run: CUDA where present, else the CPU (--device).
 DEVICE = None
 
 
@@ -172,21 +191,48 @@ def sdpa_context(method):
     return sdpa_kernel([backend])
 
 
+def _proc_status_bytes(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def reset_host_peak():
+    """Resets the process's resident high-water mark; returns the resident size now, or None."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _proc_status_bytes("VmRSS")
+    except OSError:
+        return None
+
+
+def host_peak_above(rss0):
+    return None if rss0 is None else max(0, _proc_status_bytes("VmHWM") - rss0)
+
+
 def cuda_timer(run, release, warmup, reps):
-    """Times run() with CUDA events, warmup untimed runs first.
+    """Times run() with CUDA events (CPU: perf_counter), warmup untimed runs first.
 
     release() drops the previous run's outputs before each run (outside the
-    timed region); returns (times in seconds, peak bytes above the baseline;
-    None on the CPU test device)."""
+    timed region); returns (times in seconds, peak bytes above the baseline:
+    device memory on CUDA, the resident high-water mark on the CPU)."""
     times, peak = [], 0
     if not on_cuda():
         for rep in range(warmup + reps):
             release()
+            gc.collect()
+            rss0 = reset_host_peak()
             t0 = time.perf_counter()
             run()
+            t = time.perf_counter() - t0
             if rep >= warmup:
-                times.append(time.perf_counter() - t0)
-        return times, None
+                times.append(t)
+                p = host_peak_above(rss0)
+                peak = None if p is None or peak is None else max(peak, p)
+        return times, peak
     for rep in range(warmup + reps):
         release()
         torch.cuda.synchronize()
@@ -373,6 +419,19 @@ def add_errors(r, name, x, ref):
 # The course's PyTorch algorithms (seeds/course-readme.md pseudo-code), batched
 # over B and H, in the inputs' dtype; causal masks bottom-right as numlab's.
 
+def standard_attention(Q, K, V, causal=False):
+    """Standard attention as written by hand: S and P materialised; returns O and L = logsumexp(S)."""
+    N, N_kv, D = Q.shape[2], K.shape[2], Q.shape[3]
+    S = torch.matmul(Q, K.transpose(-1, -2)) * (1.0 / math.sqrt(D))
+    if causal:
+        S = S.masked_fill(~causal_mask(N, N_kv, Q.device, 0, N), -math.inf)
+    L = torch.logsumexp(S, dim=-1)
+    P = torch.softmax(S, dim=-1)
+    if causal and N_kv < N:
+        P = torch.nan_to_num(P, nan=0.0)  # rows without keys: O = 0 as numlab
+    return torch.matmul(P, V), L
+
+
 def lab_tiled_forward(Q, K, V, tile_q, tile_k, causal=False):
     """Tiled attention WITHOUT online softmax: per query tile the full score row block."""
     B, H, N, D = Q.shape
@@ -496,6 +555,7 @@ def run_sdpa(method, inp, ref, warmup, reps, backward):
         r.metrics["forward_peak_device_bytes"] = peak
         r.arrays["times_seconds"] = times
         add_errors(r, "O", O, ref.O if ref else None)
+        r.outputs = {"O": O}
         del O
         if not backward:
             return r
@@ -523,6 +583,7 @@ def run_sdpa(method, inp, ref, warmup, reps, backward):
             if ref is not None and ref.dQ is not None:
                 for name, g, rg in zip(("dQ", "dK", "dV"), grads, (ref.dQ, ref.dK, ref.dV)):
                     add_errors(r, name, g, rg)
+            r.outputs.update({"dQ": grads[0].clone(), "dK": grads[1].clone(), "dV": grads[2].clone()})
             del out, grads
             reset()
             times_fb, _ = cuda_timer(lambda: torch.autograd.backward(attn(qg, kg, vg), do), reset, warmup, reps)
@@ -530,6 +591,75 @@ def run_sdpa(method, inp, ref, warmup, reps, backward):
         r.arrays["fwd_bwd_times_seconds"] = times_fb
         r.metrics["backward_timing"] = "backward alone: retained graph, gradients reset between repetitions"
     return r
+
+
+def run_standard(inp, ref, warmup, reps, backward):
+    """torch_standard: forward under no_grad, then the backward alone through autograd."""
+    q, k, v, do, causal = inp.q, inp.k, inp.v, inp.do, inp.causal
+    flops = inp.flops()
+    holder = {}
+    r = peer_h5.PointResult("ok")
+    with torch.no_grad():
+        times, peak = cuda_timer(lambda: holder.__setitem__("out", standard_attention(q, k, v, causal)),
+                                 lambda: holder.pop("out", None), warmup, reps)
+    O, L = holder.pop("out")
+    r.metrics.update(peer_h5.time_metrics("forward", times, flops))
+    r.metrics["flops"] = flops
+    add_peak(r, "forward", peak)
+    r.arrays["times_seconds"] = times
+    add_errors(r, "O", O, ref.O if ref else None)
+    add_errors(r, "L", L, ref.L if ref else None)
+    r.outputs = {"O": O, "L": L}
+    if not backward:
+        return r
+    qg, kg, vg = (x.detach().clone().requires_grad_(True) for x in (q, k, v))
+
+    def reset():
+        qg.grad = kg.grad = vg.grad = None
+
+    out, _ = standard_attention(qg, kg, vg, causal)
+    times_b, peak_b = cuda_timer(lambda: torch.autograd.backward(out, do, retain_graph=True), reset, warmup, reps)
+    r.metrics.update(peer_h5.time_metrics("backward", times_b, 2.5 * flops))
+    r.metrics["backward_peak_device_bytes"] = peak_b
+    if not on_cuda():
+        r.metrics["backward_peak_host_rss_bytes"] = peak_b
+    r.arrays["backward_times_seconds"] = times_b
+    if ref is not None and ref.dQ is not None:
+        for name, g, rg in zip(("dQ", "dK", "dV"), (qg.grad, kg.grad, vg.grad), (ref.dQ, ref.dK, ref.dV)):
+            add_errors(r, name, g, rg)
+    r.metrics["backward_timing"] = "backward alone: retained graph, gradients reset between repetitions"
+    r.outputs.update({"dQ": qg.grad, "dK": kg.grad, "dV": vg.grad})
+    return r
+
+
+def add_peak(r, prefix, peak):
+    """peak_device_bytes (and on the CPU peak_host_rss_bytes: the same measure, numlab's name)."""
+    r.metrics["peak_device_bytes"] = peak
+    r.metrics[f"{prefix}_peak_device_bytes"] = peak
+    if not on_cuda():
+        r.metrics["peak_host_rss_bytes"] = peak
+        r.metrics["memory_measure"] = "process resident high-water mark above the resident size before the call"
+
+
+class StandardBaseline:
+    """torch_standard's O, L and gradients on a problem's inputs, in its dtype (the vs-standard metrics)."""
+
+    def __init__(self, inp, with_grads):
+        q, k, v, do = inp.q, inp.k, inp.v, inp.do
+        with torch.no_grad():
+            self.O, self.L = standard_attention(q, k, v, inp.causal)
+        self.grads = None
+        if with_grads:
+            qg, kg, vg = (x.detach().clone().requires_grad_(True) for x in (q, k, v))
+            out, _ = standard_attention(qg, kg, vg, inp.causal)
+            torch.autograd.backward(out, do)
+            self.grads = {"dQ": qg.grad, "dK": kg.grad, "dV": vg.grad}
+
+
+def add_vs_standard(r, name, x, base):
+    mx, fro = error_norms(x, base.detach().to(torch.float64))
+    r.metrics[f"{name}_max_abs_vs_standard"] = mx
+    r.metrics[f"{name}_rel_fro_vs_standard"] = fro
 
 
 def run_lab(method, inp, ref, tile_q, tile_k, warmup, reps):
@@ -551,8 +681,7 @@ def run_lab(method, inp, ref, tile_q, tile_k, warmup, reps):
     out = holder.pop("out")
     r.metrics.update(peer_h5.time_metrics(prefix, times, f))
     r.metrics["flops"] = f
-    r.metrics["peak_device_bytes"] = peak
-    r.metrics[f"{prefix}_peak_device_bytes"] = peak
+    add_peak(r, prefix, peak)
     r.arrays["times_seconds"] = times
     if ref is not None:
         if method == "torch_lab_tiled":
@@ -563,6 +692,8 @@ def run_lab(method, inp, ref, tile_q, tile_k, warmup, reps):
         elif ref.dQ is not None:
             for name, g, rg in zip(("dQ", "dK", "dV"), out, (ref.dQ, ref.dK, ref.dV)):
                 add_errors(r, name, g, rg)
+    r.outputs = {"O": out[0], "L": out[1]} if method == "torch_lab_flash" else \
+        {"O": out} if method == "torch_lab_tiled" else dict(zip(("dQ", "dK", "dV"), out))
     return r
 
 
@@ -577,12 +708,14 @@ class ProblemCache:
         self.ref = None
         self.ref_reason = None
         self.error = None
+        self.baseline = None
 
     def get(self, params, want_grads, derived=None):
         problem = {k: v for k, v in params.items() if k not in ("tile_q", "tile_k")}
         key = peer_h5.canonical_key(problem)
         if key != self.key:
             self.key, self.inp, self.ref, self.ref_reason, self.error = key, None, None, None, None
+            self.baseline = None
             free_memory()
             try:
                 self.inp = Inputs(problem, DEVICE, self.resolve, derived)
@@ -617,12 +750,14 @@ class ProblemCache:
                 free_memory()
 
 
-def run_point(pt, cache, warmup, reps, backward, want_grads):
+def run_point(pt, cache, warmup, reps, backward, want_grads, vs_standard=False):
     inp, ref = cache.get(pt["params"], want_grads, pt.get("derived"))
     if cache.error:
         return peer_h5.PointResult(cache.error[0], cache.error[1])
     try:
-        if pt["method"] in SDPA_METHODS:
+        if pt["method"] == STANDARD:
+            r = run_standard(inp, ref, warmup, reps, backward)
+        elif pt["method"] in SDPA_METHODS:
             r = run_sdpa(pt["method"], inp, ref, warmup, reps, backward)
         else:
             r = run_lab(pt["method"], inp, ref, int(pt["params"]["tile_q"]), int(pt["params"]["tile_k"]),
@@ -634,6 +769,21 @@ def run_point(pt, cache, warmup, reps, backward, want_grads):
         return peer_h5.PointResult.failed(f"out of memory: {str(e)[:2000]}")
     finally:
         sync()
+    outputs = getattr(r, "outputs", None)
+    if vs_standard and r.status == "ok" and outputs:
+        try:
+            grads = any(n in outputs for n in ("dQ", "dK", "dV"))
+            if cache.baseline is None or (grads and cache.baseline.grads is None):
+                cache.baseline = StandardBaseline(inp, grads)
+            base = dict(O=cache.baseline.O, L=cache.baseline.L, **(cache.baseline.grads or {}))
+            for name, x in outputs.items():
+                if x is not None and name in base:
+                    add_vs_standard(r, name, x, base[name])
+        except RuntimeError as e:
+            if not is_oom(e):
+                raise
+            free_memory()
+            r.metrics["vs_standard_skipped"] = f"out of memory in the torch_standard baseline: {str(e)[:500]}"
     if ref is None and r.status == "ok":
         r.metrics["reference_skipped"] = cache.ref_reason or "no reference"
     return r
@@ -710,7 +860,10 @@ def main(argv=None):
     ap.add_argument("--tile", type=int, default=128, help="tile_q = tile_k of the torch_lab_* methods where the "
                     "config's points give none (default 128)")
     ap.add_argument("--no-backward", action="store_true", help="SDPA methods: forward only")
-    ap.add_argument("--device", default="cuda", help=argparse.SUPPRESS)  # cpu: tests without a GPU
+    ap.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"],
+                    help="where torch runs: auto (default) = CUDA where torch sees a GPU, else the CPU")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU: torch.set_num_threads (default: torch's own)")
     ap.add_argument("--reference-max-elements", type=float, default=2**31,
                     help="skip the fp64 reference where B*H*N*N_kv exceeds this (default 2^31)")
     args = ap.parse_args(argv)
@@ -740,7 +893,10 @@ def main(argv=None):
         print(f"torch_attention: PyTorch is not importable ({_TORCH_IMPORT_ERROR})", file=sys.stderr)
         return 2
     global DEVICE
-    DEVICE = torch.device(args.device)
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    DEVICE = torch.device(device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if on_cuda() and not torch.cuda.is_available():
         print("torch_attention: no CUDA device visible to PyTorch", file=sys.stderr)
         return 2
@@ -753,7 +909,11 @@ def main(argv=None):
         root["device_capability"] = f"{cap[0]}.{cap[1]}"
         root["device_memory_bytes"] = int(torch.cuda.get_device_properties(0).total_memory)
     else:
-        root["torch_device"] = "cpu (test run: no CUDA timing or memory)"
+        root["torch_device"] = "cpu"
+        root["device"] = f"cpu: {peer_h5.cpu_model()}"
+        root["torch_num_threads"] = int(torch.get_num_threads())
+        root["memory_measure"] = ("peak_device_bytes = peak_host_rss_bytes: the process's resident high-water "
+                                  "mark during the call minus its resident size before it (/proc/self/clear_refs)")
     root["torch_version"] = torch.__version__
     root["cuda_version"] = str(torch.version.cuda)
     try:
@@ -761,9 +921,11 @@ def main(argv=None):
     except Exception:  # noqa: BLE001 - provenance only
         pass
     root.update(tf32)
-    root["timing"] = "CUDA events; warmup untimed runs, then repetitions; metrics from every repetition"
+    root["timing"] = (("CUDA events" if on_cuda() else "time.perf_counter") +
+                      "; warmup untimed runs, then repetitions; metrics from every repetition")
     root["backward_timing"] = "SDPA backward alone via retained graph; fwd_bwd_* = forward + backward"
-    root["reference"] = "fp64 on the GPU (S and P materialised per chunk of heads)"
+    root["reference"] = f"fp64 on the {'GPU' if on_cuda() else 'CPU'} (S and P materialised per chunk of heads)"
+    root["vs_standard"] = "<X>_*_vs_standard: against torch_standard on the same inputs in the same dtype"
     root["reference_max_elements"] = float(args.reference_max_elements)
     out = args.output or peer_h5.default_output(name, "torch")
     try:
@@ -775,10 +937,16 @@ def main(argv=None):
     cache = ProblemCache(args, resolve)
     backward = not args.no_backward
     # Reference gradients only when some method checks gradients.
-    want_grads = "torch_lab_tiled_bwd" in methods or (backward and any(m in SDPA_METHODS for m in methods))
+    want_grads = "torch_lab_tiled_bwd" in methods or (backward and any(m in SDPA_METHODS or m == STANDARD
+                                                                       for m in methods))
+
+    def vs_standard(params):
+        """numlab's resolved vs_standard; in direct mode, whenever torch_standard is among the methods."""
+        v = params.get("vs_standard")
+        return v == "always" or (cfg is None and v != "never" and STANDARD in methods)
 
     def one(pt):
-        r = run_point(pt, cache, warmup, reps, backward, want_grads)
+        r = run_point(pt, cache, warmup, reps, backward, want_grads, vs_standard(pt["params"]))
         if cache.inp is not None:  # the effective shape (N_kv defaults to N; inputs.path gives all)
             pt["params"].update(cache.inp.shape_attrs())
         return r
