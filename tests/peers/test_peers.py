@@ -332,6 +332,38 @@ class Expansion(unittest.TestCase):
                          [(64, 64), (128, 64), (64, 128), (128, 128), (64, 256), (128, 256)])
         self.assertIsNone(torch_attention.tile_variants(c, 128)(c.problems[0], "sdpa_math"))
 
+    def test_torch_points_expand_as_numlab(self):
+        """The torch peer on the host baselines' config: its points are numlab's problems (all their
+        parameters, vs_standard resolved by numlab included), in numlab's problem order, with the lab
+        methods at exactly the tiles of numlab's tiled points on each problem; its --dry-run lists them."""
+        import peer_h5
+        import torch_attention
+        path = os.path.join(ROOT, "configs", "attn_host_baselines.yaml")
+        rc, doc = numlab_json(path, "--dry-run", "--format", "json")
+        self.assertEqual(rc, 0, doc)
+        cfg = peer_h5.load_config(path, numlab=NUMLAB)
+        methods = ["torch_standard", "torch_lab_tiled", "torch_lab_flash", "torch_lab_tiled_bwd"]
+        pts = peer_h5.peer_points(cfg.problems, methods, torch_attention.tile_variants(cfg, 128), cfg.derived_of)
+        order = []
+        for p in doc["points"]:
+            if p["problem"] not in order:
+                order.append(p["problem"])
+        self.assertEqual([view(q) for q in cfg.problems], [view(q) for q in order])
+        self.assertTrue(all(q["vs_standard"] == "always" for q in order))
+        for prob in order:
+            mine = [p for p in pts if view({k: v for k, v in p["params"].items() if k in prob}) == view(prob)]
+            tiles = sorted({(p["options"]["tile_q"], p["options"]["tile_k"]) for p in doc["points"]
+                            if p["problem"] == prob and p["method"] == "tiled"})
+            for m in methods[1:]:
+                got = sorted((p["params"]["tile_q"], p["params"]["tile_k"]) for p in mine if p["method"] == m)
+                self.assertEqual(got, tiles, m)
+            self.assertEqual(sum(p["method"] == "torch_standard" for p in mine), 1)
+            self.assertEqual(len(mine), 1 + 3 * len(tiles))
+        r = run([os.path.join(PEERS, "torch_attention.py"), path, "--dry-run", "--numlab", NUMLAB,
+                 "--methods", ",".join(methods)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sum(1 for line in r.stdout.splitlines() if line.strip().startswith("[")), len(pts))
+
     def test_peer_points(self):
         import peer_h5
         probs = [{"N": 8, "D": 4}, {"N": 16, "D": 4}]
@@ -560,7 +592,7 @@ class TorchPeers(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
         root, pts = points_of(out)
         self.assertEqual((root["peer"], root["kind"], int(root["schema_version"])), ("torch", "attention", 1))
-        self.assertEqual(len(pts), 6 * 7)
+        self.assertEqual(len(pts), 6 * 8)  # torch_standard, 4 SDPA, 3 lab methods
         for p in pts:
             with self.subTest(point=p["_group"], method=p["method"], N=p["N"], N_kv=p["N_kv"], causal=p["causal"]):
                 for k in ("B", "H", "N", "N_kv", "D", "dtype", "causal", "seed", "method", "status", "point_key"):
@@ -569,6 +601,17 @@ class TorchPeers(unittest.TestCase):
                 if p["method"].startswith("torch_lab"):
                     self.assertEqual(p["status"], "ok", p.get("reason"))
                     self.assertEqual((p["tile_q"], p["tile_k"]), (16, 32))
+                if p["method"] == "torch_standard":
+                    self.assertEqual(p["status"], "ok", p.get("reason"))
+                    self.assertIn("backward_seconds_median", p)
+                if p["status"] == "ok" and p.get("vs_standard") == "always":  # numlab's auto: standard is run
+                    names = ("dQ", "dK", "dV") if p["method"].endswith("_bwd") else ("O",)
+                    for x in names:
+                        self.assertLess(p[f"{x}_rel_fro_vs_standard"], 1e-5)  # fp32 rounding level
+                        if p["method"] == "torch_standard":
+                            self.assertEqual(p[f"{x}_max_abs_vs_standard"], 0.0)  # the baseline itself
+                if not self.cuda and p["status"] == "ok":
+                    self.assertEqual(p["peak_device_bytes"], p["peak_host_rss_bytes"])  # the CPU's measure
                 if p["status"] != "ok":
                     self.assertTrue(p.get("reason"))
                     continue
