@@ -4,6 +4,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -20,14 +21,22 @@ std::mutex g_mutex;
 std::map<std::string, SpaceCounters> g_spaces;
 bool g_installed = false;
 
-void on_allocate(Kokkos::Profiling::SpaceHandle h, char const*, void const*, std::uint64_t size) {
+// Kokkos' own pools ("Kokkos::Serial::scratch_mem", the team-scratch buffers of the other
+// backends) grow on the first kernel that needs more and stay for the process: charging them to
+// whichever method happens to run first would make a method's peak depend on the one before it
+// (the first team-scratch kernel after standard's BLAS kernel paid the host's scratch pool).
+bool is_kokkos_pool(char const* label) { return label && std::strncmp(label, "Kokkos::", 8) == 0; }
+
+void on_allocate(Kokkos::Profiling::SpaceHandle h, char const* label, void const*, std::uint64_t size) {
+  if (is_kokkos_pool(label)) return;
   std::lock_guard<std::mutex> lock(g_mutex);
   auto& c = g_spaces[h.name];
   c.live += static_cast<std::int64_t>(size);
   c.peak = std::max(c.peak, c.live);
 }
 
-void on_deallocate(Kokkos::Profiling::SpaceHandle h, char const*, void const*, std::uint64_t size) {
+void on_deallocate(Kokkos::Profiling::SpaceHandle h, char const* label, void const*, std::uint64_t size) {
+  if (is_kokkos_pool(label)) return;
   std::lock_guard<std::mutex> lock(g_mutex);
   g_spaces[h.name].live -= static_cast<std::int64_t>(size);
 }
