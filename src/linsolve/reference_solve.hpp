@@ -45,11 +45,15 @@ LuResult reference_solve(ExecSpace const& space, DenseMatrix<ExecSpace> A, Vecto
   const double threshold = detail::singular_threshold(n, detail::max_abs(space, A));
   // Size n (not the empty "no pivoting" view): the LAPACK TPL requires pivoting, and cuSOLVER
   // rejects a zero-extent pivot view.
+#if NUMLAB_KOKKOS4
   Kokkos::View<int*, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> ipiv(
       "numlab::reference_solve::ipiv", n);
-#if NUMLAB_KOKKOS4
   KokkosLapack::gesv(space, A, x, ipiv);
 #else
+  // 3.4's LAPACK specialisation takes the pivots on the default host space only: with OpenMP
+  // enabled a Serial-backend solve must still hand them there (else no specialisation links).
+  Kokkos::View<int*, Kokkos::LayoutLeft, Kokkos::Device<Kokkos::DefaultHostExecutionSpace, Kokkos::HostSpace>> ipiv(
+      "numlab::reference_solve::ipiv", n);
   space.fence();  // 3.4's gesv has no execution-space argument
   KokkosBlas::gesv(A, x, ipiv);
 #endif
