@@ -81,6 +81,23 @@ void residual(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, Vector<Ex
 #endif
 }
 
+// max_i |v_i|, NaN when any entry is not finite (KokkosBlas::nrminf's native kernel skips NaN and
+// gives -DBL_MAX for an all-NaN vector: a NaN solution would read as backward error 0, "solved").
+template <class ExecSpace>
+double vec_norm_inf(ExecSpace const& space, Vector<ExecSpace> const& v) {
+  double mx = 0;
+  const double inf = std::numeric_limits<double>::infinity();
+  Kokkos::parallel_reduce(
+      "numlab::refine::norm_inf_vec", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(v.extent(0))),
+      KOKKOS_LAMBDA(const int i, double& m) {
+        const double a = kx::fabs(v(i));
+        const double t = a <= 1.7976931348623157e308 ? a : inf;  // NaN or inf -> inf, which max keeps
+        if (t > m) m = t;
+      },
+      Kokkos::Max<double>(mx));
+  return std::isfinite(mx) ? mx : std::numeric_limits<double>::quiet_NaN();
+}
+
 // ||A||_inf = max_i sum_j |a_ij|.
 template <class ExecSpace>
 double norm_inf(ExecSpace const& space, DenseMatrix<ExecSpace> const& A) {
@@ -145,7 +162,7 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   }
 
   const double anorm = norm_inf(space, A);
-  const double bnorm = KokkosBlas::nrminf(b);
+  const double bnorm = vec_norm_inf(space, b);
   Vector<ExecSpace> r(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::r"), n);
   Kokkos::View<T*, Kokkos::LayoutLeft, Mem> d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::d"), n);
 
@@ -154,7 +171,13 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   Kokkos::deep_copy(space, r, b);
   for (int it = 0;; ++it) {
     check_interrupt();
-    const double rnorm = KokkosBlas::nrminf(r);
+    const double rnorm = vec_norm_inf(space, r);
+    if (!std::isfinite(rnorm) || !std::isfinite(bnorm) || !std::isfinite(anorm)) {
+      res.backward_error_history.push_back(std::numeric_limits<double>::quiet_NaN());
+      res.iterations = it;
+      res.outcome = RefinementOutcome::nonfinite;
+      return res;
+    }
     if (it > 0 || rnorm > 0) {
       const double scale = rnorm > 0 ? rnorm : 1.0;
       to_low(space, r, 1.0 / scale, d, o.precision);
@@ -163,9 +186,11 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
     }
     residual(space, A, b, x, r);
     space.fence();
-    const double xnorm = KokkosBlas::nrminf(x);
+    const double xnorm = vec_norm_inf(space, x);
     const double den = anorm * xnorm + bnorm;
-    const double berr = den > 0 ? KokkosBlas::nrminf(r) / den : 0.0;
+    const double berr = !std::isfinite(den) ? std::numeric_limits<double>::quiet_NaN()
+                        : den > 0           ? vec_norm_inf(space, r) / den
+                                            : 0.0;
     res.backward_error_history.push_back(berr);
     res.iterations = it;
     if (!std::isfinite(berr)) {

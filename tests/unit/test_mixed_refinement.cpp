@@ -117,6 +117,18 @@ TEST(MixedRefinement, Float32ReachesFp64AccuracyForModerateCond) {
   }
 }
 
+// A NaN in b makes every iterate NaN: never "converged" (KokkosBlas::nrminf skips NaN, so a
+// backward error built from it read 0).
+TEST(MixedRefinement, ANonFiniteRightHandSideIsNonfiniteNotSolved) {
+  System s = system(40, 1e2, 5);
+  Kokkos::deep_copy(Kokkos::subview(s.b, 7), std::numeric_limits<double>::quiet_NaN());
+  Vec x;
+  const auto r = solve(s, FactorPrecision::float32, x);
+  EXPECT_EQ(r.outcome, RefinementOutcome::nonfinite);
+  ASSERT_FALSE(r.backward_error_history.empty());
+  EXPECT_TRUE(std::isnan(r.backward_error_history.back()));
+}
+
 // kappa = 1e9: kappa u_32 ~ 60, the corrections are noise: not converged, and said so, with the
 // history of every step.
 TEST(MixedRefinement, Float32AtCond1e9IsRefinementDiverged) {

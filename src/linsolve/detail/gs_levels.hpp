@@ -209,14 +209,16 @@ void sweep_level_team(ExecSpace const& space, LevelLayout<ExecSpace> const& m, L
   Kokkos::parallel_for("numlab::gs::level_team", Kokkos::TeamPolicy<ExecSpace>(space, 1, team_size), t);
 }
 
-// Threads of the one team: every host thread; on a GPU the largest block the kernel allows.
+// Threads of the one team: every host thread, up to the largest team the backend allows (OpenMP
+// caps teams at 64 and aborts above); on a GPU the largest block the kernel allows.
 template <class ExecSpace>
 int level_team_size(ExecSpace const& space, LevelLayout<ExecSpace> const& m, LevelRows<ExecSpace> const& f) {
+  LevelTeamSweep<ExecSpace> t{f, m.level_begin_dev, m.num_levels()};
+  int const most = Kokkos::TeamPolicy<ExecSpace>(space, 1, 1).team_size_max(t, Kokkos::ParallelForTag());
   if constexpr (Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible) {
-    return std::max(1, static_cast<int>(space.concurrency()));
+    return std::max(1, std::min(static_cast<int>(space.concurrency()), most));
   } else {
-    LevelTeamSweep<ExecSpace> t{f, m.level_begin_dev, m.num_levels()};
-    return Kokkos::TeamPolicy<ExecSpace>(space, 1, 1).team_size_max(t, Kokkos::ParallelForTag());
+    return most;
   }
 }
 
