@@ -15,7 +15,6 @@
 
 #include <cstdio>
 #include <ctime>
-#include <fcntl.h>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -60,14 +59,6 @@ void copy_attributes(hid_t src, hid_t dst) {
     H5Dvlen_reclaim(mtype.get(), space.get(), H5P_DEFAULT, buf.data());  // frees variable-length parts, if any
     h5::check(rc, "H5Awrite");
     b.close();
-  }
-}
-
-void fsync_path(std::string const& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
   }
 }
 
@@ -392,9 +383,9 @@ int merge(MergeOptions const& opts, std::string const& command_line) {
       h5::check(H5Fflush(f.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
       f.close();
     }
-    fsync_path(tmp);
+    results::detail::fsync_path(tmp);
     fs::rename(tmp, output);
-    fsync_path(fs::absolute(out_path).parent_path().string());
+    results::detail::fsync_path(fs::absolute(out_path).parent_path().string());
     for (auto const& n : results::remove_stale_temporaries(output, replaced_id))
       fmt::print(stderr, "numlab merge: note: {}\n", n);
   } catch (std::exception const& e) {

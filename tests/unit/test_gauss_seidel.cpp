@@ -2,6 +2,7 @@
 // Gauss-Seidel / SOR: hand-computed sweeps, convergence of the three variants, status rules,
 // residual history, and the spectral radius estimate against exact values.
 #include "core/interrupt.hpp"
+#include "csr_helpers.hpp"
 #include "linsolve/csr.hpp"
 #include "linsolve/gauss_seidel.hpp"
 #include "linsolve/spectral_radius.hpp"
@@ -25,28 +26,12 @@ using Exec = TEST_EXECSPACE;
 #else
 using Exec = Kokkos::DefaultExecutionSpace;
 #endif
-using Triplet = std::tuple<int, int, double>;
+using numlab_test::host_csr;
+using numlab_test::Triplet;
 constexpr double pi = 3.14159265358979323846;
 
 // ------------------------------------------------------------------------ helpers --
 
-// CSR from triplets, entries of a row kept in the order given (so tests can build unsorted rows).
-HostCsr host_csr(int n, std::vector<Triplet> const& t) {
-  std::vector<std::size_t> count(n + 1, 0);
-  for (auto const& [i, j, v] : t) ++count[i + 1];
-  for (int i = 0; i < n; ++i) count[i + 1] += count[i];
-  HostCsr::row_map_type::non_const_type rm("rm", n + 1);
-  HostCsr::index_type::non_const_type ci("ci", t.size());
-  HostCsr::values_type::non_const_type va("va", t.size());
-  std::vector<std::size_t> pos(count.begin(), count.end() - 1);
-  for (auto const& [i, j, v] : t) {
-    ci(pos[i]) = j;
-    va(pos[i]) = v;
-    ++pos[i];
-  }
-  for (int i = 0; i <= n; ++i) rm(i) = count[i];
-  return HostCsr("A", n, n, t.size(), va, rm, ci);
-}
 
 Csr<Exec> device_csr(int n, std::vector<Triplet> const& t) { return to_device<Exec>(host_csr(n, t)); }
 

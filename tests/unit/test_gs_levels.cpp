@@ -4,6 +4,7 @@
 // matrices in every direction and with SOR, the automatic kernel choice, and config errors.
 #include "driver_helpers.hpp"
 
+#include "csr_helpers.hpp"
 #include "linsolve/csr.hpp"
 #include "linsolve/gauss_seidel.hpp"
 #include "linsolve/generators.hpp"
@@ -25,24 +26,9 @@ using numlab_test::run;
 using numlab_test::slurp;
 using numlab_test::work_dir;
 using Exec = Kokkos::DefaultExecutionSpace;
-using Triplet = std::tuple<int, int, double>;
+using numlab_test::host_csr;
+using numlab_test::Triplet;
 
-HostCsr host_csr(int n, std::vector<Triplet> const& t) {
-  std::vector<std::size_t> count(n + 1, 0);
-  for (auto const& [i, j, v] : t) ++count[i + 1];
-  for (int i = 0; i < n; ++i) count[i + 1] += count[i];
-  HostCsr::row_map_type::non_const_type rm("rm", n + 1);
-  HostCsr::index_type::non_const_type ci("ci", t.size());
-  HostCsr::values_type::non_const_type va("va", t.size());
-  std::vector<std::size_t> pos(count.begin(), count.end() - 1);
-  for (auto const& [i, j, v] : t) {
-    ci(pos[i]) = j;
-    va(pos[i]) = v;
-    ++pos[i];
-  }
-  for (int i = 0; i <= n; ++i) rm(i) = count[i];
-  return HostCsr("A", n, n, t.size(), va, rm, ci);
-}
 
 // 1D Poisson (tridiagonal 2, -1): every row couples to the previous one, n levels.
 HostCsr poisson1d(int n) {
