@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <optional>
+#include <string>
 
 namespace numlab::linsolve {
 
@@ -27,13 +29,15 @@ struct DenseOptions {
 };
 
 // solve(A, x): factors the dense A in place and overwrites x (holding b) with the solution.
-// `kernel` names what ran (the point's kernel_run).
-template <class ExecSpace, class Solve>
-PointResult run_dense(LinsolveProblem<ExecSpace>& p, DenseOptions const& o, RunSettings const& s,
-                      std::string const& kernel, Solve&& solve) {
-  PointResult r;
+// Before a dense method allocates: a point whose fp64 dense copy exceeds max_dense_gib is
+// skipped, one whose `host_bytes_per_entry` x N^2 host bytes the machine cannot hold fails with
+// that reason (not bad_alloc or the OOM killer); nothing when it may run.
+template <class ExecSpace>
+std::optional<PointResult> dense_refusal(LinsolveProblem<ExecSpace> const& p, DenseOptions const& o,
+                                         double host_bytes_per_entry, std::string const& what) {
   auto const n = static_cast<double>(p.A.numRows());
-  double gib = n * n * 8.0 / double(1 << 30);
+  double const gib = n * n * 8.0 / double(1 << 30);
+  PointResult r;
   if (gib > o.max_dense_gib) {
     r.status = "skipped";
     r.reason = fmt::format("the dense matrix needs {:.1f} GiB > max_dense_gib = {}", gib,
@@ -41,16 +45,25 @@ PointResult run_dense(LinsolveProblem<ExecSpace>& p, DenseOptions const& o, RunS
     return r;
   }
   if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecSpace::memory_space>::accessible) {
-    // The dense copy lives in host memory: a request the machine cannot hold fails the point with
-    // a reason before it allocates (not bad_alloc or the OOM killer).
     try {
-      require_host_bytes(n * n * 8.0, fmt::format("the dense {} x {} matrix", p.A.numRows(), p.A.numRows()));
+      require_host_bytes(n * n * host_bytes_per_entry, what);
     } catch (std::runtime_error const& e) {
       r.status = "failed";
       r.reason = e.what();
       return r;
     }
   }
+  return std::nullopt;
+}
+
+// `kernel` names what ran (the point's kernel_run).
+template <class ExecSpace, class Solve>
+PointResult run_dense(LinsolveProblem<ExecSpace>& p, DenseOptions const& o, RunSettings const& s,
+                      std::string const& kernel, Solve&& solve) {
+  PointResult r;
+  auto const n = static_cast<double>(p.A.numRows());
+  if (auto refused = dense_refusal(p, o, 8.0, fmt::format("the dense {} x {} matrix", p.A.numRows(), p.A.numRows())))
+    return *refused;
   Vector<ExecSpace> x("numlab::linsolve::x", p.A.numRows());
   LuResult last;
   auto [setup_t, solve_t] = repeat_timed(s, [&] {

@@ -42,26 +42,11 @@ struct MixedRefinementMethod {
   static PointResult run(LinsolveProblem<ExecSpace>& p, Options const& o, RunSettings const& s) {
     PointResult r;
     const int n = int(p.A.numRows());
-    const double gib = double(n) * n * 8.0 / double(1 << 30);
-    if (gib > o.max_dense_gib) {
-      r.status = "skipped";
-      r.reason = fmt::format("the dense matrix needs {:.1f} GiB > max_dense_gib = {}", gib,
-                             numlab::to_string(ParamValue(o.max_dense_gib)));
-      return r;
-    }
-    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecSpace::memory_space>::accessible) {
-      // As run_dense: the fp64 copy and the low-precision factors (4 or 8 B per entry) in host
-      // memory fail the point with a reason before they are allocated.
-      const double bytes = double(n) * n * (o.factor_precision == FactorPrecision::float64 ? 16.0 : 12.0);
-      try {
-        require_host_bytes(bytes, fmt::format("the dense {} x {} matrix and its {} factors", n, n,
-                                              enum_name(o.factor_precision)));
-      } catch (std::runtime_error const& e) {
-        r.status = "failed";
-        r.reason = e.what();
-        return r;
-      }
-    }
+    // The fp64 copy and the low-precision factors (4 or 8 B per entry) in host memory.
+    if (auto refused = dense_refusal(p, o, o.factor_precision == FactorPrecision::float64 ? 16.0 : 12.0,
+                                     fmt::format("the dense {} x {} matrix and its {} factors", n, n,
+                                                 enum_name(o.factor_precision))))
+      return *refused;
     RefinementOptions ro;
     ro.precision = o.factor_precision;
     ro.max_iter = o.max_iter;
