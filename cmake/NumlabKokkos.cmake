@@ -46,4 +46,10 @@ if(NOT _numlab_kokkos_found)
   set(Kokkos_VERSION "from-headers")
   set(NUMLAB_KOKKOS_LAYOUT "debian-tribits")
 endif()
-message(STATUS "numlab: Kokkos layout: ${NUMLAB_KOKKOS_LAYOUT}")
+# Where this Kokkos came from (scripts/build.sh says: trilinos-source-openmp, debian-serial-packages,
+# user (Kokkos_ROOT)); recorded in every file's provenance.
+set(NUMLAB_KOKKOS_ORIGIN "" CACHE STRING "where the Kokkos of this build came from (set by scripts/build.sh)")
+if(NOT NUMLAB_KOKKOS_ORIGIN)
+  set(NUMLAB_KOKKOS_ORIGIN "cmake (${NUMLAB_KOKKOS_LAYOUT})")
+endif()
+message(STATUS "numlab: Kokkos layout: ${NUMLAB_KOKKOS_LAYOUT}, devices: ${Kokkos_DEVICES}, origin: ${NUMLAB_KOKKOS_ORIGIN}")

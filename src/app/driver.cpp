@@ -7,11 +7,14 @@
 
 #include "core/config.hpp"
 #include "core/fingerprint.hpp"
+#include "core/host_threads.hpp"
+#include "core/kokkos_ext/backend.hpp"
 #include "core/output_lock.hpp"
 #include "core/interrupt.hpp"
 #include "core/provenance.hpp"
 #include "core/point_writer.hpp"
 #include "core/results_file.hpp"
+#include "numlab_config.hpp"
 
 #include <Kokkos_Core.hpp>
 #include <fmt/format.h>
@@ -176,8 +179,10 @@ void print_list(bool json) {
       for (auto const& k : m.kernels) fmt::print("      kernel {:<20} [{}] {}\n", k.name, k.backends, k.doc);
     }
   }
-  fmt::print("\nKokkos {}.{}.{}, default execution space: {}\n", KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100,
-             KOKKOS_VERSION % 100, Kokkos::DefaultExecutionSpace::name());
+  HostThreads const t = host_threads();
+  fmt::print("\nKokkos {}.{}.{} ({}), backends {}; default execution space: {}; host: {}\n", KOKKOS_VERSION / 10000,
+             KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100, NUMLAB_KOKKOS_ORIGIN, t.backends,
+             Kokkos::DefaultExecutionSpace::name(), describe(t));
 }
 
 int run_driver(DriverOptions const& opts, int argc, char** argv, std::string const& command_line) {
@@ -346,6 +351,14 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     fmt::print(stderr, "numlab: {} '{}': {} points{}, {} to run -> {}\n", cfg.kind, cfg.name, mine.size(),
                opts.shard_count > 1 ? fmt::format(" in shard {}/{}", opts.shard_index, opts.shard_count) : "",
                todo.size(), output);
+  if (!opts.quiet) {
+    std::string space = cfg.settings.backend;
+    try {
+      space = with_backend_type(cfg.settings.backend, [](auto t) { return std::string(decltype(t)::type::name()); });
+    } catch (std::invalid_argument const&) {  // not a Kokkos backend (cuda_native)
+    }
+    fmt::print(stderr, "numlab: backend {} ({}); host {}\n", cfg.settings.backend, space, describe(host_threads()));
+  }
 
   Experiment& exp = *cfg.experiment;
   std::unique_ptr<ProblemInstance> problem;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "app/machine_output.hpp"
 
+#include "core/host_threads.hpp"
 #include "core/param_json.hpp"
 #include "numlab_config.hpp"
 
@@ -64,6 +65,11 @@ json list_json(ExperimentList const& kinds) {
   j["kokkos_version"] =
       fmt::format("{}.{}.{}", KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100);
   j["kokkos_default_execution_space"] = Kokkos::DefaultExecutionSpace::name();
+  HostThreads const t = host_threads();
+  j["kokkos_backends_enabled"] = t.backends;
+  j["host_threads"] = {{"execution_space", t.host_space}, {"threads", t.threads}, {"cpus_available", t.cpus_available},
+                       {"omp_proc_bind", t.proc_bind}, {"omp_places", t.places}, {"numlab_defaults", t.defaults_applied},
+                       {"description", describe(t)}};
   j["settings"] = schema_json(settings_schema());
   json ks = json::array();
   for (auto const* e : kinds) {

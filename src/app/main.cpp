@@ -3,6 +3,7 @@
 // numlab merge OUT.h5 IN1.h5 ...: joins the shard files of a sweep (app/merge.hpp).
 #include "app/driver.hpp"
 #include "app/merge.hpp"
+#include "core/host_threads.hpp"
 #include "numlab_config.hpp"
 
 #include <CLI/CLI.hpp>
@@ -12,10 +13,24 @@
 #include <algorithm>
 #include <iterator>
 #include <regex>
+#include <string>
+#include <vector>
 #include <unistd.h>
 
 int main(int argc, char** argv) {
   using namespace numlab;
+  apply_openmp_affinity_defaults(argv);  // may re-exec with OMP_PROC_BIND/OMP_PLACES set
+  // Kokkos before 3.7 knows --kokkos-threads only and ignores --kokkos-num-threads silently:
+  // the documented spelling works on every Kokkos.
+  static std::vector<std::string> arg_storage(argv, argv + argc);
+  static std::vector<char*> arg_ptrs;
+#if KOKKOS_VERSION < 30700
+  for (auto& a : arg_storage)
+    if (a.rfind("--kokkos-num-threads", 0) == 0) a = "--kokkos-threads" + a.substr(20);
+#endif
+  for (auto& a : arg_storage) arg_ptrs.push_back(a.data());
+  arg_ptrs.push_back(nullptr);
+  argv = arg_ptrs.data();
   CLI::App app{"numlab: numerical-methods experiments (linear systems, attention) from YAML configs"};
   app.set_version_flag("--version", std::string("numlab ") + NUMLAB_VERSION);
   DriverOptions opts;

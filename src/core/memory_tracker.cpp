@@ -25,7 +25,11 @@ bool g_installed = false;
 // backends) grow on the first kernel that needs more and stay for the process: charging them to
 // whichever method happens to run first would make a method's peak depend on the one before it
 // (the first team-scratch kernel after standard's BLAS kernel paid the host's scratch pool).
-bool is_kokkos_pool(char const* label) { return label && std::strncmp(label, "Kokkos::", 8) == 0; }
+// The OpenMP backend allocates its per-thread pools without a label ("[unlabeled]"); every
+// allocation of numlab's own is a labelled View.
+bool is_kokkos_pool(char const* label) {
+  return label && (std::strncmp(label, "Kokkos::", 8) == 0 || std::strcmp(label, "[unlabeled]") == 0);
+}
 
 void on_allocate(Kokkos::Profiling::SpaceHandle h, char const* label, void const*, std::uint64_t size) {
   if (is_kokkos_pool(label)) return;

@@ -2,6 +2,7 @@
 #include "core/provenance.hpp"
 
 #include "core/fingerprint.hpp"
+#include "core/host_threads.hpp"
 
 #include "core/config.hpp"
 #include "numlab_config.hpp"
@@ -116,6 +117,14 @@ ParamMap collect_provenance(RunConfig const& cfg, std::string const& command_lin
   p["kokkos_default_execution_space"] = std::string(Kokkos::DefaultExecutionSpace::name());
   p["kokkos_default_host_execution_space"] = std::string(Kokkos::DefaultHostExecutionSpace::name());
   p["kokkos_concurrency"] = std::int64_t(Kokkos::DefaultExecutionSpace().concurrency());
+  p["kokkos_origin"] = std::string(NUMLAB_KOKKOS_ORIGIN);
+  HostThreads const threads = host_threads();
+  p["kokkos_backends_enabled"] = threads.backends;
+  p["host_threads"] = std::int64_t(threads.threads);
+  p["host_cpus_available"] = std::int64_t(threads.cpus_available);
+  p["omp_proc_bind"] = threads.proc_bind;
+  p["omp_places"] = threads.places;
+  p["host_threads_description"] = describe(threads);
   std::ostringstream kc;
   Kokkos::print_configuration(kc, true);
   p["kokkos_configuration"] = kc.str();

@@ -42,10 +42,18 @@ inline std::string slurp(fs::path const& p) {
   return ss.str();
 }
 
-// Starts numlab with `args` in the source tree, stdout+stderr to `log`.
-inline pid_t spawn(std::vector<std::string> args, fs::path const& log) {
+// Starts numlab with `args` in the source tree, stdout+stderr to `log`, with environment variables
+// set ("NAME=value") or removed ("NAME") in the child.
+inline pid_t spawn_with_env(std::vector<std::string> args, fs::path const& log, std::vector<std::string> const& env) {
   pid_t pid = ::fork();
   if (pid == 0) {
+    for (auto const& e : env) {
+      auto eq = e.find('=');
+      if (eq == std::string::npos)
+        ::unsetenv(e.c_str());
+      else
+        ::setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
+    }
     if (::chdir(NUMLAB_SOURCE_DIR) != 0) ::_exit(127);
     FILE* f = std::fopen(log.c_str(), "w");
     ::dup2(::fileno(f), 1);
@@ -60,6 +68,8 @@ inline pid_t spawn(std::vector<std::string> args, fs::path const& log) {
   }
   return pid;
 }
+
+inline pid_t spawn(std::vector<std::string> args, fs::path const& log) { return spawn_with_env(std::move(args), log, {}); }
 
 inline int wait_exit(pid_t pid) {
   int st = 0;

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+#include "core/host_threads.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <sched.h>
+#include <unistd.h>
+#if defined(KOKKOS_ENABLE_OPENMP)
+#include <omp.h>
+#endif
+
+namespace numlab {
+
+namespace {
+constexpr char const* kAppliedMarker = "NUMLAB_OMP_DEFAULTS_APPLIED";
+
+bool env_set(char const* name) {
+  char const* v = std::getenv(name);
+  return v != nullptr && *v != '\0';
+}
+}  // namespace
+
+void apply_openmp_affinity_defaults(char** argv) {
+#if defined(KOKKOS_ENABLE_OPENMP)
+  if (env_set("OMP_PROC_BIND") || env_set("OMP_PLACES") || env_set(kAppliedMarker)) return;
+  if (char const* v = std::getenv("NUMLAB_OMP_DEFAULTS"); v && std::strcmp(v, "0") == 0) return;
+  ::setenv("OMP_PROC_BIND", "spread", 1);
+  ::setenv("OMP_PLACES", "threads", 1);
+  ::setenv(kAppliedMarker, "1", 1);
+  ::execv("/proc/self/exe", argv);
+  // No re-exec (no /proc): run unbound, and say so truthfully in the provenance.
+  ::unsetenv("OMP_PROC_BIND");
+  ::unsetenv("OMP_PLACES");
+  ::unsetenv(kAppliedMarker);
+#else
+  (void)argv;
+#endif
+}
+
+HostThreads host_threads() {
+  HostThreads t;
+  std::string b;
+  auto add = [&](char const* name) { b += (b.empty() ? "" : ", ") + std::string(name); };
+#if defined(KOKKOS_ENABLE_OPENMP)
+  add("openmp");
+#endif
+#if defined(KOKKOS_ENABLE_THREADS)
+  add("threads");
+#endif
+#if defined(KOKKOS_ENABLE_SERIAL)
+  add("serial");
+#endif
+#if defined(KOKKOS_ENABLE_CUDA)
+  add("cuda");
+#endif
+  t.backends = b;
+  t.host_space = Kokkos::DefaultHostExecutionSpace::name();
+  t.threads = Kokkos::DefaultHostExecutionSpace().concurrency();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) t.cpus_available = CPU_COUNT(&set);
+#if defined(KOKKOS_ENABLE_OPENMP)
+  switch (omp_get_proc_bind()) {
+    case omp_proc_bind_false: t.proc_bind = "false"; break;
+    case omp_proc_bind_true: t.proc_bind = "true"; break;
+    case omp_proc_bind_master: t.proc_bind = "master"; break;
+    case omp_proc_bind_close: t.proc_bind = "close"; break;
+    case omp_proc_bind_spread: t.proc_bind = "spread"; break;
+    default: t.proc_bind = "other"; break;
+  }
+  if (char const* p = std::getenv("OMP_PLACES")) t.places = p;
+  // Bound threads (the initial one included) see only their own place in their mask: the place
+  // list, made from the process's mask at start, holds what the process may use.
+  if (omp_get_num_places() > 0) {
+    int n = 0;
+    for (int p = 0; p < omp_get_num_places(); ++p) n += omp_get_place_num_procs(p);
+    t.cpus_available = n;
+  }
+  t.defaults_applied = env_set(kAppliedMarker);
+#endif
+  return t;
+}
+
+std::string describe(HostThreads const& t) {
+  std::string s = fmt::format("{}, {} thread{}", t.host_space, t.threads, t.threads == 1 ? "" : "s");
+  if (t.cpus_available > 0) s += fmt::format(" of {} CPU{}", t.cpus_available, t.cpus_available == 1 ? "" : "s");
+  if (!t.proc_bind.empty())
+    s += fmt::format(" (OMP_PROC_BIND={}, OMP_PLACES={}{})", t.proc_bind, t.places.empty() ? "unset" : t.places,
+                     t.defaults_applied ? ": numlab's defaults" : "");
+  return s;
+}
+
+}  // namespace numlab
