@@ -12,7 +12,7 @@
 # nvcc_wrapper on a Kokkos-CUDA build): the .cu files are their own CUDA target.
 #
 # Sets NUMLAB_HAVE_CUDA_NATIVE (ON/OFF, written to numlab_config.hpp) and, when ON,
-# enables the CUDA language and finds CUDAToolkit (CUDA::cudart).
+# enables the CUDA language and finds CUDAToolkit (CUDA::cudart, CUDA::cublas).
 
 set(NUMLAB_CUDA_NATIVE AUTO CACHE STRING "native CUDA FlashAttention path (src/cuda): AUTO, ON or OFF")
 set_property(CACHE NUMLAB_CUDA_NATIVE PROPERTY STRINGS AUTO ON OFF)
@@ -48,6 +48,8 @@ if(NOT _numlab_cuda_mode STREQUAL "OFF")
     find_package(CUDAToolkit)
     if(NOT CUDAToolkit_FOUND)
       set(_numlab_cuda_why "nvcc ${CMAKE_CUDA_COMPILER} works but the CUDA toolkit (cudart) was not found")
+    elseif(NOT TARGET CUDA::cublas)
+      set(_numlab_cuda_why "the CUDA toolkit has no cuBLAS (CUDA::cublas), which the native standard attention needs")
     elseif(CMAKE_CUDA_COMPILER_VERSION VERSION_LESS 12.0 AND NUMLAB_CUDA_ARCHITECTURES MATCHES "90a")
       set(_numlab_cuda_why "nvcc ${CMAKE_CUDA_COMPILER_VERSION} is older than 12.0, which sm_90a needs")
     else()

@@ -47,6 +47,14 @@ KernelRun dispatch_fwd(ForwardArgs const& a, float scale, cudaStream_t st) {
   }
 }
 template <class T>
+KernelRun dispatch_tiled_fwd(ForwardArgs const& a, float scale, cudaStream_t st) {
+  switch (a.shape.D) {
+    case 64: return detail::launch_tiled_fwd<T, 64>(a, scale, st);
+    case 128: return detail::launch_tiled_fwd<T, 128>(a, scale, st);
+    default: return detail::launch_tiled_fwd<T, 256>(a, scale, st);
+  }
+}
+template <class T>
 KernelRun dispatch_bwd(BackwardArgs const& a, float scale, cudaStream_t st) {
   switch (a.shape.D) {
     case 64: return detail::launch_bwd<T, 64>(a, scale, st);
@@ -72,21 +80,39 @@ std::size_t forward_flops(AttnShape const& s) {
   return s.causal ? f / 2 : f;
 }
 
-KernelRun flash_forward(ForwardArgs const& a, void* cuda_stream) {
-  check_shape(a.shape, "flash_forward");
-  if (a.shape.N == 0) return {};
-  check_ptr(a.q, "q", "flash_forward");
-  check_ptr(a.o, "o", "flash_forward");
-  check_ptr(a.lse, "lse", "flash_forward");
-  // N_kv == 0 is allowed: every row sees no key (O = 0, lse = -inf); K and V are then not read.
-  check_ptr(a.shape.N_kv ? a.k : a.q, "k", "flash_forward");
-  check_ptr(a.shape.N_kv ? a.v : a.q, "v", "flash_forward");
+namespace {
+// The forward arguments checked (who names the caller); N_kv == 0 is allowed: every row sees no
+// key (O = 0, lse = -inf), and K and V are then not read.
+ForwardArgs checked_forward(ForwardArgs const& a, const char* who) {
+  check_shape(a.shape, who);
   ForwardArgs b = a;
+  if (a.shape.N == 0) return b;
+  check_ptr(a.q, "q", who);
+  check_ptr(a.o, "o", who);
+  check_ptr(a.lse, "lse", who);
+  check_ptr(a.shape.N_kv ? a.k : a.q, "k", who);
+  check_ptr(a.shape.N_kv ? a.v : a.q, "v", who);
   if (a.shape.N_kv == 0) b.k = b.v = a.q;
+  return b;
+}
+}  // namespace
+
+KernelRun flash_forward(ForwardArgs const& a, void* cuda_stream) {
+  ForwardArgs const b = checked_forward(a, "flash_forward");
+  if (a.shape.N == 0) return {};
   const float scale = resolve_scale(a.scale, a.shape.D);
   auto st = static_cast<cudaStream_t>(cuda_stream);
   if (a.dtype == DType::bf16) return dispatch_fwd<__nv_bfloat16>(b, scale, st);
   return dispatch_fwd<__half>(b, scale, st);
+}
+
+KernelRun tiled_forward(ForwardArgs const& a, void* cuda_stream) {
+  ForwardArgs const b = checked_forward(a, "tiled_forward");
+  if (a.shape.N == 0) return {};
+  const float scale = resolve_scale(a.scale, a.shape.D);
+  auto st = static_cast<cudaStream_t>(cuda_stream);
+  if (a.dtype == DType::bf16) return dispatch_tiled_fwd<__nv_bfloat16>(b, scale, st);
+  return dispatch_tiled_fwd<__half>(b, scale, st);
 }
 
 KernelRun flash_backward(BackwardArgs const& a, void* cuda_stream) {

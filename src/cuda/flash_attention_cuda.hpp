@@ -65,6 +65,10 @@ std::size_t backward_workspace_bytes(AttnShape const&, bool deterministic);
 // Both return what they launched; a forced kernel that cannot run throws std::runtime_error.
 KernelRun flash_forward(ForwardArgs const&, void* cuda_stream);
 KernelRun flash_backward(BackwardArgs const&, void* cuda_stream);  // workspace_bytes >= backward_workspace_bytes
+// The lab's tiled forward without online softmax (tiled_fwd_kernel.cuh): pass 1 writes lse (row
+// max and sum), pass 2 O = P V with the exact P = exp(s - lse) rounded to the dtype. Same arguments
+// and outputs as flash_forward (a.kernel is not read: one kernel, mma.sync); no workspace.
+KernelRun tiled_forward(ForwardArgs const&, void* cuda_stream);
 // 4 B H N N_kv D, halved when causal (the numlab convention of attention_forward_flops;
 // it ignores the exact count of admissible pairs). Backward does 2.5x these FLOPs.
 std::size_t forward_flops(AttnShape const&);

@@ -26,5 +26,7 @@ template <class T, int D>
 KernelRun launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream);
 template <class T, int D>
 KernelRun launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream);
+template <class T, int D>
+KernelRun launch_tiled_fwd(ForwardArgs const& a, float scale, cudaStream_t stream);
 
 }  // namespace numlab::cuda::detail

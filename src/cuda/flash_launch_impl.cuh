@@ -8,6 +8,7 @@
 #include "flash_fwd_kernel.cuh"
 #include "flash_fwd_sm90_kernel.cuh"
 #include "flash_launch.cuh"
+#include "tiled_fwd_kernel.cuh"
 
 #include <stdexcept>
 #include <string>
@@ -103,6 +104,22 @@ KernelRun launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
   return {"mma_sm80", KB::BM, KB::BN, variant.c_str()};
 }
 
+// The two passes of tiled_fwd_kernel: L from pass 1, then O from pass 2 (same stream, so in order).
+template <class T, int D>
+KernelRun launch_tiled_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
+  const AttnShape& s = a.shape;
+  FwdParams p{a.q, a.k, a.v, a.o, a.lse, s.N, s.N_kv, s.causal, scale, scale * kLog2e};
+  using K1 = TiledFwdKernel<T, D, false>;
+  using K2 = TiledFwdKernel<T, D, true>;
+  launch_tiled(tiled_fwd_kernel<T, D, false>, s.N, K1::BM, s.B * s.H, K1::NThreads, K1::kSmemBytes, stream, p,
+               "tiled_fwd_kernel (pass 1: L)");
+  launch_tiled(tiled_fwd_kernel<T, D, true>, s.N, K2::BM, s.B * s.H, K2::NThreads, K2::kSmemBytes, stream, p,
+               "tiled_fwd_kernel (pass 2: O)");
+  static const std::string variant = "sm_80 mma.sync, " + std::to_string(K2::NW) +
+                                     " warps; pass 1 row max/sum -> L, pass 2 P = exp(S - L) rounded, O = P V";
+  return {"mma_sm80_two_pass", K2::BM, K2::BN, variant.c_str()};
+}
+
 }  // namespace numlab::cuda::detail
 
 // Instantiates both element types for one head dim.
@@ -112,4 +129,6 @@ KernelRun launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
   template KernelRun launch_fwd<__half, D>(ForwardArgs const&, float, cudaStream_t);                        \
   template KernelRun launch_bwd<__nv_bfloat16, D>(BackwardArgs const&, float, cudaStream_t);                \
   template KernelRun launch_bwd<__half, D>(BackwardArgs const&, float, cudaStream_t);                       \
+  template KernelRun launch_tiled_fwd<__nv_bfloat16, D>(ForwardArgs const&, float, cudaStream_t);           \
+  template KernelRun launch_tiled_fwd<__half, D>(ForwardArgs const&, float, cudaStream_t);                  \
   }
