@@ -62,7 +62,8 @@ Schema make_problem_schema() {
       bool_param("reference", "compute the fp64 reference and the errors of every method", true),
       choice_param("vs_standard",
                    "errors against standard / standard_bwd in the same dtype (<X>_*_vs_standard): always, never, "
-                   "or auto = always when the config's methods include standard or standard_bwd (Kokkos backends)",
+                   "or auto = always when the config's methods include standard or standard_bwd (cuda_native: against "
+                   "its cuBLAS standard)",
                    {"auto", "always", "never"}, "auto"),
       in("inputs", input_file(opt(string_param("path", "HDF5 file with datasets Q, K, V [B,H,N,D] and optional dO",
                                                std::nullopt)))),
@@ -250,7 +251,8 @@ class AttentionExperiment final : public Experiment {
   std::string kind() const override { return "attention"; }
   std::string doc() const override {
     return "attention forward (standard, tiled, flash) and backward (standard_bwd, tiled_bwd, flash_bwd) as Kokkos kernels; "
-           "flash and flash_bwd in bf16/fp16 on tensor cores with backend cuda_native";
+           "standard, standard_bwd (cuBLAS), tiled, flash and flash_bwd in bf16/fp16 on tensor cores with backend "
+           "cuda_native";
   }
   std::string resolve_backend(std::string const& name, std::vector<std::string>& notes) const override {
     if (name != native::kDeprecatedBackend || !native::built()) return name;

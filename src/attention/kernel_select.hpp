@@ -21,6 +21,7 @@ enum class StandardFwdKernel {
   automatic,
   blas,          // S = Q K^T and O = P V through KokkosBlas::gemm per head, a row-parallel softmax between
   team_scratch,  // Kokkos team-tiled GEMMs in team scratch (standard_fwd_kernel.hpp): the lab's own GEMM
+  cublas,        // native CUDA, bf16/fp16: cuBLAS tensor-core GEMMs, fp32 softmax (cuda/standard_attention_cuda.cu)
 };
 
 // Kernels of the forward method `flash`.
@@ -53,12 +54,16 @@ namespace numlab {
 template <>
 struct EnumNames<attention::StandardFwdKernel> {
   static constexpr EnumName<attention::StandardFwdKernel> values[] = {
-      {attention::StandardFwdKernel::automatic, "auto", "blas: the library GEMM is the baseline"},
+      {attention::StandardFwdKernel::automatic, "auto",
+       "the library GEMM is the baseline: blas (native: cublas)"},
       {attention::StandardFwdKernel::blas, "blas",
        "Kokkos, every backend, float32/float64: KokkosBlas::gemm per (b, h) head (host BLAS, cuBLAS with Kokkos "
        "Kernels' TPL), a row-parallel softmax between"},
       {attention::StandardFwdKernel::team_scratch, "team_scratch",
-       "Kokkos, every backend, float32/float64: S and O = P V as team-tiled GEMMs in team scratch"}};
+       "Kokkos, every backend, float32/float64: S and O = P V as team-tiled GEMMs in team scratch"},
+      {attention::StandardFwdKernel::cublas, "cublas",
+       "cuda_native, bfloat16/float16: cublasGemmStridedBatchedEx on tensor cores (fp32 accumulation), S fp32, "
+       "fp32 row softmax, P rounded to the dtype in place"}};
 };
 template <>
 struct EnumNames<attention::FlashFwdKernel> {
@@ -183,7 +188,7 @@ std::string register_tiled_backward_constraint(int D, TileSizes tiles) {
 // are Kokkos kernels.
 constexpr bool is_native(FlashFwdKernel k) { return k == FlashFwdKernel::wgmma_sm90 || k == FlashFwdKernel::mma_sm80; }
 constexpr bool is_native(FlashBwdKernel k) { return k == FlashBwdKernel::mma_sm80; }
-constexpr bool is_native(StandardFwdKernel) { return false; }
+constexpr bool is_native(StandardFwdKernel k) { return k == StandardFwdKernel::cublas; }
 
 // Empty when `kernel` can run on the native backend (native) or a Kokkos one, else why, naming
 // the kernels that can.

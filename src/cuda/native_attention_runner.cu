@@ -219,18 +219,73 @@ AttnShape const& NativeAttention::shape() const { return impl_->shape; }
 DType NativeAttention::dtype() const { return impl_->dtype; }
 DeviceInfo const& NativeAttention::device() const { return impl_->info; }
 
-ForwardRun NativeAttention::forward(TimingOptions const& opt, FwdKernel kernel) {
-  auto& m = *impl_;
+namespace {
+// A forward into O and lse allocated for the call (plus `workspace_bytes` of workspace), timed as
+// opt says; launch(args, workspace) runs it once and returns what it launched.
+template <class Launch>
+ForwardRun run_forward(NativeAttention::Impl& m, TimingOptions const& opt, std::size_t workspace_bytes,
+                       char const* what, Launch&& launch) {
   ForwardRun r;
-  DeviceBuffer o(m.nq * 2, "O"), lse(m.rows * sizeof(float), "lse");
+  DeviceBuffer o(m.nq * 2, "O"), lse(m.rows * sizeof(float), "lse"), ws(workspace_bytes, "the forward workspace");
   ForwardArgs args = m.forward_args(o.get(), static_cast<float*>(lse.get()));
-  args.kernel = kernel;
-  r.seconds = m.timed(opt, "flash_forward", [&] { r.kernel = flash_forward(args, m.stream); });
-  r.peak_device_bytes = bytes_of({&o, &lse});
+  r.seconds = m.timed(opt, what, [&] { r.kernel = launch(args, ws); });
+  r.workspace_bytes = std::int64_t(ws.bytes());
+  r.peak_device_bytes = bytes_of({&o, &lse, &ws});
   r.peak_device_bytes_inputs = bytes_of({&m.q, &m.k, &m.v});
   if (opt.download) {
     r.O = download16(m.dtype, o, m.nq, m.stream, "O");
     r.lse = download32(lse, m.rows, m.stream, "lse");
+  }
+  return r;
+}
+}  // namespace
+
+ForwardRun NativeAttention::forward(TimingOptions const& opt, FwdKernel kernel) {
+  return run_forward(*impl_, opt, 0, "flash_forward", [&](ForwardArgs args, DeviceBuffer const&) {
+    args.kernel = kernel;
+    return flash_forward(args, impl_->stream);
+  });
+}
+
+ForwardRun NativeAttention::tiled_forward(TimingOptions const& opt) {
+  return run_forward(*impl_, opt, 0, "tiled_forward",
+                     [&](ForwardArgs const& args, DeviceBuffer const&) { return cuda::tiled_forward(args, impl_->stream); });
+}
+
+ForwardRun NativeAttention::standard_forward(TimingOptions const& opt) {
+  return run_forward(*impl_, opt, cuda::standard_forward_workspace_bytes(impl_->shape), "standard_forward",
+                     [&](ForwardArgs const& args, DeviceBuffer const& ws) {
+                       return cuda::standard_forward(args, ws.get(), ws.bytes(), impl_->stream);
+                     });
+}
+
+BackwardRun NativeAttention::standard_backward(TimingOptions const& opt) {
+  auto& m = *impl_;
+  if (!m.dout) throw std::logic_error(std::string(kWho) + ": standard_backward() needs dO, which was not given");
+  BackwardRun r;
+  r.workspace_bytes = std::int64_t(cuda::standard_backward_workspace_bytes(m.shape));
+  DeviceBuffer dq(m.nq * 2, "dQ"), dk(m.nkv * 2, "dK"), dv(m.nkv * 2, "dV"),
+      ws(std::size_t(r.workspace_bytes), "the standard backward's S/P and dP/dS buffers");
+  StandardBackwardArgs a;
+  a.shape = m.shape;
+  a.dtype = m.dtype;
+  a.scale = m.scale;
+  a.q = m.q.get();
+  a.k = m.k.get();
+  a.v = m.v.get();
+  a.dout = m.dout.get();
+  a.dq = dq.get();
+  a.dk = dk.get();
+  a.dv = dv.get();
+  a.workspace = ws.get();
+  a.workspace_bytes = ws.bytes();
+  r.seconds = m.timed(opt, "standard_backward", [&] { r.kernel = cuda::standard_backward(a, m.stream); });
+  r.peak_device_bytes = bytes_of({&dq, &dk, &dv, &ws});
+  r.peak_device_bytes_inputs = bytes_of({&m.q, &m.k, &m.v, &m.dout});
+  if (opt.download) {
+    r.dQ = download16(m.dtype, dq, m.nq, m.stream, "dQ");
+    r.dK = download16(m.dtype, dk, m.nkv, m.stream, "dK");
+    r.dV = download16(m.dtype, dv, m.nkv, m.stream, "dV");
   }
   return r;
 }

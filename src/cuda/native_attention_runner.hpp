@@ -14,6 +14,7 @@
 
 #include "cuda/flash_attention_cuda.hpp"
 #include "cuda/native_low_precision.hpp"
+#include "cuda/standard_attention_cuda.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -50,7 +51,8 @@ struct TimingOptions {
 struct ForwardRun {
   std::vector<double> seconds;                // of the timed runs
   KernelRun kernel;                           // what ran
-  std::int64_t peak_device_bytes = 0;         // what the forward allocates: O and lse
+  std::int64_t peak_device_bytes = 0;         // what the forward allocates: O and lse (+ standard's S/P)
+  std::int64_t workspace_bytes = 0;           // of that, the workspace (standard: the S/P buffer)
   std::int64_t peak_device_bytes_inputs = 0;  // what it reads: Q, K, V
   std::vector<double> O;                      // [B,H,N,D], the device's dtype values
   std::vector<double> lse;                    // [B,H,N], natural log, fp32 values
@@ -89,9 +91,18 @@ class NativeAttention {
   // flash_backward likewise. Its forward state (O, lse) is made by one untimed
   // flash_forward on first use and kept, like the inputs.
   BackwardRun backward(bool deterministic, TimingOptions const& opt);
+  // Standard attention on cuBLAS (standard_attention_cuda.hpp): the S/P buffer is allocated for
+  // the call and counted in peak_device_bytes, as O and lse are.
+  ForwardRun standard_forward(TimingOptions const& opt);
+  // Its backward: P recomputed, the S/P and dP/dS buffers allocated for the call (workspace_bytes);
+  // it reads Q, K, V and dO only (no forward state).
+  BackwardRun standard_backward(TimingOptions const& opt);
+  // The lab's tiled forward without online softmax (tiled_forward in flash_attention_cuda.hpp).
+  ForwardRun tiled_forward(TimingOptions const& opt);
+
+  struct Impl;  // the state (defined in native_attention_runner.cu)
 
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -25,6 +25,12 @@ struct StandardBwdMethod {
     add_kernel_metrics(r, "blas", {0, 0}, detail::head_gemm_library<ExecSpace>());
     return r;
   }
+  // cuda_native: cuBLAS, the S/P and dP/dS [B,H,N,N_kv] fp32 buffers.
+  static PointResult run(native::Problem& p, Options const& o, RunSettings const& s) {
+    if (auto skip = skip_over_max_gib(native::shape_of(p), sizeof(float), 2, o.max_gib, "S/P and dP/dS (fp32)"))
+      return *skip;
+    return native::run_standard_bwd(p, o, s);
+  }
 };
 
 }  // namespace numlab::attention

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "attention/methods/forward_method.hpp"
+#include "attention/native/native_methods.hpp"
 #include "attention/tiled_attention.hpp"
 
 namespace numlab::attention {
@@ -27,6 +28,10 @@ struct TiledMethod {
     if (league > 0)
       r.metrics["concurrent_teams"] = std::int64_t(tiled_forward_concurrent_teams<ExecSpace, T>(p.space, plan, league));
     return r;
+  }
+  // cuda_native: two passes (row max/sum, then O = P V with the exact P), S recomputed, not kept.
+  static PointResult run(native::Problem& p, Options const& o, RunSettings const& s) {
+    return native::run_tiled(p, o, s);
   }
 };
 

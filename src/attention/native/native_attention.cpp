@@ -85,6 +85,12 @@ struct Problem : AttentionProblemBase {
   std::vector<double> Q, K, V, dO;  // the bf16/fp16 values the device sees, as doubles
   std::optional<ReferenceResult> reference;
   std::optional<SamePrecisionResult> standard;  // made on first use; with gradients once a backward asks
+  // `vs_standard`: the errors against the native standard / standard_bwd (cuBLAS) on these inputs,
+  // in this dtype, whose outputs are made once, untimed, on first use.
+  bool vs_standard = false;
+  std::optional<cuda::ForwardRun> baseline_forward;
+  std::optional<cuda::BackwardRun> baseline_backward;
+  std::string baseline_skipped;  // why there is none ("" otherwise)
   cuda::DeviceInfo info;
   std::unique_ptr<cuda::NativeAttention> device;  // null without a CUDA device
 
@@ -106,6 +112,7 @@ struct Problem : AttentionProblemBase {
 };
 
 Problem& as_problem(ProblemInstance& p) { return dynamic_cast<Problem&>(p); }
+AttentionShape const& shape_of(Problem const& p) { return p.shape; }
 
 namespace {
 
@@ -148,8 +155,59 @@ bool begin_point(Problem& p, PointResult& r) {
 cuda::TimingOptions timing_options(Problem const& p, RunSettings const& s) {
   cuda::TimingOptions opt;
   opt.repeat = [&s](std::function<double()> const& once) { return repeat_timed(s, once); };
-  opt.download = p.reference.has_value() || s.save_outputs;
+  opt.download = p.reference.has_value() || s.save_outputs || p.vs_standard;
   return opt;
+}
+
+// The baseline's [B,H,N,N_kv] fp32 buffers (1 forward, 2 backward) must fit in half the device's
+// memory (the point's own run needs the rest); else why not.
+std::string baseline_too_large(Problem const& p, int buffers) {
+  double const bytes = double(buffers) * 4.0 * p.shape.B * p.shape.H * double(p.shape.N) * double(p.shape.N_kv);
+  if (bytes <= 0.5 * double(p.info.total_bytes)) return {};
+  return fmt::format("the native standard baseline's {} N^2 fp32 buffer{} need {:.1f} GiB > half the device's {:.1f} GiB",
+                     buffers, buffers > 1 ? "s" : "", bytes / double(1 << 30), double(p.info.total_bytes) / double(1 << 30));
+}
+
+cuda::TimingOptions once_untimed() {
+  cuda::TimingOptions opt;
+  opt.repeat = [](std::function<double()> const& once) { return std::vector<double>{once()}; };
+  opt.download = true;
+  return opt;
+}
+
+void add_vs(PointResult& r, std::string const& name, ErrorNorms const& e) {
+  r.metrics[name + "_max_abs_vs_standard"] = e.max_abs;
+  r.metrics[name + "_rel_fro_vs_standard"] = e.rel_fro;
+}
+
+// <X>_*_vs_standard of a forward's O and L (nothing unless the problem asks for them).
+void add_vs_standard_forward(Problem& p, PointResult& r, cuda::ForwardRun const& f) {
+  if (!p.vs_standard) return;
+  if (!p.baseline_forward) {
+    if (auto why = baseline_too_large(p, 1); !why.empty()) {
+      r.metrics["vs_standard_skipped"] = why;
+      return;
+    }
+    p.baseline_forward = p.device->standard_forward(once_untimed());
+  }
+  auto const& b = *p.baseline_forward;
+  add_vs(r, "O", compare<double, Kokkos::HostSpace>(p.q_view(f.O, false), p.q_view(b.O, false)));
+  add_vs(r, "L", compare<double, Kokkos::HostSpace>(p.rows_view(f.lse), p.rows_view(b.lse)));
+}
+
+void add_vs_standard_backward(Problem& p, PointResult& r, cuda::BackwardRun const& g) {
+  if (!p.vs_standard) return;
+  if (!p.baseline_backward) {
+    if (auto why = baseline_too_large(p, 2); !why.empty()) {
+      r.metrics["vs_standard_skipped"] = why;
+      return;
+    }
+    p.baseline_backward = p.device->standard_backward(once_untimed());
+  }
+  auto const& b = *p.baseline_backward;
+  add_vs(r, "dQ", compare<double, Kokkos::HostSpace>(p.q_view(g.dQ, false), p.q_view(b.dQ, false)));
+  add_vs(r, "dK", compare<double, Kokkos::HostSpace>(p.q_view(g.dK, true), p.q_view(b.dK, true)));
+  add_vs(r, "dV", compare<double, Kokkos::HostSpace>(p.q_view(g.dV, true), p.q_view(b.dV, true)));
 }
 
 cuda::FwdKernel native_forward_kernel(FlashFwdKernel k) {
@@ -184,24 +242,31 @@ std::unique_ptr<ProblemInstance> make_problem(AttentionShape const& shape, std::
   const cuda::AttnShape as{shape.B, shape.H, shape.N, shape.N_kv, shape.D, shape.causal};
   p->device = std::make_unique<cuda::NativeAttention>(as, p->dtype, float(shape.scale()), p->Q.data(), p->K.data(),
                                                       p->V.data(), p->dO.data());
+  p->vs_standard = has(prm, "vs_standard") && get_string(prm, "vs_standard") == "always";
   if (get_bool(prm, "reference"))
     p->reference = reference_attention<double, Kokkos::HostSpace>(shape, p->q_view(p->Q, false), p->q_view(p->K, true),
                                                                   p->q_view(p->V, true), p->q_view(p->dO, false));
   return p;
 }
 
-PointResult run_flash(Problem& p, FlashOptions const& o, RunSettings const& s) {
+namespace {
+
+// A forward point: run(timing) once through the harness, then its times, memory, kernel, errors
+// against fp64 and the same-precision host baseline, and against the native standard.
+template <class Run>
+PointResult forward_point(Problem& p, RunSettings const& s, Run&& run) {
   auto const& sh = p.shape;
   PointResult r;
   if (!begin_point(p, r)) return r;
   const bool rss_ok = reset_host_peak_rss();
   const std::int64_t rss0 = host_rss_bytes();
-  cuda::ForwardRun f = p.device->forward(timing_options(p, s), native_forward_kernel(o.kernel));
+  cuda::ForwardRun f = run(timing_options(p, s));
   r.metrics["peak_host_rss_bytes"] = rss_ok ? host_peak_rss_bytes() - rss0 : std::int64_t(-1);
   add_time_metrics(r, "forward", f.seconds, attention_forward_flops(sh));
   r.arrays["times_seconds"] = f.seconds;
   r.metrics["peak_device_bytes"] = f.peak_device_bytes;
   r.metrics["peak_device_bytes_inputs"] = f.peak_device_bytes_inputs;
+  r.metrics["forward_workspace_bytes"] = f.workspace_bytes;
   add_kernel_metrics(r, f.kernel.name, {f.kernel.tile_m, f.kernel.tile_n}, f.kernel.variant);
   r.status = "ok";
   mark_nonfinite(r, {{"O", host_nonfinite(f.O)}, {"L", host_nonfinite_lse(f.lse, sh)}});
@@ -214,6 +279,7 @@ PointResult run_flash(Problem& p, FlashOptions const& o, RunSettings const& s) {
       add_error_metrics(r, "L", compare<double, Kokkos::HostSpace>(p.rows_view(sp->L), p.reference->L), kSame);
     }
   }
+  add_vs_standard_forward(p, r, f);
   if (s.save_outputs) {
     r.arrays["O"] = std::move(f.O);
     r.array_shapes["O"] = p.q_shape(false);
@@ -223,23 +289,23 @@ PointResult run_flash(Problem& p, FlashOptions const& o, RunSettings const& s) {
   return r;
 }
 
-PointResult run_flash_bwd(Problem& p, FlashBwdOptions const& o, RunSettings const& s) {
+// A backward point, likewise; `variant` replaces the kernel's own when not empty.
+template <class Run>
+PointResult backward_point(Problem& p, RunSettings const& s, std::string const& variant, Run&& run) {
   auto const& sh = p.shape;
   PointResult r;
   if (!begin_point(p, r)) return r;
-  const bool deterministic = o.dq == FlashBwdDq::separate;
   const bool rss_ok = reset_host_peak_rss();
   const std::int64_t rss0 = host_rss_bytes();
-  cuda::BackwardRun g = p.device->backward(deterministic, timing_options(p, s));
+  cuda::BackwardRun g = run(timing_options(p, s));
   r.metrics["peak_host_rss_bytes"] = rss_ok ? host_peak_rss_bytes() - rss0 : std::int64_t(-1);
   add_time_metrics(r, "backward", g.seconds, attention_backward_flops(sh));
   r.arrays["times_seconds"] = g.seconds;
   r.metrics["peak_device_bytes"] = g.peak_device_bytes;
   r.metrics["peak_device_bytes_inputs"] = g.peak_device_bytes_inputs;
   r.metrics["backward_workspace_bytes"] = g.workspace_bytes;
-  r.metrics["deterministic"] = deterministic;
   add_kernel_metrics(r, g.kernel.name, {g.kernel.tile_m, g.kernel.tile_n},
-                     std::string(g.kernel.variant) + (deterministic ? "; dQ by a separate pass" : "; dQ by fp32 atomics"));
+                     variant.empty() ? std::string(g.kernel.variant) : variant);
   r.status = "ok";
   mark_nonfinite(r, {{"dQ", host_nonfinite(g.dQ)}, {"dK", host_nonfinite(g.dK)}, {"dV", host_nonfinite(g.dV)}});
   mark_invalid_inputs(r, p.invalid_inputs);
@@ -253,6 +319,7 @@ PointResult run_flash_bwd(Problem& p, FlashBwdOptions const& o, RunSettings cons
       add_error_metrics(r, "dV", compare<double, Kokkos::HostSpace>(p.q_view(sp->dV, true), p.reference->dV), kSame);
     }
   }
+  add_vs_standard_backward(p, r, g);
   if (s.save_outputs) {
     r.arrays["dQ"] = std::move(g.dQ);
     r.array_shapes["dQ"] = p.q_shape(false);
@@ -264,11 +331,47 @@ PointResult run_flash_bwd(Problem& p, FlashBwdOptions const& o, RunSettings cons
   return r;
 }
 
+}  // namespace
+
+PointResult run_flash(Problem& p, FlashOptions const& o, RunSettings const& s) {
+  return forward_point(p, s, [&](cuda::TimingOptions const& t) {
+    return p.device->forward(t, native_forward_kernel(o.kernel));
+  });
+}
+
+PointResult run_tiled(Problem& p, TileOptions const&, RunSettings const& s) {
+  return forward_point(p, s, [&](cuda::TimingOptions const& t) { return p.device->tiled_forward(t); });
+}
+
+PointResult run_standard(Problem& p, StandardOptions const& o, RunSettings const& s) {
+  if (o.kernel != StandardFwdKernel::automatic && o.kernel != StandardFwdKernel::cublas)
+    throw std::invalid_argument(std::string("kernel ") + enum_name(o.kernel) +
+                                " is a Kokkos kernel; the native standard runs kernel cublas");
+  return forward_point(p, s, [&](cuda::TimingOptions const& t) { return p.device->standard_forward(t); });
+}
+
+PointResult run_standard_bwd(Problem& p, MaxGibOptions const&, RunSettings const& s) {
+  return backward_point(p, s, "", [&](cuda::TimingOptions const& t) { return p.device->standard_backward(t); });
+}
+
+PointResult run_flash_bwd(Problem& p, FlashBwdOptions const& o, RunSettings const& s) {
+  const bool deterministic = o.dq == FlashBwdDq::separate;
+  PointResult r = backward_point(p, s, "", [&](cuda::TimingOptions const& t) {
+    return p.device->backward(deterministic, t);
+  });
+  if (r.status == "skipped") return r;
+  r.metrics["deterministic"] = deterministic;
+  r.metrics["kernel_variant"] = std::get<std::string>(r.metrics["kernel_variant"]) +
+                                (deterministic ? "; dQ by a separate pass" : "; dQ by fp32 atomics");
+  return r;
+}
+
 #else  // no native path in this build: backend cuda_native is not offered, so these are never reached
 
 struct Problem : AttentionProblemBase {};
 
 Problem& as_problem(ProblemInstance& p) { return dynamic_cast<Problem&>(p); }
+AttentionShape const& shape_of(Problem const& p) { return p.shape; }
 
 std::unique_ptr<ProblemInstance> make_problem(AttentionShape const&, std::vector<double>, std::vector<double>,
                                               std::vector<double>, std::vector<double>, ParamMap const&) {
@@ -280,6 +383,18 @@ PointResult run_flash(Problem&, FlashOptions const&, RunSettings const&) {
 }
 
 PointResult run_flash_bwd(Problem&, FlashBwdOptions const&, RunSettings const&) {
+  throw std::logic_error("numlab was built without the native CUDA path (no nvcc at configure time)");
+}
+
+PointResult run_standard(Problem&, StandardOptions const&, RunSettings const&) {
+  throw std::logic_error("numlab was built without the native CUDA path (no nvcc at configure time)");
+}
+
+PointResult run_standard_bwd(Problem&, MaxGibOptions const&, RunSettings const&) {
+  throw std::logic_error("numlab was built without the native CUDA path (no nvcc at configure time)");
+}
+
+PointResult run_tiled(Problem&, TileOptions const&, RunSettings const&) {
   throw std::logic_error("numlab was built without the native CUDA path (no nvcc at configure time)");
 }
 

@@ -3,7 +3,12 @@
 // the native CUDA tensor-core kernels (src/cuda, bf16 / fp16), run through
 // numlab::cuda::NativeAttention, with the same metrics as the Kokkos methods. The methods with a
 // native run (native_methods.hpp): `flash` (forward) and `flash_bwd` (backward; `dq: separate` =
-// the deterministic backward, `atomic` = fp32 atomics).
+// the deterministic backward, `atomic` = fp32 atomics); `standard` (kernel cublas: cuBLAS
+// tensor-core GEMMs, fp32 softmax, S/P as one fp32 N^2 buffer) and `standard_bwd` (its backward,
+// P recomputed); `tiled` (the lab's tiling without online softmax: two passes, S recomputed).
+// With vs_standard (auto: when the config runs standard or standard_bwd) every point also records
+// <X>_max_abs_vs_standard and <X>_rel_fro_vs_standard against the native standard / standard_bwd on
+// the same inputs in the same dtype (vs_standard_skipped where its buffers exceed half the device).
 //
 // Per point, besides the errors against the fp64 reference (computed on the bf16/fp16
 // inputs, as every method's), the error of standard attention computed in the same
