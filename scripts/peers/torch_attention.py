@@ -20,6 +20,12 @@ Methods:
       A backend that refuses the dtype/shape -> status 'skipped' with torch's
       reasons; one that runs the forward but not the backward keeps status 'ok'
       with backward_status 'skipped' and backward_reason.
+  flash_attn
+      the official FlashAttention package (flash-attn, flash_attn_func) where it is importable,
+      with the same metrics as the SDPA methods and flash_attn_version; where it is not (the
+      package is not installed, or runs CUDA bf16/fp16 only) status 'skipped' with the reason.
+  Every point records peer_label: what the peer is (SDPA's flash backend is "FlashAttention-2
+  kernels inside PyTorch SDPA", not the official package).
   torch_standard       standard attention in plain torch ops (S = Q K^T scale, softmax, P V; L =
                        logsumexp(S)), gradients by autograd: the peer's baseline. Forward
                        timed under no_grad (forward_*, O_ and L_ errors); backward timed
@@ -83,6 +89,7 @@ Usage:
 Exit codes: 0 done, 2 usage / no CUDA / no torch, 3 some point failed.
 """
 import argparse
+import contextlib
 import gc
 import math
 import os
@@ -115,7 +122,22 @@ LAB_FORWARD = ("torch_lab_tiled", "torch_lab_flash")
 LAB_BACKWARD = ("torch_lab_tiled_bwd",)
 LAB_METHODS = LAB_FORWARD + LAB_BACKWARD
 STANDARD = "torch_standard"
-METHODS = [STANDARD] + list(SDPA_METHODS) + list(LAB_METHODS)
+FLASH_ATTN = "flash_attn"
+METHODS = [STANDARD] + list(SDPA_METHODS) + [FLASH_ATTN] + list(LAB_METHODS)
+# What each peer is, recorded with every point (peer_label): SDPA's flash backend is PyTorch's
+# copy of the FlashAttention-2 kernels, not the official package (that is flash_attn).
+PEER_LABELS = {
+    STANDARD: "standard attention in plain PyTorch ops (matmul, softmax, matmul; autograd backward)",
+    "sdpa_math": "PyTorch SDPA math backend (SDPBackend.MATH): materialised attention in PyTorch ops",
+    "sdpa_flash": "FlashAttention-2 kernels inside PyTorch SDPA (SDPBackend.FLASH_ATTENTION), not the official "
+                  "flash-attn package",
+    "sdpa_cudnn": "cuDNN fused attention inside PyTorch SDPA (SDPBackend.CUDNN_ATTENTION)",
+    "sdpa_efficient": "memory-efficient attention inside PyTorch SDPA (SDPBackend.EFFICIENT_ATTENTION)",
+    FLASH_ATTN: "the official FlashAttention package (flash-attn, Dao-AILab): flash_attn_func",
+    "torch_lab_tiled": "the lab's tiled attention without online softmax, in PyTorch ops",
+    "torch_lab_flash": "the lab's flash forward with online softmax, in PyTorch ops",
+    "torch_lab_tiled_bwd": "the lab's tiled backward, in PyTorch ops",
+}
 
 
 class Unsupported(Exception):
@@ -526,24 +548,61 @@ def run_sdpa(method, inp, ref, warmup, reps, backward):
         ctx = sdpa_context(method)
     except Unsupported as e:
         return peer_h5.PointResult.skipped(str(e))
-    q, k, v, do, mask, is_causal = inp.q, inp.k, inp.v, inp.do, inp.mask, inp.sdpa_causal
-    flops = inp.flops()
+    mask, is_causal = inp.mask, inp.sdpa_causal
 
     def attn(a, b, c):
         if mask is not None:
             return F.scaled_dot_product_attention(a, b, c, attn_mask=mask)
         return F.scaled_dot_product_attention(a, b, c, is_causal=is_causal)
 
-    r = peer_h5.PointResult("ok")
-    r.metrics["sdpa_backend"] = SDPA_METHODS[method]
-    r.metrics["causal_via"] = "none" if not inp.causal else "is_causal" if is_causal else "attn_mask"
+    metrics = {"sdpa_backend": SDPA_METHODS[method],
+               "causal_via": "none" if not inp.causal else "is_causal" if is_causal else "attn_mask"}
+    return run_fused(f"SDPBackend.{SDPA_METHODS[method]}", attn, ctx, metrics, inp, ref, warmup, reps, backward)
+
+
+def flash_attn_package():
+    """(module, flash_attn_func, None), or (None, None, why it is not importable)."""
+    try:
+        import flash_attn
+        from flash_attn import flash_attn_func
+        return flash_attn, flash_attn_func, None
+    except Exception as e:  # noqa: BLE001 - ImportError, or a build that fails to load its extension
+        return None, None, f"{type(e).__name__}: {str(e)[:500]}"
+
+
+def run_flash_attn(inp, ref, warmup, reps, backward):
+    """The official flash-attn package (flash_attn_func, [B,N,H,D] layout: the [B,H,N,D] tensors are
+    passed as transposed views, no copies; causal bottom-right as numlab's since flash-attn 2.1)."""
+    mod, func, why = flash_attn_package()
+    if mod is None:
+        return peer_h5.PointResult.skipped(f"the official flash-attn package is not importable here ({why})",
+                                           flash_attn_version="not installed")
+    if not on_cuda():
+        return peer_h5.PointResult.skipped("flash-attn runs on CUDA only", flash_attn_version=mod.__version__)
+    if inp.dtype not in (torch.bfloat16, torch.float16):
+        return peer_h5.PointResult.skipped(f"flash-attn runs bfloat16 / float16, not {inp.dtype}",
+                                           flash_attn_version=mod.__version__)
+    causal = inp.causal
+
+    def attn(a, b, c):
+        return func(a.transpose(1, 2), b.transpose(1, 2), c.transpose(1, 2), causal=causal).transpose(1, 2)
+
+    return run_fused("flash_attn.flash_attn_func", attn, contextlib.nullcontext(),
+                     {"flash_attn_version": mod.__version__}, inp, ref, warmup, reps, backward)
+
+
+def run_fused(who, attn, ctx, metrics, inp, ref, warmup, reps, backward):
+    """One fused-attention callable attn(q, k, v) -> O ([B,H,N,D]) under ctx: the forward timed under
+    no_grad, then the backward alone through autograd, then forward + backward (see the module doc)."""
+    q, k, v, do = inp.q, inp.k, inp.v, inp.do
+    flops = inp.flops()
+    r = peer_h5.PointResult("ok", metrics=metrics)
     holder = {}
     with ctx:
         with torch.no_grad():
             why = first_call(lambda: attn(q, k, v))
             if why:
-                return peer_h5.PointResult.skipped(f"SDPBackend.{SDPA_METHODS[method]} refuses this point: {why}",
-                                                   sdpa_backend=SDPA_METHODS[method])
+                return peer_h5.PointResult.skipped(f"{who} refuses this point: {why}", **metrics)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 times, peak = cuda_timer(lambda: holder.__setitem__("O", attn(q, k, v)),
@@ -568,7 +627,7 @@ def run_sdpa(method, inp, ref, warmup, reps, backward):
         why = first_call(lambda: torch.autograd.backward(attn(qg, kg, vg), do))
         if why:
             r.metrics["backward_status"] = "skipped"
-            r.metrics["backward_reason"] = f"backward of SDPBackend.{SDPA_METHODS[method]} refuses this point: {why}"
+            r.metrics["backward_reason"] = f"backward of {who} refuses this point: {why}"
             return r
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -759,6 +818,8 @@ def run_point(pt, cache, warmup, reps, backward, want_grads, vs_standard=False):
             r = run_standard(inp, ref, warmup, reps, backward)
         elif pt["method"] in SDPA_METHODS:
             r = run_sdpa(pt["method"], inp, ref, warmup, reps, backward)
+        elif pt["method"] == FLASH_ATTN:
+            r = run_flash_attn(inp, ref, warmup, reps, backward)
         else:
             r = run_lab(pt["method"], inp, ref, int(pt["params"]["tile_q"]), int(pt["params"]["tile_k"]),
                         warmup, reps)
@@ -769,6 +830,7 @@ def run_point(pt, cache, warmup, reps, backward, want_grads, vs_standard=False):
         return peer_h5.PointResult.failed(f"out of memory: {str(e)[:2000]}")
     finally:
         sync()
+    r.metrics["peer_label"] = PEER_LABELS[pt["method"]]
     outputs = getattr(r, "outputs", None)
     if vs_standard and r.status == "ok" and outputs:
         try:
@@ -920,6 +982,8 @@ def main(argv=None):
         root["cudnn_version"] = str(torch.backends.cudnn.version())
     except Exception:  # noqa: BLE001 - provenance only
         pass
+    fa_mod, _, fa_why = flash_attn_package()
+    root["flash_attn_version"] = fa_mod.__version__ if fa_mod is not None else f"not importable ({fa_why})"
     root.update(tf32)
     root["timing"] = (("CUDA events" if on_cuda() else "time.perf_counter") +
                       "; warmup untimed runs, then repetitions; metrics from every repetition")
@@ -937,8 +1001,8 @@ def main(argv=None):
     cache = ProblemCache(args, resolve)
     backward = not args.no_backward
     # Reference gradients only when some method checks gradients.
-    want_grads = "torch_lab_tiled_bwd" in methods or (backward and any(m in SDPA_METHODS or m == STANDARD
-                                                                       for m in methods))
+    want_grads = "torch_lab_tiled_bwd" in methods or (
+        backward and any(m in SDPA_METHODS or m in (STANDARD, FLASH_ATTN) for m in methods))
 
     def vs_standard(params):
         """numlab's resolved vs_standard; in direct mode, whenever torch_standard is among the methods."""

@@ -592,12 +592,18 @@ class TorchPeers(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
         root, pts = points_of(out)
         self.assertEqual((root["peer"], root["kind"], int(root["schema_version"])), ("torch", "attention", 1))
-        self.assertEqual(len(pts), 6 * 8)  # torch_standard, 4 SDPA, 3 lab methods
+        self.assertEqual(len(pts), 6 * 9)  # torch_standard, 4 SDPA, flash_attn, 3 lab methods
         for p in pts:
             with self.subTest(point=p["_group"], method=p["method"], N=p["N"], N_kv=p["N_kv"], causal=p["causal"]):
                 for k in ("B", "H", "N", "N_kv", "D", "dtype", "causal", "seed", "method", "status", "point_key"):
                     self.assertIn(k, p)
                 self.assertIsInstance(p["causal"], np.int8)
+                self.assertTrue(p["peer_label"])  # what the peer is, on every point
+                if p["method"] == "sdpa_flash":
+                    self.assertIn("FlashAttention-2 kernels inside PyTorch SDPA", p["peer_label"])
+                if p["method"] == "flash_attn" and p["status"] != "ok":  # fp32 here, or not installed
+                    self.assertEqual(p["status"], "skipped")
+                    self.assertIn("flash_attn_version", p)
                 if p["method"].startswith("torch_lab"):
                     self.assertEqual(p["status"], "ok", p.get("reason"))
                     self.assertEqual((p["tile_q"], p["tile_k"]), (16, 32))

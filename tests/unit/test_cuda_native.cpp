@@ -5,7 +5,9 @@
 //  - in a build with the path (nvcc found): the config checks of dtype / backend / method /
 //    head dim, `numlab --list`, and numlab end to end on a small cuda config (its points are
 //    `skipped` with reason `no CUDA device` on a machine without a GPU);
-//  - on a GPU: the kernels through the runner, forward and both backwards, bf16 and fp16,
+//  - on a GPU: the native standard (cuBLAS), tiled (two passes) and standard_bwd against the fp64
+//    reference, standard against the host's same-precision standard, tiled closer to standard than
+//    flash; and the flash kernels through the runner, forward and both backwards, bf16 and fp16,
 //    D 64/128/256, causal and not, N in {1, 113, 1023} with N_kv != N, against the fp64
 //    reference under the official FlashAttention tests' rule: a kernel's max-abs error is at
 //    most 2x that of standard attention computed in the same precision (plus 2^-16 of the
@@ -203,6 +205,9 @@ TEST(CudaNativeConfig, BackendCudaNativeChecksDtypeMethodKernelAndHeadDim) {
   auto k = config_error(attn_config("methods: [{name: flash, kernel: wgmma_sm90}]\n"));
   EXPECT_EQ(k.key, "kernel");
   EXPECT_NE(std::string(k.what()).find("cuda_native"), std::string::npos) << k.what();
+  k = config_error(attn_config("methods: [{name: standard, kernel: cublas}]\n"));
+  EXPECT_EQ(k.key, "kernel");
+  EXPECT_NE(std::string(k.what()).find("cuda_native"), std::string::npos) << k.what();
   if (!nn::built()) {
     EXPECT_EQ(config_error(attn_config("backend: cuda_native\ndtype: bfloat16\nmethods: [flash]\n")).key, "backend");
     EXPECT_EQ(config_error(attn_config("backend: cuda\ndtype: bfloat16\nmethods: [flash]\n")).key, "backend");
@@ -216,6 +221,9 @@ TEST(CudaNativeConfig, BackendCudaNativeChecksDtypeMethodKernelAndHeadDim) {
   e = config_error(attn_config("backend: cuda_native\ndtype: float16\nmethods: [flash, tiled_bwd]\n"));
   EXPECT_EQ(e.key, "methods");
   EXPECT_NE(std::string(e.what()).find("tiled_bwd"), std::string::npos) << e.what();
+  e = config_error(attn_config("backend: cuda_native\ndtype: float16\nmethods: [{name: standard, kernel: blas}]\n"));
+  EXPECT_EQ(e.key, "kernel");
+  EXPECT_NE(std::string(e.what()).find("cublas"), std::string::npos) << e.what();
   e = config_error(attn_config("backend: cuda_native\ndtype: float16\nmethods: [{name: flash, kernel: register_tiled}]\n"));
   EXPECT_EQ(e.key, "kernel");
   EXPECT_NE(std::string(e.what()).find("Kokkos kernel"), std::string::npos) << e.what();
@@ -226,9 +234,10 @@ TEST(CudaNativeConfig, BackendCudaNativeChecksDtypeMethodKernelAndHeadDim) {
   EXPECT_EQ(e.key, "D");
   EXPECT_EQ(e.line, 5) << e.what();
   auto cfg = numlab::parse_config(
-      attn_config("backend: cuda_native\ndtype: float16\nmethods: [flash, {name: flash_bwd, dq: separate}]\n"), "t.yaml",
-      numlab::builtin_experiments());
-  EXPECT_EQ(cfg.points.size(), 2u);
+      attn_config("backend: cuda_native\ndtype: float16\nmethods: [flash, {name: flash_bwd, dq: separate}, standard, "
+                  "{name: standard, kernel: cublas}, tiled, standard_bwd]\n"),
+      "t.yaml", numlab::builtin_experiments());
+  EXPECT_EQ(cfg.points.size(), 6u);
   EXPECT_TRUE(cfg.notes.empty());
   // The old name still works for attention, with a note.
   auto old = numlab::parse_config(attn_config("backend: cuda\ndtype: float16\nmethods: [flash]\n"), "t.yaml",
@@ -236,8 +245,11 @@ TEST(CudaNativeConfig, BackendCudaNativeChecksDtypeMethodKernelAndHeadDim) {
   EXPECT_EQ(old.settings.backend, "cuda_native");
   ASSERT_EQ(old.notes.size(), 1u);
   EXPECT_NE(old.notes[0].find("cuda_native"), std::string::npos) << old.notes[0];
-  auto shipped = numlab::load_config(std::string(NUMLAB_SOURCE_DIR) + "/configs/attn_cuda.yaml", numlab::builtin_experiments());
-  EXPECT_GT(shipped.points.size(), 0u);
+  for (char const* c : {"attn_cuda", "attn_gpu_bf16_lab"}) {
+    auto shipped = numlab::load_config(std::string(NUMLAB_SOURCE_DIR) + "/configs/" + c + ".yaml",
+                                       numlab::builtin_experiments());
+    EXPECT_GT(shipped.points.size(), 0u) << c;
+  }
 }
 
 TEST(CudaNativeDriver, ListShowsBackendCudaNative) {
@@ -262,13 +274,13 @@ TEST(CudaNativeDriver, SmallCudaConfigEndToEnd) {
                         "sweep: {product: {dtype: [bfloat16, float16], causal: [false, true]}}\n"
                         "shape: {B: 1, H: 2, N: 113, N_kv: 150, D: 64}\n"
                         "methods: [flash, {name: flash, kernel: mma_sm80}, {name: flash_bwd, dq: atomic},\n"
-                        "          {name: flash_bwd, dq: separate}]\n"
+                        "          {name: flash_bwd, dq: separate}, standard, tiled, standard_bwd]\n"
                         "save_outputs: true\n";
   fs::path out = dir / "attn_cuda_e2e.h5";
   int rc = run({cfg.string(), "-o", out.string(), "--overwrite"}, dir / "attn_cuda_e2e.log");
   ASSERT_EQ(rc, 0) << slurp(dir / "attn_cuda_e2e.log");
   auto pts = numlab::results::read_points(out.string(), true);
-  ASSERT_EQ(pts.size(), 16u);
+  ASSERT_EQ(pts.size(), 28u);
 #ifdef NUMLAB_HAVE_CUDA_NATIVE
   const bool gpu = nc::device_info().present;
   const bool hopper = nc::device_info().cc_major == 9;
@@ -295,18 +307,43 @@ TEST(CudaNativeDriver, SmallCudaConfigEndToEnd) {
     EXPECT_EQ(p.arrays.at("times_seconds").size(), 2u);
     // What ran: wgmma_sm90 where the device runs sm_90a code unless mma_sm80 is forced.
     std::string const ran = str("kernel_run");
-    EXPECT_TRUE(ran == "wgmma_sm90" || ran == "mma_sm80") << ran;
-    if (str("kernel") == "mma_sm80" || method == "flash_bwd") {
+    if (method == "flash" || method == "flash_bwd") {
+      EXPECT_TRUE(ran == "wgmma_sm90" || ran == "mma_sm80") << ran;
+    }
+    if ((method == "flash" && str("kernel") == "mma_sm80") || method == "flash_bwd") {
       EXPECT_EQ(ran, "mma_sm80");
     }
     if (method == "flash" && str("kernel") == "auto") {
       EXPECT_EQ(ran, hopper ? "wgmma_sm90" : "mma_sm80");
     }
-    EXPECT_GT(num("tile_q_run"), 0.0);
-    EXPECT_GT(num("tile_k_run"), 0.0);
-    if (method == "flash") {
+    // vs_standard auto resolves to always (the methods include standard): every point has its
+    // errors against the native standard / standard_bwd; standard against itself is exact (cuBLAS
+    // is deterministic on one stream).
+    EXPECT_EQ(str("vs_standard"), "always");
+    bool const fwd = method == "flash" || method == "tiled" || method == "standard";
+    for (std::string x : fwd ? std::vector<std::string>{"O", "L"} : std::vector<std::string>{"dQ", "dK", "dV"}) {
+      EXPECT_TRUE(std::isfinite(num(x + "_rel_fro_vs_standard"))) << x;
+      if (method == "standard" || method == "standard_bwd") {
+        EXPECT_EQ(num(x + "_max_abs_vs_standard"), 0.0) << x;
+      } else {
+        EXPECT_GT(num(x + "_max_abs_vs_standard"), 0.0) << x;
+      }
+    }
+    if (method == "standard" || method == "standard_bwd") {
+      EXPECT_EQ(ran, "cublas");
+      EXPECT_EQ(num("tile_q_run"), 0.0);
+    } else {
+      EXPECT_GT(num("tile_q_run"), 0.0);
+      EXPECT_GT(num("tile_k_run"), 0.0);
+    }
+    if (method == "tiled") {
+      EXPECT_EQ(ran, "mma_sm80_two_pass");
+    }
+    if (fwd) {
+      double const nn = double(B * H * N * Nkv);
       EXPECT_GT(num("forward_tflops"), 0.0);
-      EXPECT_EQ(num("peak_device_bytes"), double(2 * B * H * N * D + 4 * B * H * N));  // O (16-bit) and lse (fp32)
+      // O (16-bit) and lse (fp32), and standard's S/P buffer (fp32 N x N_kv per head).
+      EXPECT_EQ(num("peak_device_bytes"), double(2 * B * H * N * D + 4 * B * H * N) + (method == "standard" ? 4 * nn : 0.0));
       EXPECT_EQ(num("peak_device_bytes_inputs"), double(2 * B * H * (N + 2 * Nkv) * D));
       EXPECT_EQ(p.arrays.at("O").size(), std::size_t(B * H * N * D));
       EXPECT_LE(num("O_max_abs_error"), 2 * num("O_max_abs_error_standard_same_precision") + 1e-5);
@@ -314,7 +351,11 @@ TEST(CudaNativeDriver, SmallCudaConfigEndToEnd) {
     } else {
       EXPECT_GT(num("backward_tflops"), 0.0);
       EXPECT_EQ(num("peak_device_bytes"), double(2 * B * H * (N + 2 * Nkv) * D + num("backward_workspace_bytes")));
-      EXPECT_EQ(std::get<bool>(a.at("deterministic")), str("dq") == "separate");
+      if (method == "standard_bwd") {
+        EXPECT_EQ(num("backward_workspace_bytes"), double(8 * B * H * N * Nkv));  // S/P and dP/dS, fp32
+      } else {
+        EXPECT_EQ(std::get<bool>(a.at("deterministic")), str("dq") == "separate");
+      }
       EXPECT_EQ(p.arrays.at("dK").size(), std::size_t(B * H * Nkv * D));
       for (std::string g : {"dQ", "dK", "dV"})
         EXPECT_LE(num(g + "_max_abs_error"), 2 * num(g + "_max_abs_error_standard_same_precision") + 1e-5) << g;
@@ -414,6 +455,100 @@ INSTANTIATE_TEST_SUITE_P(All, CudaNativeKernels,
                          ::testing::Combine(::testing::Values(nc::DType::bf16, nc::DType::fp16),
                                             ::testing::Values(64, 128, 256), ::testing::Bool()),
                          case_name);
+
+// The native standard (cuBLAS) and tiled (two passes) forwards and standard_bwd: against the fp64
+// reference under the same rule as flash; standard against the host's standard in the same
+// precision (same_precision.hpp: the same arithmetic, so they differ by far less than either's
+// error: an fp32 summation order, now and then one dtype rounding); and the lab's accuracy claim,
+// that tiled (the exact P, rounded once as standard rounds it) is closer to standard than flash
+// (P rescaled online) is, on O over the lengths >= 113.
+class CudaNativeBaselines : public ::testing::TestWithParam<KernelCase> {};
+
+TEST_P(CudaNativeBaselines, StandardTiledAndStandardBwdAgainstTheReferences) {
+  auto info = nc::device_info();
+  if (!info.present) GTEST_SKIP() << "no CUDA device: " << info.reason;
+  auto [dtype, D, causal] = GetParam();
+  const double u = nc::unit_roundoff(dtype);
+  struct Shape {
+    int B, H, N, N_kv;
+  };
+  double tiled_vs_std = 0, flash_vs_std = 0;  // sums of rel_fro(O) over the longer shapes
+  for (Shape sh : {Shape{1, 2, 1, 113}, Shape{2, 3, 113, 203}, Shape{1, 1, 1023, 1023}, Shape{1, 1, 1023, 777},
+                   Shape{1, 2, 239, 113}}) {
+    na::AttentionShape s;
+    s.B = sh.B;
+    s.H = sh.H;
+    s.N = sh.N;
+    s.N_kv = sh.N_kv;
+    s.D = D;
+    s.causal = causal;
+    SCOPED_TRACE("B=" + std::to_string(s.B) + " H=" + std::to_string(s.H) + " N=" + std::to_string(s.N) +
+                 " N_kv=" + std::to_string(s.N_kv));
+    HostProblem p(s, dtype, 4321 + std::uint64_t(s.N) + std::uint64_t(D));
+    const nc::AttnShape as{s.B, s.H, s.N, s.N_kv, s.D, s.causal};
+    nc::NativeAttention dev(as, dtype, float(s.scale()), p.Q.data(), p.K.data(), p.V.data(), p.dO.data());
+    nc::TimingOptions opt;
+    numlab::RunSettings reps;
+    reps.warmup = 1;
+    reps.repetitions = 2;
+    opt.repeat = [&](std::function<double()> const& once) { return numlab::repeat_timed(reps, once); };
+    auto st = dev.standard_forward(opt);
+    auto ti = dev.tiled_forward(opt);
+    auto fl = dev.forward(opt);
+    auto sb = dev.standard_backward(opt);
+    auto ref = p.reference();
+    auto base = nn::standard_same_precision(s, dtype, p.Q.data(), p.K.data(), p.V.data(), p.dO.data());
+    const std::int64_t bh = s.B * s.H, nn_elems = bh * std::int64_t(s.N) * s.N_kv;
+
+    EXPECT_STREQ(st.kernel.name, "cublas");
+    EXPECT_STREQ(ti.kernel.name, "mma_sm80_two_pass");
+    EXPECT_STREQ(sb.kernel.name, "cublas");
+    const std::int64_t o_lse = std::int64_t(p.Q.size() * 2) + bh * s.N * 4;
+    EXPECT_EQ(st.peak_device_bytes, o_lse + 4 * nn_elems);  // O, lse and the fp32 S/P buffer
+    EXPECT_EQ(ti.peak_device_bytes, o_lse);                 // S is recomputed, not kept
+    EXPECT_EQ(sb.workspace_bytes, 8 * nn_elems);            // S/P and dP/dS
+    EXPECT_EQ(sb.peak_device_bytes, std::int64_t((p.Q.size() + 2 * p.K.size()) * 2) + 8 * nn_elems);
+
+    for (auto const* f : {&st, &ti}) {
+      SCOPED_TRACE(f == &st ? "standard" : "tiled");
+      expect_rule("O", p, f->O, base.O, ref.O, false);
+      auto eL = na::compare<double, Kokkos::HostSpace>(p.rows(f->lse), ref.L);
+      double maxL = 0;
+      for (std::size_t n = 0; n < ref.L.span(); ++n)
+        if (std::isfinite(ref.L.data()[n])) maxL = std::max(maxL, std::abs(ref.L.data()[n]));
+      EXPECT_LE(eL.max_abs, 1e-4 * (1 + maxL)) << "L (an infinite error: -inf rows differ)";
+    }
+    // Standard on the GPU against the host's standard in the same precision.
+    auto vs_host = na::compare<double, Kokkos::HostSpace>(p.view(st.O, false), p.view(base.O, false));
+    EXPECT_LE(vs_host.rel_fro, 0.25 * u) << "O: cuBLAS standard vs the host's same-precision standard";
+    auto vs_host_L = na::compare<double, Kokkos::HostSpace>(p.rows(st.lse), p.rows(base.L));
+    EXPECT_LE(vs_host_L.max_abs, 1e-5) << "L: cuBLAS standard vs the host's same-precision standard";
+    expect_rule("dQ", p, sb.dQ, base.dQ, ref.dQ, false);
+    expect_rule("dK", p, sb.dK, base.dK, ref.dK, true);
+    expect_rule("dV", p, sb.dV, base.dV, ref.dV, true);
+    if (s.N >= 113 && s.N_kv >= 113) {
+      tiled_vs_std += na::compare<double, Kokkos::HostSpace>(p.view(ti.O, false), p.view(st.O, false)).rel_fro;
+      flash_vs_std += na::compare<double, Kokkos::HostSpace>(p.view(fl.O, false), p.view(st.O, false)).rel_fro;
+    }
+  }
+  EXPECT_LT(tiled_vs_std, flash_vs_std) << "sum of rel_fro(O) vs standard: tiled " << tiled_vs_std << ", flash "
+                                        << flash_vs_std;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, CudaNativeBaselines,
+                         ::testing::Combine(::testing::Values(nc::DType::bf16, nc::DType::fp16),
+                                            ::testing::Values(64, 128, 256), ::testing::Bool()),
+                         case_name);
+
+TEST(CudaNativeRunner, StandardRejectsBadWorkspace) {
+  if (!nc::device_info().present) GTEST_SKIP() << "no CUDA device";
+  nc::ForwardArgs a;
+  a.shape = nc::AttnShape{1, 1, 16, 16, 64, false};
+  EXPECT_THROW(nc::standard_forward(a, nullptr, 0, nullptr), std::invalid_argument);  // null pointers
+  nc::StandardBackwardArgs b;
+  b.shape = nc::AttnShape{1, 1, 0, 16, 64, false};
+  EXPECT_THROW(nc::standard_backward(b, nullptr), std::invalid_argument);  // N = 0
+}
 
 TEST(CudaNativeRunner, ReportsTheDeviceOrWhyNot) {
   auto info = nc::device_info();
