@@ -321,13 +321,18 @@ TEST(CudaNativeDriver, SmallCudaConfigEndToEnd) {
     // is deterministic on one stream).
     EXPECT_EQ(str("vs_standard"), "always");
     bool const fwd = method == "flash" || method == "tiled" || method == "standard";
+    // Another method differs somewhere (one output can agree bitwise at this size: dV = P^T dO of
+    // flash_bwd rounds the same P and accumulates 113 terms in fp32, as cuBLAS does).
+    double largest = 0;
     for (std::string x : fwd ? std::vector<std::string>{"O", "L"} : std::vector<std::string>{"dQ", "dK", "dV"}) {
       EXPECT_TRUE(std::isfinite(num(x + "_rel_fro_vs_standard"))) << x;
+      largest = std::max(largest, num(x + "_max_abs_vs_standard"));
       if (method == "standard" || method == "standard_bwd") {
         EXPECT_EQ(num(x + "_max_abs_vs_standard"), 0.0) << x;
-      } else {
-        EXPECT_GT(num(x + "_max_abs_vs_standard"), 0.0) << x;
       }
+    }
+    if (method != "standard" && method != "standard_bwd") {
+      EXPECT_GT(largest, 0.0);
     }
     if (method == "standard" || method == "standard_bwd") {
       EXPECT_EQ(ran, "cublas");
@@ -456,8 +461,8 @@ INSTANTIATE_TEST_SUITE_P(All, CudaNativeKernels,
                                             ::testing::Values(64, 128, 256), ::testing::Bool()),
                          case_name);
 
-// The native standard (cuBLAS) and tiled (two passes) forwards and standard_bwd: against the fp64
-// reference under the same rule as flash; standard against the host's standard in the same
+// The native standard (cuBLAS) and tiled (two passes) forwards: against the fp64 reference under
+// the same rule as flash (standard_bwd under a looser one, below); standard against the host's standard in the same
 // precision (same_precision.hpp: the same arithmetic, so they differ by far less than either's
 // error: an fp32 summation order, now and then one dtype rounding); and the lab's accuracy claim,
 // that tiled (the exact P, rounded once as standard rounds it) is closer to standard than flash
@@ -523,9 +528,18 @@ TEST_P(CudaNativeBaselines, StandardTiledAndStandardBwdAgainstTheReferences) {
     EXPECT_LE(vs_host.rel_fro, 0.25 * u) << "O: cuBLAS standard vs the host's same-precision standard";
     auto vs_host_L = na::compare<double, Kokkos::HostSpace>(p.rows(st.lse), p.rows(base.L));
     EXPECT_LE(vs_host_L.max_abs, 1e-5) << "L: cuBLAS standard vs the host's same-precision standard";
-    expect_rule("dQ", p, sb.dQ, base.dQ, ref.dQ, false);
-    expect_rule("dK", p, sb.dK, base.dK, ref.dK, true);
-    expect_rule("dV", p, sb.dV, base.dV, ref.dV, true);
+    // standard_bwd takes dS = P o (dP - rowsum(dP o P)) with the P it materialised, rounded to the
+    // dtype (as materialised attention in the dtype does), where the host model keeps P in fp32:
+    // one more rounding per dS element. Measured on an H200: rel_fro 1.2x-1.4x the host model's,
+    // max-abs up to 2.3x; so rel_fro within 2x and max-abs within 4x, plus the same atol.
+    for (auto [name, x, b, r, kv] : {std::tuple{"dQ", &sb.dQ, &base.dQ, ref.dQ, false},
+                                     std::tuple{"dK", &sb.dK, &base.dK, ref.dK, true},
+                                     std::tuple{"dV", &sb.dV, &base.dV, ref.dV, true}}) {
+      auto e = na::compare<double, Kokkos::HostSpace>(p.view(*x, kv), r);
+      auto eb = na::compare<double, Kokkos::HostSpace>(p.view(*b, kv), r);
+      EXPECT_LE(e.rel_fro, 2 * eb.rel_fro + 0x1p-16) << "standard_bwd " << name;
+      EXPECT_LE(e.max_abs, 4 * eb.max_abs + 0x1p-16 * max_abs_finite(r)) << "standard_bwd " << name;
+    }
     if (s.N >= 113 && s.N_kv >= 113) {
       tiled_vs_std += na::compare<double, Kokkos::HostSpace>(p.view(ti.O, false), p.view(st.O, false)).rel_fro;
       flash_vs_std += na::compare<double, Kokkos::HostSpace>(p.view(fl.O, false), p.view(st.O, false)).rel_fro;

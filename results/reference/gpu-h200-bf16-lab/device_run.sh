@@ -11,7 +11,7 @@ SRC=${SRC:-build-wt14g-src}
 B=${B:-build-cuda-14g}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv > "$OUT/gpu.txt" 2>&1
 if [ ! -x /tmp/kk/kokkos/bin/nvcc_wrapper ]; then
-  OUT=$OUT NUMLAB_STEPS=none third_party/device_build.sh > /tmp/kk_build.txt 2>&1 || { tail -20 /tmp/kk_build.txt; exit 1; }
+  mkdir -p /tmp/kkout && OUT=/tmp/kkout NUMLAB_STEPS=none third_party/device_build.sh > /tmp/kk_build.txt 2>&1 || { tail -20 /tmp/kk_build.txt; exit 1; }
 fi
 echo "kokkos ready after $(el) s"
 export Kokkos_ROOT=/tmp/kk/kokkos KokkosKernels_ROOT=/tmp/kk/kk

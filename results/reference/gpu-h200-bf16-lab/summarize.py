@@ -11,6 +11,8 @@ def val(a, k, default=None):
     v = a.get(k, default)
     if isinstance(v, bytes):
         v = v.decode()
+    if hasattr(v, "item") and getattr(v, "shape", None) == ():
+        v = v.item()  # numpy scalar -> int / float / bool
     return v
 
 
