@@ -46,10 +46,16 @@ if(NOT _numlab_kokkos_found)
   set(Kokkos_VERSION "from-headers")
   set(NUMLAB_KOKKOS_LAYOUT "debian-tribits")
 endif()
-# Where this Kokkos came from (scripts/build.sh says: trilinos-source-openmp, debian-serial-packages,
-# user (Kokkos_ROOT)); recorded in every file's provenance.
-set(NUMLAB_KOKKOS_ORIGIN "" CACHE STRING "where the Kokkos of this build came from (set by scripts/build.sh)")
-if(NOT NUMLAB_KOKKOS_ORIGIN)
-  set(NUMLAB_KOKKOS_ORIGIN "cmake (${NUMLAB_KOKKOS_LAYOUT})")
+# Where this Kokkos came from, from what was found (recorded in every file's provenance as
+# kokkos_origin, and in numlab-kokkos-origin.txt of the build folder for scripts/build.sh and
+# scripts/test.sh): the OpenMP build of scripts/kokkos_openmp.sh, Debian's Serial packages, or
+# another install.
+if(NUMLAB_KOKKOS_LAYOUT STREQUAL "debian-tribits")
+  set(NUMLAB_KOKKOS_ORIGIN "debian-serial-packages")
+elseif(Kokkos_DIR MATCHES "/kokkos-openmp/kokkos/")
+  set(NUMLAB_KOKKOS_ORIGIN "trilinos-source-openmp")
+else()
+  set(NUMLAB_KOKKOS_ORIGIN "user (${Kokkos_DIR})")
 endif()
+file(WRITE ${PROJECT_BINARY_DIR}/numlab-kokkos-origin.txt "${NUMLAB_KOKKOS_ORIGIN}\n")
 message(STATUS "numlab: Kokkos layout: ${NUMLAB_KOKKOS_LAYOUT}, devices: ${Kokkos_DEVICES}, origin: ${NUMLAB_KOKKOS_ORIGIN}")

@@ -17,53 +17,66 @@ build_dir="${NUMLAB_BUILD_DIR:-build}"
 choice="${NUMLAB_KOKKOS:-auto}"
 
 user_root=0
+prev=""
 for a in "$@"; do
-  case "$a" in -DKokkos_ROOT=* | -DKokkos_DIR=* | -DKokkos_ROOT:*=* | -DKokkos_DIR:*=*) user_root=1 ;; esac
+  case "$prev$a" in -DKokkos_ROOT=* | -DKokkos_DIR=* | -DKokkos_ROOT:*=* | -DKokkos_DIR:*=*) user_root=1 ;; esac
+  prev=""
+  [ "$a" = -D ] && prev="-D"
 done
 [ -n "${Kokkos_ROOT:-}" ] && user_root=1
-
-kokkos_args=()
 case "$choice" in
   auto | openmp | serial) ;;
   *) echo "build.sh: NUMLAB_KOKKOS='$choice': expected auto, openmp or serial" >&2; exit 2 ;;
 esac
-if [ "$user_root" = 1 ]; then
-  origin="user (Kokkos_ROOT)"
-elif [ "$choice" = serial ]; then
-  origin="debian-serial-packages"
-else
-  if prefix="$(scripts/kokkos_openmp.sh | tail -n 1)" && [ -d "$prefix/kokkos" ]; then
-    origin="trilinos-source-openmp"
+# What the build folder was configured against (cmake/NumlabKokkos.cmake writes it).
+configured="$(cat "$build_dir/numlab-kokkos-origin.txt" 2>/dev/null || true)"
+if [ "$user_root" = 0 ] && [ -z "${NUMLAB_KOKKOS:-}" ] && [ "${configured#user}" != "$configured" ]; then
+  # A folder configured by hand against another Kokkos (e.g. CUDA) stays as it is.
+  echo "build.sh: $build_dir is configured against $configured; keeping it (NUMLAB_KOKKOS=auto|openmp|serial switches)" >&2
+  user_root=1
+fi
+
+kokkos_args=()
+want=user
+if [ "$user_root" = 0 ] && [ "$choice" = serial ]; then
+  want=debian-serial-packages
+elif [ "$user_root" = 0 ]; then
+  retry=()
+  [ "$choice" = openmp ] && retry=(env NUMLAB_KOKKOS_RETRY=1)
+  if prefix="$("${retry[@]}" scripts/kokkos_openmp.sh | tail -n 1)" && [ -d "$prefix/kokkos" ]; then
+    want=trilinos-source-openmp
     kokkos_args=(-DKokkos_ROOT="$prefix/kokkos" -DKokkosKernels_ROOT="$prefix/kokkos-kernels")
   elif [ "$choice" = openmp ]; then
     echo "build.sh: NUMLAB_KOKKOS=openmp, but the OpenMP Kokkos could not be built (reason above)" >&2
     exit 1
   else
-    origin="debian-serial-packages"
+    want=debian-serial-packages
     cat >&2 <<'EOF'
 build.sh: ************************************************************************
 build.sh: Could not build Kokkos with OpenMP from Debian's trilinos source package
 build.sh: (reason above). Building against Debian's Kokkos binary packages instead:
 build.sh: they have the Serial backend only, so every Kokkos kernel of numlab runs on ONE
-build.sh: core. NUMLAB_KOKKOS=serial chooses this quietly; NUMLAB_KOKKOS=openmp makes the
-build.sh: failure an error; -DKokkos_ROOT=DIR uses your own Kokkos install.
+build.sh: core. NUMLAB_KOKKOS=serial chooses this quietly; NUMLAB_KOKKOS=openmp retries and
+build.sh: makes a failure an error; -DKokkos_ROOT=DIR uses your own Kokkos install.
 build.sh: ************************************************************************
 EOF
   fi
 fi
 
-# A build folder configured against another Kokkos is configured afresh (CMake caches Kokkos_DIR).
-stamp="$build_dir/.numlab-kokkos-origin"
-if [ -f "$build_dir/CMakeCache.txt" ] && { [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$origin ${kokkos_args[*]}" ]; }; then
-  echo "build.sh: $build_dir was configured against another Kokkos; configuring it afresh ($origin)" >&2
-  rm -rf "$build_dir/CMakeCache.txt" "$build_dir/CMakeFiles"
+# The cached find results of an earlier configure win over a new Kokkos_ROOT: forget them (and
+# an old Kokkos_ROOT) whenever build.sh chooses the Kokkos; finding again is quick.
+forget=()
+if [ "$want" != user ]; then
+  [ -n "$configured" ] && [ "$configured" != "$want" ] \
+    && echo "build.sh: $build_dir was configured against $configured; switching it to $want" >&2
+  forget=(-U Kokkos_DIR -U KokkosKernels_DIR -U Kokkos_ROOT -U KokkosKernels_ROOT -U "_kk_lib_*")
 fi
 generator=()
 command -v ninja >/dev/null && [ ! -f "$build_dir/Makefile" ] && generator=(-G Ninja)
 native=ON
 [ "${NUMLAB_PORTABLE:-0}" = 1 ] && native=OFF
-echo "build.sh: Kokkos: $origin" >&2
-cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DNUMLAB_ARCH_NATIVE=$native \
-  -DNUMLAB_KOKKOS_ORIGIN="$origin" "${kokkos_args[@]}" "$@"
-echo "$origin ${kokkos_args[*]}" >"$stamp"
+echo "build.sh: Kokkos: $want" >&2
+cmake -S . -B "$build_dir" "${generator[@]}" "${forget[@]}" -DCMAKE_BUILD_TYPE=Release -DNUMLAB_ARCH_NATIVE=$native \
+  "${kokkos_args[@]}" "$@"
+echo "build.sh: configured against $(cat "$build_dir/numlab-kokkos-origin.txt" 2>/dev/null || echo '?')" >&2
 cmake --build "$build_dir" --parallel "$(nproc)"

@@ -10,10 +10,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install_deps.sh
 scripts/build.sh
 build_dir="${NUMLAB_BUILD_DIR:-build}"
-origin="$(cat "$build_dir/.numlab-kokkos-origin" 2>/dev/null || echo unknown)"
-echo "test.sh: suite of $build_dir (Kokkos: ${origin%% *})"
+origin="$(cat "$build_dir/numlab-kokkos-origin.txt" 2>/dev/null || echo unknown)"
+echo "test.sh: suite of $build_dir (Kokkos: $origin)"
 (cd "$build_dir" && ctest --output-on-failure --parallel "$(nproc)" --timeout 900)
-if [ "${NUMLAB_TEST_FALLBACK:-1}" != 0 ] && [ "${origin%% *}" = trilinos-source-openmp ]; then
+if [ "${NUMLAB_TEST_FALLBACK:-1}" != 0 ] && [ "$origin" = trilinos-source-openmp ]; then
   serial_dir="${build_dir%/}-serial"
   echo "test.sh: the fallback: Debian's Serial Kokkos packages in $serial_dir"
   NUMLAB_KOKKOS=serial NUMLAB_BUILD_DIR="$serial_dir" scripts/build.sh

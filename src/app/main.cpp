@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   apply_openmp_affinity_defaults(argv);  // may re-exec with OMP_PROC_BIND/OMP_PLACES set
   // Kokkos before 3.7 knows --kokkos-threads only and ignores --kokkos-num-threads silently:
   // the documented spelling works on every Kokkos.
+  std::string cmd;  // as typed, for the provenance
+  for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
   static std::vector<std::string> arg_storage(argv, argv + argc);
   static std::vector<char*> arg_ptrs;
 #if KOKKOS_VERSION < 30700
@@ -69,8 +71,6 @@ int main(int argc, char** argv) {
   } catch (CLI::ParseError const& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
-  std::string cmd;
-  for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
   if (merge_cmd->parsed()) return run_merge(merge_opts, cmd);
   // Kokkos' own flags (3.x and 4.x); anything else, a misspelled one included, is a usage error.
   static char const* const kokkos_flags[] = {

@@ -21,17 +21,55 @@ bool env_set(char const* name) {
   char const* v = std::getenv(name);
   return v != nullptr && *v != '\0';
 }
+
+// Set once at start: numlab's defaults are in force in this image (the marker itself is removed
+// from the environment, so programs numlab starts do not inherit it).
+bool g_defaults_applied = false;
+
+// The thread count asked for on the command line or by OMP_NUM_THREADS (0: none).
+int requested_threads(char** argv) {
+  int n = 0;
+  for (char** a = argv + 1; *a; ++a)
+    for (char const* flag : {"--kokkos-num-threads=", "--kokkos-threads="})
+      if (std::strncmp(*a, flag, std::strlen(flag)) == 0) n = std::atoi(*a + std::strlen(flag));
+  if (n == 0 && env_set("OMP_NUM_THREADS")) n = std::atoi(std::getenv("OMP_NUM_THREADS"));
+  return n;
+}
 }  // namespace
 
 void apply_openmp_affinity_defaults(char** argv) {
 #if defined(KOKKOS_ENABLE_OPENMP)
-  if (env_set("OMP_PROC_BIND") || env_set("OMP_PLACES") || env_set(kAppliedMarker)) return;
+  if (env_set(kAppliedMarker)) {
+    g_defaults_applied = true;
+    ::unsetenv(kAppliedMarker);
+    return;
+  }
+  // Any affinity setting of the user's (GNU's and Intel's own variables too) is left alone, as
+  // are tools that run the program under their own loader (valgrind: /proc/self/exe is the tool).
+  for (char const* v : {"OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY", "KMP_AFFINITY"})
+    if (env_set(v)) return;
   if (char const* v = std::getenv("NUMLAB_OMP_DEFAULTS"); v && std::strcmp(v, "0") == 0) return;
+  if (char const* pre = std::getenv("LD_PRELOAD"); pre && std::strstr(pre, "vgpreload")) return;
+  // Binding pays when the threads fill the process's CPUs; fewer threads bound by spread would
+  // take the same CPUs in every process (two shards on one node on the same cores).
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int const cpus = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+  int const want = requested_threads(argv);
+  if (cpus <= 1 || (want > 0 && want != cpus)) {
+    // Unbound, as the runtime (which read the environment before main) already is: saying so
+    // spares the user Kokkos' warning about the unset variable.
+    ::setenv("OMP_PROC_BIND", "false", 1);
+    return;
+  }
+  char self[4096];
+  ssize_t const len = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0) return;  // no /proc: run unbound
+  self[len] = '\0';
   ::setenv("OMP_PROC_BIND", "spread", 1);
   ::setenv("OMP_PLACES", "threads", 1);
   ::setenv(kAppliedMarker, "1", 1);
-  ::execv("/proc/self/exe", argv);
-  // No re-exec (no /proc): run unbound, and say so truthfully in the provenance.
+  ::execv(self, argv);  // the binary's own path: the process keeps its name
   ::unsetenv("OMP_PROC_BIND");
   ::unsetenv("OMP_PLACES");
   ::unsetenv(kAppliedMarker);
@@ -79,7 +117,7 @@ HostThreads host_threads() {
     for (int p = 0; p < omp_get_num_places(); ++p) n += omp_get_place_num_procs(p);
     t.cpus_available = n;
   }
-  t.defaults_applied = env_set(kAppliedMarker);
+  t.defaults_applied = g_defaults_applied;
 #endif
   return t;
 }

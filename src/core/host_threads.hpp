@@ -7,12 +7,13 @@
 
 namespace numlab {
 
-// On a build with the OpenMP backend and neither OMP_PROC_BIND nor OMP_PLACES set, sets
-// OMP_PROC_BIND=spread and OMP_PLACES=threads (what Kokkos recommends, and Kokkos warns
-// without them) and re-executes the program: the OpenMP runtime reads them when it is
-// loaded, before main, so only a fresh image sees them. A user's own setting of either, or
-// NUMLAB_OMP_DEFAULTS=0, is left alone. Returns (does nothing) when there is nothing to do;
-// does not return when the re-exec succeeds.
+// On a build with the OpenMP backend, where the user set no affinity (OMP_PROC_BIND, OMP_PLACES,
+// GOMP_CPU_AFFINITY, KMP_AFFINITY) and the threads fill the process's CPUs (no thread count, or
+// one equal to the CPUs of its mask), sets OMP_PROC_BIND=spread and OMP_PLACES=threads (what
+// Kokkos recommends, and Kokkos warns without them) and re-executes the binary: the OpenMP
+// runtime reads them when it is loaded, before main, so only a fresh image sees them.
+// NUMLAB_OMP_DEFAULTS=0 and valgrind leave the environment alone. Call first thing in main; does
+// not return when the re-exec succeeds.
 void apply_openmp_affinity_defaults(char** argv);
 
 struct HostThreads {

@@ -25,14 +25,16 @@ bool g_installed = false;
 // backends) grow on the first kernel that needs more and stay for the process: charging them to
 // whichever method happens to run first would make a method's peak depend on the one before it
 // (the first team-scratch kernel after standard's BLAS kernel paid the host's scratch pool).
-// The OpenMP backend allocates its per-thread pools without a label ("[unlabeled]"); every
-// allocation of numlab's own is a labelled View.
-bool is_kokkos_pool(char const* label) {
-  return label && (std::strncmp(label, "Kokkos::", 8) == 0 || std::strcmp(label, "[unlabeled]") == 0);
+// The OpenMP backend allocates its per-thread pools in HostSpace without a label
+// ("[unlabeled]"); every host allocation of numlab's own is a labelled View.
+bool is_kokkos_pool(Kokkos::Profiling::SpaceHandle const& h, char const* label) {
+  if (!label) return false;
+  if (std::strncmp(label, "Kokkos::", 8) == 0) return true;
+  return std::strcmp(label, "[unlabeled]") == 0 && std::strcmp(h.name, "Host") == 0;
 }
 
 void on_allocate(Kokkos::Profiling::SpaceHandle h, char const* label, void const*, std::uint64_t size) {
-  if (is_kokkos_pool(label)) return;
+  if (is_kokkos_pool(h, label)) return;
   std::lock_guard<std::mutex> lock(g_mutex);
   auto& c = g_spaces[h.name];
   c.live += static_cast<std::int64_t>(size);
@@ -40,7 +42,7 @@ void on_allocate(Kokkos::Profiling::SpaceHandle h, char const* label, void const
 }
 
 void on_deallocate(Kokkos::Profiling::SpaceHandle h, char const* label, void const*, std::uint64_t size) {
-  if (is_kokkos_pool(label)) return;
+  if (is_kokkos_pool(h, label)) return;
   std::lock_guard<std::mutex> lock(g_mutex);
   g_spaces[h.name].live -= static_cast<std::int64_t>(size);
 }

@@ -52,7 +52,9 @@ TEST(HostThreads, InProcessItMatchesKokkos) {
   EXPECT_FALSE(t.proc_bind.empty());
 #else
   EXPECT_TRUE(t.proc_bind.empty());
+#if !defined(KOKKOS_ENABLE_THREADS)
   EXPECT_EQ(t.threads, 1);
+#endif
 #endif
   std::string const d = describe(t);
   EXPECT_NE(d.find(t.host_space), std::string::npos) << d;
@@ -62,25 +64,41 @@ TEST(HostThreads, InProcessItMatchesKokkos) {
 TEST(HostThreads, ListSaysWhatRunsAndNumlabSetsTheAffinityDefaults) {
   auto dir = work_dir() / "list";
   fs::create_directories(dir);
-  // No OMP_* from the user: numlab's defaults, and --kokkos-num-threads=1 is one thread.
-  nlohmann::json j = list_json_of({"--kokkos-num-threads=1"}, {"OMP_PROC_BIND", "OMP_PLACES", "OMP_NUM_THREADS"},
-                                  dir / "defaults.json");
+  std::vector<std::string> const no_omp = {"OMP_PROC_BIND", "OMP_PLACES", "OMP_NUM_THREADS", "GOMP_CPU_AFFINITY",
+                                           "KMP_AFFINITY", "NUMLAB_OMP_DEFAULTS"};
+  // One thread asked for: that many, and on a machine of several CPUs no binding (spread would
+  // put every such process on the same CPU).
+  nlohmann::json j = list_json_of({"--kokkos-num-threads=1"}, no_omp, dir / "one.json");
   auto const& h = j.at("host_threads");
   EXPECT_EQ(h.at("threads").get<int>(), 1) << h.dump();
   EXPECT_EQ(h.at("execution_space").get<std::string>(), Kokkos::DefaultHostExecutionSpace::name());
   EXPECT_EQ(h.at("cpus_available").get<int>(), cpus_in_mask()) << h.dump();
   if (openmp_build()) {
-    EXPECT_EQ(h.at("omp_proc_bind").get<std::string>(), "spread") << h.dump();
-    EXPECT_EQ(h.at("omp_places").get<std::string>(), "threads") << h.dump();
-    EXPECT_TRUE(h.at("numlab_defaults").get<bool>());
-    // Without a thread flag: one thread per CPU of the process.
-    nlohmann::json all = list_json_of({}, {"OMP_PROC_BIND", "OMP_PLACES", "OMP_NUM_THREADS"}, dir / "all.json");
-    EXPECT_EQ(all.at("host_threads").at("threads").get<int>(), cpus_in_mask()) << all.dump();
-    // The user's own setting is kept.
-    nlohmann::json user = list_json_of({"--kokkos-num-threads=1"}, {"OMP_PROC_BIND=close", "OMP_PLACES"},
-                                       dir / "user.json");
+    bool const several = cpus_in_mask() > 1;
+    EXPECT_EQ(h.at("omp_proc_bind").get<std::string>(), "false") << h.dump();
+    EXPECT_FALSE(h.at("numlab_defaults").get<bool>());
+    // No thread flag: one thread per CPU of the process, bound by numlab's defaults where there
+    // are several.
+    nlohmann::json all = list_json_of({}, no_omp, dir / "all.json");
+    auto const& a = all.at("host_threads");
+    EXPECT_EQ(a.at("threads").get<int>(), cpus_in_mask()) << a.dump();
+    EXPECT_EQ(a.at("cpus_available").get<int>(), cpus_in_mask()) << a.dump();
+    if (several) {
+      EXPECT_EQ(a.at("omp_proc_bind").get<std::string>(), "spread") << a.dump();
+      EXPECT_EQ(a.at("omp_places").get<std::string>(), "threads") << a.dump();
+      EXPECT_TRUE(a.at("numlab_defaults").get<bool>());
+    }
+    // The user's own setting is kept, and NUMLAB_OMP_DEFAULTS=0 keeps numlab out of it.
+    std::vector<std::string> user_env = no_omp;
+    user_env.push_back("OMP_PROC_BIND=close");
+    nlohmann::json user = list_json_of({}, user_env, dir / "user.json");
     EXPECT_EQ(user.at("host_threads").at("omp_proc_bind").get<std::string>(), "close");
     EXPECT_FALSE(user.at("host_threads").at("numlab_defaults").get<bool>());
+    std::vector<std::string> off_env = no_omp;
+    off_env.push_back("NUMLAB_OMP_DEFAULTS=0");
+    nlohmann::json off = list_json_of({}, off_env, dir / "off.json");
+    EXPECT_EQ(off.at("host_threads").at("omp_proc_bind").get<std::string>(), "false");
+    EXPECT_FALSE(off.at("host_threads").at("numlab_defaults").get<bool>());
   } else {
     EXPECT_EQ(h.at("omp_proc_bind").get<std::string>(), "");
   }
@@ -109,13 +127,13 @@ TEST(HostThreads, ProvenanceRecordsThreadsAndTheAnswerDoesNotDependOnThem) {
       fs::path out = dir / (cfg.stem().string() + std::to_string(threads) + ".h5");
       ASSERT_EQ(wait_exit(spawn_with_env({cfg.string(), "-o", out.string(), "-q",
                                           "--kokkos-num-threads=" + std::to_string(threads)},
-                                         dir / "run.log", {"OMP_PROC_BIND", "OMP_PLACES"})),
+                                         dir / "run.log", {"OMP_PROC_BIND", "OMP_PLACES", "OMP_NUM_THREADS"})),
                 0)
           << slurp(dir / "run.log");
       ParamMap const root = results::read_root(out.string());
       EXPECT_EQ(std::get<std::int64_t>(root.at("host_threads")), threads);
       EXPECT_EQ(std::get<std::int64_t>(root.at("kokkos_concurrency")), threads);
-      EXPECT_EQ(std::get<std::string>(root.at("omp_proc_bind")), "spread");
+      EXPECT_EQ(std::get<std::string>(root.at("omp_proc_bind")), threads == cpus_in_mask() ? "spread" : "false");
       EXPECT_NE(std::get<std::string>(root.at("kokkos_backends_enabled")).find("openmp"), std::string::npos);
       runs.push_back(results::read_points(out.string()));
     }
