@@ -44,7 +44,12 @@ struct TiledBwdKernel {
   KOKKOS_INLINE_FUNCTION void operator()(member_type const& m) const {
     const int slot = m.league_rank();
     const int t = team_offset + slot;
-    const int bh = t / Tr, i = t % Tr;
+    // Heads vary fastest: the teams in flight together (a chunk of G) add into different heads'
+    // dK/dV where there are enough heads. With query tiles fastest, the two threads of a host
+    // both added every element of one head's dK/dV at the same time: the contended atomics made
+    // two threads 4x slower than one.
+    const int BH = s.B * s.H;
+    const int bh = t % BH, i = t / BH;
     const int b = bh / s.H, h = bh % s.H;
     const int q0 = i * Br, nr = imin(Br, s.N - q0);
 
