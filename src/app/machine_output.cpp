@@ -68,7 +68,7 @@ json list_json(ExperimentList const& kinds) {
   HostThreads const t = host_threads();
   j["kokkos_backends_enabled"] = t.backends;
   j["host_threads"] = {{"execution_space", t.host_space}, {"threads", t.threads}, {"cpus_available", t.cpus_available},
-                       {"omp_proc_bind", t.proc_bind}, {"omp_places", t.places}, {"numlab_defaults", t.defaults_applied},
+                       {"omp_proc_bind", t.proc_bind}, {"omp_places", t.places}, {"gomp_spincount", t.spin_count}, {"numlab_defaults", t.defaults_applied},
                        {"description", describe(t)}};
   j["settings"] = schema_json(settings_schema());
   json ks = json::array();

@@ -124,6 +124,7 @@ ParamMap collect_provenance(RunConfig const& cfg, std::string const& command_lin
   p["host_cpus_available"] = std::int64_t(threads.cpus_available);
   p["omp_proc_bind"] = threads.proc_bind;
   p["omp_places"] = threads.places;
+  p["gomp_spincount"] = threads.spin_count;
   p["host_threads_description"] = describe(threads);
   std::ostringstream kc;
   Kokkos::print_configuration(kc, true);
