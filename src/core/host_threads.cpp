@@ -72,14 +72,14 @@ void apply_openmp_affinity_defaults(char** argv) {
   // BLAS threads (OpenBLAS' own pool) need next: the dense GE, Kokkos panels between BLAS calls,
   // took 4x the time of one thread (N = 2000: 387 vs 78 ms; 10000 rounds: 96-100 ms) while
   // the level-scheduled and multicolour sweeps keep their speed (a passive wait costs level_launch 4x).
-  if (!env_set("OMP_WAIT_POLICY") && !env_set("GOMP_SPINCOUNT")) ::setenv("GOMP_SPINCOUNT", "10000", 1);
+  bool const set_spin = !env_set("OMP_WAIT_POLICY") && !env_set("GOMP_SPINCOUNT");
+  if (set_spin) ::setenv("GOMP_SPINCOUNT", "10000", 1);
   ::setenv(kAppliedMarker, "1", 1);
   ::execv(self, argv);  // the binary's own path: the process keeps its name
   ::unsetenv("OMP_PROC_BIND");
   ::unsetenv("OMP_PLACES");
   ::unsetenv(kAppliedMarker);
-  if (std::getenv("GOMP_SPINCOUNT") && std::strcmp(std::getenv("GOMP_SPINCOUNT"), "10000") == 0)
-    ::unsetenv("GOMP_SPINCOUNT");
+  if (set_spin) ::unsetenv("GOMP_SPINCOUNT");
 #else
   (void)argv;
 #endif
