@@ -145,6 +145,8 @@ class Styles:
             hs = [Line2D([], [], **self(s)) for s in self.labels]
             return hs, [text(s.label) for s in self.labels]
         hs, labs = [], []
+        if len(self.colours) >= room:
+            return [Line2D([], [], color="0.35", lw=2)], [f"{len(self.labels)} series: see the series table"]
         for ck in self.colours:
             hs.append(Line2D([], [], color=self.colour(ck), linestyle="--" if self.peer[ck] else "-", lw=2))
             labs.append(text(ck))
@@ -199,19 +201,19 @@ def legend_rows(labels, width_in):
     return int(math.ceil(len(labels) / ncol)), ncol
 
 
-def draw_series(ax, s, styles, bars=True):
+def draw_series(ax, s, styles, bars=True, last_marker=False):
     xs, ys, lo, hi = s.arrays()
     if not len(xs):
         return
     st = styles(s)
-    ax.plot(xs, ys, **st)
+    ax.plot(xs, ys, markevery=[len(xs) - 1] if last_marker else None, **st)
     if bars and (np.any(lo < ys) or np.any(hi > ys)):
         ax.errorbar(xs, ys, yerr=[np.maximum(ys - lo, 0), np.maximum(hi - ys, 0)], fmt="none",
                     ecolor=st["color"], elinewidth=1.0, capsize=2.5, alpha=0.8)
 
 
 def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(), panel_w=PANEL_W,
-         panel_h=PANEL_H, log=print, name=""):
+         panel_h=PANEL_H, log=print, name="", last_marker=False, per_panel=False):
     """Draws the panels (those with data) into a new figure with one shared legend.
     configure(ax, panel) sets scales, labels and extras. Returns (fig, styles, legend_entries,
     panels_drawn)."""
@@ -225,6 +227,8 @@ def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(
         labels.append(text(h.get_label()))
     ncols0 = max(1, min(ncols or MAX_COLS, len(panels)))
     lrows, lncol = legend_rows(labels, ncols0 * panel_w)
+    if per_panel:
+        lrows = 0
     ncols, nrows, h, kept = layout(len(panels), ncols, lrows, panel_w, panel_h)
     if kept < len(panels):
         log(f"note: {name}: {len(panels) - kept} of {len(panels)} panels left out (figure height bound)")
@@ -235,7 +239,7 @@ def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(
         ax.set_visible(False)
     for ax, p in zip(flat, panels):
         for s in sorted(p.series.values(), key=lambda s: (s.is_peer, s.order, s.colour_key)):
-            draw_series(ax, s, styles, bars)
+            draw_series(ax, s, styles, bars, last_marker)
         for e in p.extras:
             e(ax)
         ax.set_title(text(p.title))
@@ -243,6 +247,26 @@ def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(
             configure(ax, p)
     fig.suptitle(text(suptitle), y=1.0, fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.985))
+    if per_panel:  # each panel its own styles and legend, under it (panels side by side)
+        entries = 0
+        for ax, p in zip(flat, panels):
+            ax.cla()
+            st = Styles([s for s in p.series.values() if s.values])
+            st.room = LEGEND_MAX - len(extra_legend)
+            for s in sorted(p.series.values(), key=lambda s: (s.is_peer, s.order, s.colour_key)):
+                draw_series(ax, s, st, bars, last_marker)
+            for e in p.extras:
+                e(ax)
+            ax.set_title(text(p.title))
+            if configure:
+                configure(ax, p)
+            hs, ls = st.legend(st.room)
+            hs, ls = hs + list(extra_legend), ls + [text(h.get_label()) for h in extra_legend]
+            entries = max(entries, len(hs))
+            h_in = ax.get_position().height * fig.get_size_inches()[1]
+            ax.legend(hs, ls, loc="upper center", bbox_to_anchor=(0.5, -0.55 / h_in), frameon=False, fontsize=8)
+            styles = st if st.mapping() else styles
+        return fig, styles, entries, len(panels)
     if handles:
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=lncol, frameon=False)
     return fig, styles, len(handles), len(panels)

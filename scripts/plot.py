@@ -61,7 +61,9 @@ MIB = 2.0 ** 20
 LEGEND_MAX = fg.LEGEND_MAX
 # Method options that bound resources or bookkeeping, not the computation: never part of a label.
 NOT_LABEL = {"max_gib", "max_dense_gib", "vs_standard", "spectral_iters", "spectral_radius", "check_every",
-             "divtol", "save_outputs"}
+             "divtol", "save_outputs", "max_iter"}
+# Options base_label already names where they differ from numlab's default.
+IN_BASE_LABEL = ("variant", "direction", "omega")
 
 
 class Figure:
@@ -180,13 +182,11 @@ def method_label(p, options, exclude=()):
     lab = base_label(p, exclude=tuple(exclude) + ("tile_q", "tile_k", "dq"))
     extra = []
     for k in options.get(str(p.get("method")), []):
-        if k in ("variant", "direction", "omega") and k in lab:
+        if k in IN_BASE_LABEL:
             continue
         v = nr.value_or_default(p, k)
         if k in ("tile_q", "tile_k"):
             v = _tile(p, k) if _tile(p, k) is not None else v
-        if k == "variant" and str(v) in lab:
-            continue
         extra.append(f"{k}={_g(v)}")
     if extra:
         lab += " (" + ", ".join(extra) + ")"
@@ -670,8 +670,27 @@ def fig_attention_error(points, outdir, figures, log):
 
 # ------------------------------------------------------------------ linear systems
 
+GS_KEYS = ("variant", "direction", "omega")
+
+
+def gs_config(p):
+    """(method, variant, direction, omega): a missing option is numlab's default (--list)."""
+    vals = [nr.value_or_default(p, k) for k in GS_KEYS]
+    return (str(p.get("method")),) + tuple(
+        (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else ("" if v is None else str(v)))
+        for v in vals)
+
+
+def _gs_point(config):
+    """A point-like dict of a gs_config tuple (for its label)."""
+    p = dict(zip(("method",) + GS_KEYS, config))
+    p["kind"] = "linsolve"
+    return {k: v for k, v in p.items() if v != ""}
+
 def linsolve_family(p):
-    """(sort key, title) of a matrix family, with the generator's own parameters."""
+    """(sort key..., title) of a matrix family, titled with the generator's own parameters (2D
+    Poisson has no dominance factor). A peer point that records fewer parameters than numlab's
+    belongs to the family of the numlab point it matches (see LinsolveGrid)."""
     gen = str(p.get("generator") or "")
     d = nr.number(p, "density")
     f = nr.effective_dominance(p)
@@ -683,10 +702,28 @@ def linsolve_family(p):
         return (2, nr.number(p, "cond") or 0.0, 0.0,
                 f"randsvd, cond {_g(nr.number(p, 'cond'))}, {p.get('sv_distribution', 'geometric')} σ")
     if d is not None:
-        level = nr.dominance_levels([p]).get(f)
+        level = LEVELS.get(f)
         dom = "" if f is None else f", dominance {_g(f)}" + (f" ({level})" if level else "")
         return (0, d, -(f or 0.0), f"random sparse, density {_g(d)}{dom}")
     return (4, 0.0, 0.0, "other problems")
+
+
+# {effective dominance factor: named level} of the points being drawn (make_figures sets it).
+LEVELS = {}
+
+
+def adopt_families(pts):
+    """{id(p): family}: numlab points their own; a peer point the family of the first numlab
+    point whose problem it matches (a SciPy point records N and density, not the dominance)."""
+    mine = [p for p in pts if not p.get("is_peer")]
+    out = {}
+    for p in pts:
+        if p.get("is_peer"):
+            m = next((q for q in mine if nr.problems_match(q, p, "linsolve")), None)
+            out[id(p)] = linsolve_family(m if m is not None else p)
+        else:
+            out[id(p)] = linsolve_family(p)
+    return out
 
 
 def main_dominance(pts, name, log):
@@ -705,26 +742,31 @@ def main_dominance(pts, name, log):
 
 def numlab_families(pts, name, log):
     """Points of families that hold numlab points (peer-only families are dropped)."""
-    mine = {linsolve_family(p) for p in pts if not p.get("is_peer")}
+    fam = adopt_families(pts)
+    mine = {fam[id(p)] for p in pts if not p.get("is_peer")}
     if not mine:
         return pts
-    dropped = sorted({linsolve_family(p) for p in pts} - mine)
+    dropped = sorted({fam[id(p)] for p in pts} - mine)
     if dropped:
         log(f"note: {name}: peer points without a numlab counterpart left out: {', '.join(t[3] for t in dropped)}")
-    return [p for p in pts if linsolve_family(p) in mine]
+    return [p for p in pts if fam[id(p)] in mine]
 
 
 class LinsolveGrid:
     def __init__(self, pts, exclude=()):
         opts = varying_options(pts, exclude=exclude)
         self.label = {id(p): method_label(p, opts) for p in pts}
-        keys = sorted({linsolve_family(p) for p in pts})
+        self.fam = adopt_families(pts)
+        keys = sorted(set(self.fam.values()))
         self.panels = {k: fg.Panel(k, k[3]) for k in keys}
         self.keys = keys
 
+    def family(self, p):
+        return self.fam[id(p)]
+
     def series(self, p, variant=""):
-        return self.panels[linsolve_family(p)].get(self.label[id(p)], variant, bool(p.get("is_peer")),
-                                                   (method_rank(p),))
+        return self.panels[self.fam[id(p)]].get(self.label[id(p)], variant, bool(p.get("is_peer")),
+                                                (method_rank(p),))
 
     def panel_list(self):
         return [self.panels[k] for k in self.keys]
@@ -770,8 +812,9 @@ def fig_linsolve_ratio(points, outdir, figures, log, metric):
     what = metric.replace("_seconds_median", "")
     name = f"linsolve_{what}_ratio_to_peer"
     ok = nr.has_diagnostics if metric == "sweep_seconds_median" else nr.is_valid
-    rows = [r for r in peer_ratios([p for p in points if p["kind"] == "linsolve"], metric, ok)
-            if nr.number(r[0], "N")]
+    lin = [p for p in points if p["kind"] == "linsolve" and nr.number(p, "N")]
+    lin = main_dominance(lin, name, log)
+    rows = peer_ratios(lin, metric, ok)
     if not rows:
         log(f"note: skipping {name}: no numlab point with a peer point of the same problem")
         return
@@ -826,16 +869,24 @@ def fig_linsolve_dense(points, outdir, figures, log):
             f = next((flops[nr.problem_key(m)] for m in mine_problems if nr.problems_match(m, p)), None)
         if f:
             rate[id(p)] = f / nr.number(p, metric) / 1e12
-    ns = {nr.number(p, "N") for p in pts}
+    fam = adopt_families(pts)
+    ns = collections.defaultdict(set)
+    for p in pts:
+        ns[fam[id(p)]].add(nr.number(p, "N"))
+    # A family measured at one N (a sweep of the configurations) gets bars, the others lines over N.
+    bars = [p for p in pts if len(ns[fam[id(p)]]) == 1]
+    if bars:
+        _dense_bars(bars, LinsolveGrid(bars), rate, metric, outdir, figures, log, name + "_configurations")
+    pts = [p for p in pts if len(ns[fam[id(p)]]) > 1]
+    if not pts:
+        return
     g = LinsolveGrid(pts)
-    if len(ns) == 1:
-        return _dense_bars(pts, g, rate, metric, outdir, figures, log, name)
     scale, unit = _time_unit([nr.number(p, metric) for p in pts])
     panels = []
     for k in g.keys:
         tp, rp = fg.Panel((k, "t"), k[3]), fg.Panel((k, "r"), k[3])
         for p in pts:
-            if linsolve_family(p) != k:
+            if g.family(p) != k:
                 continue
             lab, peer, order = g.label[id(p)], bool(p.get("is_peer")), (method_rank(p),)
             lo, hi = time_spread(p, metric)
@@ -845,19 +896,13 @@ def fig_linsolve_dense(points, outdir, figures, log):
                 lo, hi = rate_spread(p, metric, rate[id(p)])
                 rp.get(lab, "", peer, order).add(nr.number(p, "N"), rate[id(p)], lo, hi)
         panels += [tp, rp]
-    fams = len(g.keys)
-
     def conf(ax, panel):
         t = panel.key[1] == "t"
         _configure_lin(f"median solve time [{unit}]" if t else "TFLOP/s (2/3 N³ flop)", ylog=t)(ax, panel)
         if not t:
             ax.set_ylim(bottom=0)
-    if fams > 1:  # rows: families; columns: time, TFLOP/s
-        ncols = 2
-    else:
-        ncols = 2
     st = fg.draw(panels, "Dense Gaussian elimination: solve time and TFLOP/s vs N (bars: min-max of the "
-                 "repetitions)", ncols=ncols, configure=conf, log=log, name=name)
+                 "repetitions)", ncols=2, configure=conf, log=log, name=name)
     write(st, outdir, name, "Dense GE: time and TFLOP/s",
           "Dense Gaussian elimination (numlab's gauss_elim and its LAPACK / cuSOLVER reference) and the peers "
           "on the same matrices: median solve time (left) and the rate at the dense flop count 2/3 N³ "
@@ -885,9 +930,13 @@ def _dense_bars(pts, g, rate, metric, outdir, figures, log, name):
     a1.invert_yaxis()
     a1.set_xlabel("median solve time [ms]")
     a2.set_xlabel("TFLOP/s (2/3 N³ flop)")
-    n = nr.number(pts[0], "N")
-    fam = linsolve_family(pts[0])[3]
-    a1.set_title(text(f"N = {_g(n)}, {fam}"))
+    fams = sorted({g.family(p) for p in pts})
+    if len(fams) > 1:
+        a1.set_yticklabels([text(f"{lab}; {g.family(p)[3]}, N = {_g(nr.number(p, 'N'))}")
+                            for lab, p in zip(labels, pts)], fontsize=8)
+        a1.set_title("per configuration")
+    else:
+        a1.set_title(text(f"N = {_g(nr.number(pts[0], 'N'))}, {fams[0][3]}"))
     a2.set_title("rate")
     fig.suptitle("Dense Gaussian elimination per configuration (fastest first; bars: min-max of the repetitions)",
                  fontsize=11)
@@ -896,7 +945,7 @@ def _dense_bars(pts, g, rate, metric, outdir, figures, log, name):
     class _NoStyles:
         def mapping(self):
             return None
-    write((fig, _NoStyles(), 0, 2), outdir, name, "Dense GE: time and TFLOP/s",
+    write((fig, _NoStyles(), 0, 2), outdir, name, "Dense GE: time and TFLOP/s per configuration",
           "Every dense Gaussian elimination configuration at the one N measured: time and rate at the dense "
           "flop count 2/3 N³.", "linsolve", figures, log)
 
@@ -920,7 +969,7 @@ def fig_linsolve_accuracy(points, outdir, figures, log):
             pan.ylabel = ylabel
             for p in pts:
                 v = nr.number(p, metric)
-                if linsolve_family(p) != k or v is None:
+                if g.family(p) != k or v is None:
                     continue
                 if v <= 0:
                     zeros += 1
@@ -949,9 +998,9 @@ def fig_linsolve_iterations(points, outdir, figures, log):
     pts = main_dominance(allpts, name, log)
     g = LinsolveGrid(allpts)
     left = fg.Panel("n", "iterations vs N (most dominant random sparse; other families)")
-    fams = {linsolve_family(p) for p in pts}
+    fams = {g.family(p) for p in pts}
     for p in pts:
-        left.get(g.label[id(p)], linsolve_family(p)[3] if len(fams) > 1 else "", bool(p.get("is_peer")),
+        left.get(g.label[id(p)], g.family(p)[3] if len(fams) > 1 else "", bool(p.get("is_peer")),
                  (method_rank(p),)).add(nr.number(p, "N"), nr.number(p, "iterations"))
     if len(fams) == 1:
         left.title = f"vs N: {next(iter(fams))[3]}"
@@ -986,6 +1035,15 @@ def fig_linsolve_residuals(points, outdir, figures, log):
     if not pts:
         log(f"note: skipping {name}: no point with a residual_history")
         return
+    # One Gauss-Seidel configuration (numlab's default where the data has it, else the most common):
+    # the curves then differ by matrix only.
+    configs = collections.Counter(gs_config(p) for p in pts)
+    preferred = gs_config({"method": "gauss_seidel", "kind": "linsolve"})
+    primary = preferred if preferred in configs else configs.most_common(1)[0][0]
+    if len(configs) > 1:
+        log(f"note: {name}: {base_label(_gs_point(primary))} only "
+            f"({len(configs) - 1} other Gauss-Seidel configuration(s) in the data)")
+    pts = [p for p in pts if gs_config(p) == primary]
     # One curve per problem and configuration: a problem two files ran identically is drawn once.
     opts = varying_options(pts)
     label = {id(p): method_label(p, opts) for p in pts}
@@ -1022,10 +1080,11 @@ def fig_linsolve_residuals(points, outdir, figures, log):
             if not ok.any():
                 continue
             vk = ", ".join(parts[k](p) for k in varying if k != ck)
-            st = nr.status_of(p)
-            if st != "converged":
-                vk = (vk + ", " if vk else "") + st
             s = pan.get(parts[ck](p), vk, False, ())
+            if nr.status_of(p) != "converged":
+                last = int(np.nonzero(ok)[0][-1])
+                pan.extras.append(lambda ax, x=last, y=float(h[last]): ax.plot(
+                    [x], [y], marker="x", color="black", markersize=9, mew=2, linestyle="none", zorder=6))
             for i in np.nonzero(ok)[0]:
                 s.add(float(i), float(h[i]))
         const = [parts[k](pp[0]) for k in parts if k not in varying]
@@ -1049,8 +1108,13 @@ def fig_linsolve_residuals(points, outdir, figures, log):
         ax.set_xlabel("iteration k [sweeps]")
         ax.set_ylabel("relative residual ‖b − Ax_k‖ / ‖b‖ [–]")
     extra = [Line2D([], [], color="0.4", ls=":", label=f"tolerance {_g(tol)}")] if tol is not None else []
+    if any(nr.status_of(p) != "converged" for p in pts):
+        extra.append(Line2D([], [], marker="x", color="black", mew=2, linestyle="none",
+                            label="stopped: diverged or max_iterations"))
     st = fg.draw(panels, "Gauss-Seidel residual histories: dominant vs non-dominant matrices", ncols=2,
-                 configure=conf, bars=False, extra_legend=extra, panel_w=5.6, panel_h=4.0, log=log, name=name)
+                 per_panel=True,
+                 configure=conf, bars=False, extra_legend=extra, panel_w=5.6, panel_h=4.0, log=log, name=name,
+                 last_marker=True)
     write(st, outdir, name, "Residual histories: dominant vs non-dominant",
           "Relative residual per sweep (log scale, the whole history); runs that diverged or hit max_iterations "
           "are marked in the legend.", "linsolve", figures, log)
@@ -1137,6 +1201,8 @@ def make_figures(files, outdir, log=safe_log):
         files = nr.load_files(files, log=log)
     os.makedirs(outdir, exist_ok=True)
     points = nr.all_points(files)
+    LEVELS.clear()
+    LEVELS.update(nr.dominance_levels([p for p in points if p["kind"] == "linsolve"]))
     figures = []
     kinds = {p["kind"] for p in points}
     for kind in ("linsolve", "attention"):
