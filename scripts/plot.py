@@ -753,10 +753,16 @@ def numlab_families(pts, name, log):
 
 
 class LinsolveGrid:
-    def __init__(self, pts, exclude=()):
+    """Panels per matrix family; `families` ({id(p): family}) where the caller placed points itself."""
+
+    def __init__(self, pts, families=None, exclude=()):
         opts = varying_options(pts, exclude=exclude)
         self.label = {id(p): method_label(p, opts) for p in pts}
         self.fam = adopt_families(pts)
+        for p in pts:
+            if families and id(p) in families and families[id(p)] != self.fam[id(p)]:
+                self.label[id(p)] += f" on {self.fam[id(p)][3]}"
+                self.fam[id(p)] = families[id(p)]
         keys = sorted(set(self.fam.values()))
         self.panels = {k: fg.Panel(k, k[3]) for k in keys}
         self.keys = keys
@@ -869,18 +875,34 @@ def fig_linsolve_dense(points, outdir, figures, log):
             f = next((flops[nr.problem_key(m)] for m in mine_problems if nr.problems_match(m, p)), None)
         if f:
             rate[id(p)] = f / nr.number(p, metric) / 1e12
+    # A peer's dense factorisation (it records gflops) of another matrix of the same N: dense
+    # elimination's time does not depend on the entries, so it is drawn beside numlab's, its
+    # matrix named in its label (e.g. torch.linalg.solve on the H100 at N = 16384).
     fam = adopt_families(pts)
+    by_n = {}
+    for p in mine_problems:
+        by_n.setdefault(nr.number(p, "N"), p)
+    other = {}
+    for q in lin:
+        m = by_n.get(nr.number(q, "N"))
+        if q.get("is_peer") and id(q) not in fam and nr.number(q, "gflops") and m is not None:
+            other[id(q)] = fam[id(m)]
+            rate[id(q)] = flops[nr.problem_key(m)] / nr.number(q, metric) / 1e12
+            pts.append(q)
+            fam[id(q)] = fam[id(m)]
+    if other:
+        log(f"note: {name}: {len(other)} peer dense solve(s) of another matrix of the same N drawn beside numlab's")
     ns = collections.defaultdict(set)
     for p in pts:
         ns[fam[id(p)]].add(nr.number(p, "N"))
     # A family measured at one N (a sweep of the configurations) gets bars, the others lines over N.
     bars = [p for p in pts if len(ns[fam[id(p)]]) == 1]
     if bars:
-        _dense_bars(bars, LinsolveGrid(bars), rate, metric, outdir, figures, log, name + "_configurations")
+        _dense_bars(bars, LinsolveGrid(bars, fam), rate, metric, outdir, figures, log, name + "_configurations")
     pts = [p for p in pts if len(ns[fam[id(p)]]) > 1]
     if not pts:
         return
-    g = LinsolveGrid(pts)
+    g = LinsolveGrid(pts, fam)
     scale, unit = _time_unit([nr.number(p, metric) for p in pts])
     panels = []
     for k in g.keys:

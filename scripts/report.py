@@ -474,6 +474,9 @@ def figure_blocks(figs, kind, outdir):
         if f.kind == kind:
             rel = os.path.relpath(f.path, outdir).replace(os.sep, "/")
             blocks.append(("img", rel, f.title, f.caption))
+            if getattr(f, "mapping", None):  # the legend names colours and markers apart: every series here
+                headers, rows = f.mapping
+                blocks.append(("details", f"Series of \"{f.title}\" ({len(rows)})", [("table", headers, rows, None)]))
     return blocks
 
 
