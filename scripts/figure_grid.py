@@ -212,19 +212,40 @@ def draw_series(ax, s, styles, bars=True, last_marker=False):
                     ecolor=st["color"], elinewidth=1.0, capsize=2.5, alpha=0.8)
 
 
+# Fixed margins [in] (a fixed layout costs one draw; tight_layout and a tight bounding box cost
+# three, most of the time of a 15-panel figure): tick labels and axis label left of each panel,
+# title above, x label below.
+LEFT, RIGHT, TOP, GAP_W, GAP_H, BOTTOM = 0.85, 0.2, 0.6, 0.95, 0.85, 0.55
+LEGEND_LINE = 0.2
+
+
+def _sort(series):
+    return sorted(series, key=lambda s: (s.is_peer, s.order, s.colour_key))
+
+
+def _fill(ax, p, styles, configure, bars, last_marker):
+    for s in _sort(p.series.values()):
+        draw_series(ax, s, styles, bars, last_marker)
+    for e in p.extras:
+        e(ax)
+    ax.set_title(text(p.title))
+    if configure:
+        configure(ax, p)
+
+
 def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(), panel_w=PANEL_W,
          panel_h=PANEL_H, log=print, name="", last_marker=False, per_panel=False):
-    """Draws the panels (those with data) into a new figure with one shared legend.
-    configure(ax, panel) sets scales, labels and extras. Returns (fig, styles, legend_entries,
-    panels_drawn)."""
+    """Draws the panels (those with data) into a new figure with one shared legend under them
+    (per_panel: one legend under each panel, each with its own styles). configure(ax, panel)
+    sets scales and labels. Returns (fig, styles, legend_entries, panels_drawn); the figure
+    carries `tight` (whether save_bounded must crop it)."""
     panels = [p for p in panels if p.nonempty()]
     all_series = [s for p in panels for s in p.series.values() if s.values]
     styles = Styles(all_series)
     styles.room = LEGEND_MAX - len(extra_legend)
     handles, labels = styles.legend(styles.room)
-    for h in extra_legend:
-        handles.append(h)
-        labels.append(text(h.get_label()))
+    handles = handles + list(extra_legend)
+    labels = labels + [text(h.get_label()) for h in extra_legend]
     ncols0 = max(1, min(ncols or MAX_COLS, len(panels)))
     lrows, lncol = legend_rows(labels, ncols0 * panel_w)
     if per_panel:
@@ -233,50 +254,45 @@ def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(
     if kept < len(panels):
         log(f"note: {name}: {len(panels) - kept} of {len(panels)} panels left out (figure height bound)")
         panels = panels[:kept]
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols, h * nrows), squeeze=False)
+    legend_h = (lrows * LEGEND_LINE + 0.25) if handles and not per_panel else 0.0
+    W, H = panel_w * ncols, h * nrows + legend_h + 0.1
+    fig, axes = plt.subplots(nrows, ncols, figsize=(W, H), squeeze=False)
+    axw = (W - LEFT - RIGHT - (ncols - 1) * GAP_W) / ncols
+    axh = (H - TOP - BOTTOM - legend_h - (nrows - 1) * GAP_H) / nrows
+    fig.subplots_adjust(left=LEFT / W, right=1 - RIGHT / W, top=1 - TOP / H, bottom=(BOTTOM + legend_h) / H,
+                        wspace=GAP_W / axw, hspace=GAP_H / axh)
     flat = list(axes.ravel())
     for ax in flat[len(panels):]:
         ax.set_visible(False)
-    for ax, p in zip(flat, panels):
-        for s in sorted(p.series.values(), key=lambda s: (s.is_peer, s.order, s.colour_key)):
-            draw_series(ax, s, styles, bars, last_marker)
-        for e in p.extras:
-            e(ax)
-        ax.set_title(text(p.title))
-        if configure:
-            configure(ax, p)
-    fig.suptitle(text(suptitle), y=1.0, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.985))
-    if per_panel:  # each panel its own styles and legend, under it (panels side by side)
-        entries = 0
+    fig.suptitle(text(suptitle), y=1 - 0.12 / H, va="top", fontsize=11)
+    if not per_panel:
         for ax, p in zip(flat, panels):
-            ax.cla()
-            st = Styles([s for s in p.series.values() if s.values])
-            st.room = LEGEND_MAX - len(extra_legend)
-            for s in sorted(p.series.values(), key=lambda s: (s.is_peer, s.order, s.colour_key)):
-                draw_series(ax, s, st, bars, last_marker)
-            for e in p.extras:
-                e(ax)
-            ax.set_title(text(p.title))
-            if configure:
-                configure(ax, p)
-            hs, ls = st.legend(st.room)
-            hs, ls = hs + list(extra_legend), ls + [text(h.get_label()) for h in extra_legend]
-            entries = max(entries, len(hs))
-            h_in = ax.get_position().height * fig.get_size_inches()[1]
-            ax.legend(hs, ls, loc="upper center", bbox_to_anchor=(0.5, -0.55 / h_in), frameon=False, fontsize=8)
-            styles = st if st.mapping() else styles
-        return fig, styles, entries, len(panels)
-    if handles:
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=lncol, frameon=False)
-    return fig, styles, len(handles), len(panels)
+            _fill(ax, p, styles, configure, bars, last_marker)
+        if handles:
+            fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.05 / H), ncol=lncol,
+                       frameon=False)
+        fig.tight = False
+        return fig, styles, len(handles), len(panels)
+    entries = 0
+    for ax, p in zip(flat, panels):
+        st = Styles([s for s in p.series.values() if s.values])
+        st.room = LEGEND_MAX - len(extra_legend)
+        _fill(ax, p, st, configure, bars, last_marker)
+        hs, ls = st.legend(st.room)
+        hs, ls = hs + list(extra_legend), ls + [text(h.get_label()) for h in extra_legend]
+        entries = max(entries, len(hs))
+        ax.legend(hs, ls, loc="upper center", bbox_to_anchor=(0.5, -0.5 / axh), frameon=False, fontsize=8)
+        styles = st if st.mapping() else styles
+    fig.tight = True  # the legends hang below the figure
+    return fig, styles, entries, len(panels)
 
 
 def save_bounded(fig, path):
     """Writes the PNG; one over MAX_BYTES is written again with a 256-colour palette.
     Returns (width_px, height_px, bytes)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white", pad_inches=0.12)
+    fig.savefig(buf, format="png", bbox_inches="tight" if getattr(fig, "tight", True) else None,
+                facecolor="white", pad_inches=0.12)
     plt.close(fig)
     data = buf.getvalue()
     from PIL import Image

@@ -670,7 +670,7 @@ def summary_section(files):
     return [("table", ["file", "from", "kind", "points", "statuses", "created (UTC)", "host", "device"], rows, None)]
 
 
-def build_report(paths, outdir, log=print):
+def build_report(paths, outdir, log=plot.safe_log):
     files = nr.load_files(paths, log=log)
     if not files:
         raise SystemExit("error: none of the input files could be read")
