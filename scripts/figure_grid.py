@@ -13,6 +13,7 @@ table for the report.
 import io
 import math
 import os
+import textwrap
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -240,6 +241,8 @@ def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(
     sets scales and labels. Returns (fig, styles, legend_entries, panels_drawn); the figure
     carries `tight` (whether save_bounded must crop it)."""
     panels = [p for p in panels if p.nonempty()]
+    if len(panels) == 1 and panel_w == PANEL_W:  # a figure of one panel: the width of two
+        panel_w, panel_h = 1.6 * PANEL_W, 1.4 * PANEL_H
     all_series = [s for p in panels for s in p.series.values() if s.values]
     styles = Styles(all_series)
     styles.room = LEGEND_MAX - len(extra_legend)
@@ -255,16 +258,19 @@ def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(
         log(f"note: {name}: {len(panels) - kept} of {len(panels)} panels left out (figure height bound)")
         panels = panels[:kept]
     legend_h = (lrows * LEGEND_LINE + 0.25) if handles and not per_panel else 0.0
-    W, H = panel_w * ncols, h * nrows + legend_h + 0.1
+    W = panel_w * ncols
+    title = textwrap.fill(text(suptitle), width=max(40, int(W * 72 / 6.0)))
+    top = TOP + 0.2 * title.count("\n")
+    H = h * nrows + legend_h + 0.1 + (top - TOP)
     fig, axes = plt.subplots(nrows, ncols, figsize=(W, H), squeeze=False)
     axw = (W - LEFT - RIGHT - (ncols - 1) * GAP_W) / ncols
-    axh = (H - TOP - BOTTOM - legend_h - (nrows - 1) * GAP_H) / nrows
-    fig.subplots_adjust(left=LEFT / W, right=1 - RIGHT / W, top=1 - TOP / H, bottom=(BOTTOM + legend_h) / H,
+    axh = (H - top - BOTTOM - legend_h - (nrows - 1) * GAP_H) / nrows
+    fig.subplots_adjust(left=LEFT / W, right=1 - RIGHT / W, top=1 - top / H, bottom=(BOTTOM + legend_h) / H,
                         wspace=GAP_W / axw, hspace=GAP_H / axh)
     flat = list(axes.ravel())
     for ax in flat[len(panels):]:
         ax.set_visible(False)
-    fig.suptitle(text(suptitle), y=1 - 0.12 / H, va="top", fontsize=11)
+    fig.suptitle(title, y=1 - 0.12 / H, va="top", fontsize=11)
     if not per_panel:
         for ax, p in zip(flat, panels):
             _fill(ax, p, styles, configure, bars, last_marker)

@@ -559,8 +559,10 @@ def _guide(series_pts, ymem, g, text_, style):
     xs = [nr.number(p, "N") for p in pts]
     ys = [c * g(p) for p in pts]
 
-    def draw(ax):
+    def draw(ax):  # named at its end rather than in the legend (the legend is for the methods)
         ax.plot(xs, ys, color="0.25", lw=1.1, ls=style, zorder=4, alpha=0.9)
+        ax.annotate(text_, (xs[-1], ys[-1]), xytext=(-6, -4), textcoords="offset points", fontsize=7,
+                    color="0.2", ha="right", va="top", annotation_clip=False)
     return draw
 
 
@@ -602,7 +604,6 @@ def fig_attention_memory(points, outdir, figures, log):
     for p in chosen.values():
         g.series(p).add(nr.number(p, "N"), ymem(p))
         by_series[(attention_panel(p), g.label[id(p)], g.fam[id(p)])].append(p)
-    guide_handles = []
     for key, pan in g.panels.items():
         for methods, gfun, txt, style in GUIDES:
             cands = [ps for (k, lab, _), ps in by_series.items() if k == key and not ps[0].get("is_peer")
@@ -612,10 +613,8 @@ def fig_attention_memory(points, outdir, figures, log):
             d = _guide(max(cands, key=len), ymem, gfun, txt, style)
             if d:
                 pan.extras.append(d)
-                if txt not in [h.get_label() for h in guide_handles]:
-                    guide_handles.append(Line2D([], [], color="0.25", ls=style, label=txt))
     st = fg.draw(g.panel_list(), g.suptitle("Attention peak memory vs N (log-log; grey guides fitted to the data)"),
-                 ncols=g.ncols(), configure=_configure_n("peak memory [MiB]"), extra_legend=guide_handles,
+                 ncols=g.ncols(), configure=_configure_n("peak memory [MiB]"),
                  log=log, name=name)
     write(st, outdir, name, "Attention peak memory vs N",
           "Peak memory of the allocations each method makes (numlab: Kokkos allocations through Kokkos "
@@ -632,7 +631,8 @@ def fig_attention_error(points, outdir, figures, log):
         log(f"note: skipping {name}: no valid point with an *_rel_fro_error metric")
         return
     pts = list({id(p): p for m, _ in metrics for p in _attn(points, m)}.values())
-    opts = varying_options(pts)
+    # One series per method: the median over its tile sizes, bars from the smallest to the largest.
+    opts = varying_options(pts, exclude=("tile_q", "tile_k"))
     label = {id(p): method_label(p, opts) for p in pts}
     fam = attention_families(pts, attention_panel, lambda p: label[id(p)])
     dts = sorted({attention_panel(p)[0] for p in pts})
@@ -665,7 +665,8 @@ def fig_attention_error(points, outdir, figures, log):
                  configure=_configure_n("relative Frobenius error [–]"), log=log, name=name)
     write(st, outdir, name, "Attention error vs N",
           "Relative Frobenius error of the output O, the log-sum-exp L and the gradients dQ, dK, dV against "
-          "numlab's fp64 reference, one panel per output and dtype.", "attention", figures, log)
+          "numlab's fp64 reference, one panel per output and dtype; a method run at several tile sizes: the "
+          "median over them, bars from the smallest to the largest error.", "attention", figures, log)
 
 
 # ------------------------------------------------------------------ linear systems
