@@ -232,6 +232,18 @@ def _fill(ax, p, styles, configure, bars, last_marker):
     ax.set_title(text(p.title))
     if configure:
         configure(ax, p)
+    plain_log_ticks(ax)
+
+
+def plain_log_ticks(ax):
+    """A log y axis spanning less than two decades: ticks as plain numbers (21, 0.35), not 2.1×10¹."""
+    if ax.get_yscale() != "log":
+        return
+    lo, hi = ax.get_ylim()
+    if lo > 0 and hi / lo < 100:
+        fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}")
+        ax.yaxis.set_major_formatter(fmt)
+        ax.yaxis.set_minor_formatter(fmt)
 
 
 def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(), panel_w=PANEL_W,
