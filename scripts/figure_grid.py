@@ -104,7 +104,7 @@ class Styles:
 
     def __init__(self, series_list):
         colours, variants = [], []
-        for s in sorted(series_list, key=lambda s: (s.is_peer, s.order, s.colour_key)):
+        for s in sorted(series_list, key=lambda s: (s.is_peer, s.order, natural(s.colour_key))):
             if s.colour_key not in colours:
                 colours.append(s.colour_key)
         for s in series_list:
@@ -115,7 +115,7 @@ class Styles:
         self.peer = {s.colour_key: s.is_peer for s in series_list}
         self.room = LEGEND_MAX
         self.labels = sorted({s.key: s for s in series_list}.values(),
-                             key=lambda s: (s.is_peer, s.order, s.colour_key, natural(s.variant_key)))
+                             key=lambda s: (s.is_peer, s.order, natural(s.colour_key), natural(s.variant_key)))
 
     def colour(self, ck):
         i = self.colours.index(ck)
@@ -243,7 +243,8 @@ def plain_log_ticks(ax):
     if lo > 0 and hi / lo < 100:
         fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}")
         ax.yaxis.set_major_formatter(fmt)
-        ax.yaxis.set_minor_formatter(fmt)
+        # minor ticks named only within one decade (else 2..9 of each decade crowd the axis)
+        ax.yaxis.set_minor_formatter(fmt if hi / lo < 8 else matplotlib.ticker.NullFormatter())
 
 
 def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(), panel_w=PANEL_W,
@@ -272,13 +273,15 @@ def draw(panels, suptitle, ncols=None, configure=None, bars=True, extra_legend=(
     legend_h = (lrows * LEGEND_LINE + 0.25) if handles and not per_panel else 0.0
     W = panel_w * ncols
     title = textwrap.fill(text(suptitle), width=max(40, int(W * 72 / 6.0)))
-    top = TOP + 0.2 * title.count("\n")
-    H = h * nrows + legend_h + 0.1 + (top - TOP)
+    tlines = max(text(p.title).count("\n") for p in panels) if panels else 0  # panel titles of 2 lines
+    top = TOP + 0.2 * title.count("\n") + 0.17 * tlines
+    gap_h = GAP_H + 0.17 * tlines
+    H = h * nrows + legend_h + 0.1 + (top - TOP) + (nrows - 1) * (gap_h - GAP_H)
     fig, axes = plt.subplots(nrows, ncols, figsize=(W, H), squeeze=False)
     axw = (W - LEFT - RIGHT - (ncols - 1) * GAP_W) / ncols
-    axh = (H - top - BOTTOM - legend_h - (nrows - 1) * GAP_H) / nrows
+    axh = (H - top - BOTTOM - legend_h - (nrows - 1) * gap_h) / nrows
     fig.subplots_adjust(left=LEFT / W, right=1 - RIGHT / W, top=1 - top / H, bottom=(BOTTOM + legend_h) / H,
-                        wspace=GAP_W / axw, hspace=GAP_H / axh)
+                        wspace=GAP_W / axw, hspace=gap_h / axh)
     flat = list(axes.ravel())
     for ax in flat[len(panels):]:
         ax.set_visible(False)

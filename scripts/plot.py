@@ -753,6 +753,22 @@ def numlab_families(pts, name, log):
     return [p for p in pts if fam[id(p)] in mine]
 
 
+def drop_configuration_sweeps(pts, name, log):
+    """Without families run at one N over more configurations than a legend holds: an N axis says
+    nothing about them (linsolve_dense_ge_configurations draws them as bars)."""
+    fam = adopt_families(pts)
+    opts = varying_options(pts)
+    ns, labs = collections.defaultdict(set), collections.defaultdict(set)
+    for p in pts:
+        ns[fam[id(p)]].add(nr.number(p, "N"))
+        labs[fam[id(p)]].add(method_label(p, opts))
+    drop = {f for f in ns if len(ns[f]) == 1 and len(labs[f]) > LEGEND_MAX}
+    if drop:
+        log(f"note: {name}: {', '.join(f[3] for f in sorted(drop))}: one N, "
+            f"{max(len(labs[f]) for f in drop)} configurations (see linsolve_dense_ge_configurations)")
+    return [p for p in pts if fam[id(p)] not in drop]
+
+
 class LinsolveGrid:
     """Panels per matrix family; `families` ({id(p): family}) where the caller placed points itself."""
 
@@ -801,7 +817,9 @@ def fig_linsolve_time(points, outdir, figures, log):
     if not pts:
         log(f"note: skipping {name}: no valid linsolve point with {metric}")
         return
-    pts = numlab_families(main_dominance(pts, name, log), name, log)
+    pts = drop_configuration_sweeps(numlab_families(main_dominance(pts, name, log), name, log), name, log)
+    if not pts:
+        return
     g = LinsolveGrid(pts)
     scale, unit = _time_unit([nr.number(p, metric) for p in pts])
     for p in pts:
@@ -983,7 +1001,9 @@ def fig_linsolve_accuracy(points, outdir, figures, log):
     if not pts or not metrics:
         log(f"note: skipping {name}: no valid point with rel_error or rel_residual")
         return
-    pts = numlab_families(main_dominance(pts, name, log), name, log)
+    pts = drop_configuration_sweeps(numlab_families(main_dominance(pts, name, log), name, log), name, log)
+    if not pts:
+        return
     g = LinsolveGrid(pts)
     panels, zeros = [], 0
     for metric, ylabel in metrics:
@@ -1005,7 +1025,7 @@ def fig_linsolve_accuracy(points, outdir, figures, log):
     def conf(ax, panel):
         _configure_lin(panel.ylabel + " [–]")(ax, panel)
     st = fg.draw(panels, "Linear systems: accuracy vs N (top: error against x_true, bottom: residual)",
-                 ncols=min(3, len(g.keys)), configure=conf, log=log, name=name)
+                 ncols=min(3, len(g.keys)) if len(g.keys) > 1 else len(metrics), configure=conf, log=log, name=name)
     write(st, outdir, name, "Accuracy vs N",
           "Relative error against the true solution and relative residual per method, one panel per matrix "
           "family and metric.", "linsolve", figures, log)
@@ -1130,7 +1150,9 @@ def fig_linsolve_residuals(points, outdir, figures, log):
                     ha="right", va="bottom", fontsize=8, color="0.3")
         ax.set_xlabel("iteration k [sweeps]")
         ax.set_ylabel("relative residual ‖b − Ax_k‖ / ‖b‖ [–]")
-    extra = [Line2D([], [], color="0.4", ls=":", label=f"tolerance {_g(tol)}")] if tol is not None else []
+    ys = [y for pan in panels for s in pan.series.values() for v in s.values.values() for y, _, _ in v]
+    drawn = tol is not None and min(ys) / 3 <= tol <= max(ys) * 3
+    extra = [Line2D([], [], color="0.4", ls=":", label=f"tolerance {_g(tol)}")] if drawn else []
     if any(nr.status_of(p) != "converged" for p in pts):
         extra.append(Line2D([], [], marker="x", color="black", mew=2, linestyle="none",
                             label="stopped: diverged or max_iterations"))
