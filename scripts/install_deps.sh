@@ -11,7 +11,7 @@ packages=(
   build-essential cmake ninja-build git pkg-config
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev
   libyaml-cpp-dev libhdf5-dev hdf5-tools libgtest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-  libopenblas-dev liblapack-dev
+  libopenblas-dev liblapack-dev libopenblas0-openmp
   python3 python3-numpy python3-scipy python3-h5py python3-matplotlib python3-yaml python3-pandas
   python3-markdown python3-torch
   slurm-wlm slurm-client munge chromium

@@ -623,7 +623,7 @@ def problems_section(points):
 ENV_KEYS = ["name", "kind", "peer", "description", "host", "cpu", "device", "created_utc", "git_commit",
             "git_dirty", "numlab_version", "kokkos_version", "kokkos_default_execution_space",
             "kokkos_default_host_execution_space", "kokkos_concurrency", "kokkos_layout", "kokkos_origin",
-            "kokkos_backends_enabled", "host_threads_description", "backend_requested",
+            "kokkos_backends_enabled", "host_threads_description", "blas_threading", "backend_requested",
             "build_type", "compiler", "hdf5_version", "config_path", "command_line", "repetitions", "warmup",
             "total_points", "schema_version"]
 LONG_KEYS = ("config_text", "kokkos_configuration")

@@ -7,6 +7,7 @@
 
 #include "core/config.hpp"
 #include "core/fingerprint.hpp"
+#include "core/blas_info.hpp"
 #include "core/host_threads.hpp"
 #include "core/kokkos_ext/backend.hpp"
 #include "core/output_lock.hpp"
@@ -180,9 +181,9 @@ void print_list(bool json) {
     }
   }
   HostThreads const t = host_threads();
-  fmt::print("\nKokkos {}.{}.{} ({}), backends {}; default execution space: {}; host: {}\n", KOKKOS_VERSION / 10000,
-             KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100, NUMLAB_KOKKOS_ORIGIN, t.backends,
-             Kokkos::DefaultExecutionSpace::name(), describe(t));
+  fmt::print("\nKokkos {}.{}.{} ({}), backends {}; default execution space: {}; host: {}; BLAS: {}\n",
+             KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100, NUMLAB_KOKKOS_ORIGIN, t.backends,
+             Kokkos::DefaultExecutionSpace::name(), describe(t), describe(blas_info()));
 }
 
 int run_driver(DriverOptions const& opts, int argc, char** argv, std::string const& command_line) {
@@ -357,7 +358,8 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
       space = with_backend_type(cfg.settings.backend, [](auto t) { return std::string(decltype(t)::type::name()); });
     } catch (std::invalid_argument const&) {  // not a Kokkos backend (cuda_native)
     }
-    fmt::print(stderr, "numlab: backend {} ({}); host {}\n", cfg.settings.backend, space, describe(host_threads()));
+    fmt::print(stderr, "numlab: backend {} ({}); host {}; BLAS {}\n", cfg.settings.backend, space, describe(host_threads()),
+               describe(blas_info()));
   }
 
   Experiment& exp = *cfg.experiment;

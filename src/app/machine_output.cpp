@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "app/machine_output.hpp"
 
+#include "core/blas_info.hpp"
 #include "core/host_threads.hpp"
 #include "core/param_json.hpp"
 #include "numlab_config.hpp"
@@ -70,6 +71,8 @@ json list_json(ExperimentList const& kinds) {
   j["host_threads"] = {{"execution_space", t.host_space}, {"threads", t.threads}, {"cpus_available", t.cpus_available},
                        {"omp_proc_bind", t.proc_bind}, {"omp_places", t.places}, {"gomp_spincount", t.spin_count}, {"numlab_defaults", t.defaults_applied},
                        {"description", describe(t)}};
+  BlasInfo const blas = blas_info();
+  j["blas"] = {{"library", blas.library}, {"threading", blas.threading}, {"threads", blas.threads}};
   j["settings"] = schema_json(settings_schema());
   json ks = json::array();
   for (auto const* e : kinds) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "core/provenance.hpp"
 
+#include "core/blas_info.hpp"
+
 #include "core/fingerprint.hpp"
 #include "core/host_threads.hpp"
 
@@ -126,6 +128,10 @@ ParamMap collect_provenance(RunConfig const& cfg, std::string const& command_lin
   p["omp_places"] = threads.places;
   p["gomp_spincount"] = threads.spin_count;
   p["host_threads_description"] = describe(threads);
+  BlasInfo const blas = blas_info();
+  p["blas_library"] = blas.library;
+  p["blas_threading"] = blas.threading;
+  p["blas_threads"] = std::int64_t(blas.threads);
   std::ostringstream kc;
   Kokkos::print_configuration(kc, true);
   p["kokkos_configuration"] = kc.str();
