@@ -31,6 +31,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import lab_checklist  # noqa: E402
+import lab_data  # noqa: E402
+import lab_findings  # noqa: E402
 import numlab_results as nr  # noqa: E402
 import plot  # noqa: E402
 
@@ -696,6 +699,13 @@ def build_report(paths, outdir, log=print):
     blocks += environment_section(files)
     if notes:
         blocks += [("h", 2, "Notes"), ("list", notes)]
+    # The report opens with the lab checklist and the findings; their links point into the sections below.
+    lab_pts = lab_data.lab_points(files)
+    lab = lab_checklist.report_blocks(lab_checklist.checklist(lab_pts), figs, [b[2] for b in blocks if b[0] == "h"],
+                                      outdir, slug) + lab_findings.report_blocks(lab_findings.findings(lab_pts))
+    blocks[2] = ("list", [f"[{t}](#{slug(t)})" for t in ("Lab checklist", "Findings") if any(b[:3] == ("h", 2, t) for b in lab)]
+                 + blocks[2][1])
+    blocks[4:4] = lab  # after the title, the contents and the table of files
     md_path = os.path.join(outdir, "report.md")
     html_path = os.path.join(outdir, "report.html")
     with open(md_path, "w", encoding="utf-8") as f:
