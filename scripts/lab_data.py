@@ -146,10 +146,6 @@ def loglog_slope(xs, ys):
     return float(np.polyfit(a[:, 0], a[:, 1], 1)[0])
 
 
-def fmt_count(k, n):
-    return f"{k}/{n}"
-
-
 def g3(v):
     """Three significant digits, no exponent for ordinary magnitudes."""
     if v is None:

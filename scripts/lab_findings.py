@@ -62,7 +62,8 @@ def linsolve_sweep(pts):
     its = [nr.number(p, "iterations") for p in sw if ld.method(p) == "gauss_seidel" and ld.valid(p, "iterations")]
     by_d = ld.by([p for p in sw if ld.gs_label(p) == gs and ld.valid(p, "iterations")], lambda p: nr.number(p, "density"))
     if its:
-        per_d = ", ".join(f"{ld.g3(d)}: {_median([nr.number(p, 'iterations') for p in ps]):.0f}" for d, ps in sorted(by_d.items()))
+        per_d = ", ".join(f"{ld.g3(d)}: {_median([nr.number(p, 'iterations') for p in ps]):.0f}"
+                          for d, ps in sorted(by_d.items()))
         parts.append(f"Gauss-Seidel needs {min(its):.0f}–{max(its):.0f} sweeps on these strictly dominant matrices"
                      + (f" (median by density {per_d}: denser rows, larger diagonal, faster contraction)" if per_d else "") + ".")
     d_err = [nr.number(p, "rel_error") for p in sw if ld.method(p) in lc.DIRECT and ld.valid(p, "rel_error")]
@@ -99,7 +100,8 @@ def nondominant(pts):
         if div:
             d = max(div, key=nr.effective_dominance)
             rho = nr.number(d, "spectral_radius_estimate")
-            txt += f"{',' if conv else ''} diverges from factor {ld.g3(nr.effective_dominance(d))}" + (f" (ρ = {rho:.2f})" if rho else "")
+            txt += (f"{',' if conv else ''} diverges from factor {ld.g3(nr.effective_dominance(d))}"
+                    + (f" (ρ = {rho:.2f})" if rho else ""))
         parts.append(txt)
     ge = [p for p in ld.numlab(pts, "gauss_elim", kind="linsolve") if (nr.effective_dominance(p) or 2.0) < 1.0]
     ge_text = (f"; Gaussian elimination solves {sum(ld.valid(p) for p in ge)} of the {len(ge)} non-dominant systems it ran on"
@@ -174,20 +176,17 @@ def attention_memory(pts):
         n_top = max(n for s in sers.values() for n, _, _ in s)
         at = {m: v for m, s in sers.items() for n, v, _ in s if n == n_top}
         if at:
-            txt = f"At N = {ld.g3(n_top)}: " + ", ".join(f"{m} {ld.fmt_bytes(v)}" for m, v in sorted(at.items(), key=lambda kv: -kv[1]))
+            txt = f"At N = {ld.g3(n_top)}: " + ", ".join(f"{m} {ld.fmt_bytes(v)}"
+                                                         for m, v in sorted(at.items(), key=lambda kv: -kv[1]))
             if "flash" in at and "standard" in at:
                 txt += f"; flash needs {at['standard'] / at['flash']:.3g}× less than standard"
             if "flash" in at and "tiled" in at:
                 txt += f", online softmax saves {ld.fmt_bytes(at['tiled'] - at['flash'])} against tiled"
             skipped = [p for p in ld.numlab(pts, "standard", kind="attention") if nr.status_of(p) == "skipped"]
             if skipped:
-                txt += f"; standard was skipped at {ns_text(skipped)} ({str(skipped[0].get('reason') or 'over max_gib')[:80]})"
+                txt += f"; standard was skipped at {lc.ns_text(skipped)} ({str(skipped[0].get('reason') or 'over max_gib')[:80]})"
             parts.append(txt + ".")
     return parts
-
-
-def ns_text(points):
-    return lc.ns_text(points)
 
 
 def attention_accuracy(pts):
@@ -217,13 +216,16 @@ def peers_text(pts):
         mine = lc.best_by_problem([p for p in ld.numlab(pts, m, kind="attention")], metric)
         ratios = []
         for key, p in mine.items():
-            match = [x for x in tp if ld.method(x) == q and x["platform"] == p["platform"] and nr.problems_match(p, x, "attention")]
+            match = [x for x in tp if ld.method(x) == q and x["platform"] == p["platform"]
+                     and nr.problems_match(p, x, "attention")]
             b = ld.best(match, metric)
             if b is not None:
                 ratios.append(nr.number(p, metric) / nr.number(b, metric))
         if ratios:
             out.append(f"{m} / {q} {lc.span(ratios, unit='×')} (median {_median(ratios):.3g}×, {len(ratios)} problems)")
-    return ["numlab against PyTorch on the same problems (time ratio, < 1: numlab faster): " + "; ".join(out) + "."] if out else []
+    if not out:
+        return []
+    return ["numlab against PyTorch on the same problems (time ratio, < 1: numlab faster): " + "; ".join(out) + "."]
 
 
 def gpu_text(pts):

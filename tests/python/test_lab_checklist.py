@@ -25,7 +25,6 @@ import sys
 import time
 
 import h5py
-import numpy as np
 import yaml
 
 failures = []
@@ -136,8 +135,9 @@ def test_attention_verdicts(lc, ld):
     expect(lc, lc.item_tiled_closer, [a("tiled", 1e-7), a("flash", 2e-7)], [a("tiled", 3e-7), a("flash", 2e-7)],
            "tiled's error vs standard below flash's")
     # Memory growth: N^2 standard, N tiled / flash.
-    grow = lambda e_std: [m("standard", N, 8.0 * N ** e_std) for N in (512, 1024, 2048)] + \
-        [m("tiled", N, 300.0 * N) for N in (512, 1024, 2048)] + [m("flash", N, 260.0 * N) for N in (512, 1024, 2048)]  # noqa: E731
+    ns = (512, 1024, 2048)
+    grow = lambda e_std: ([m("standard", N, 8.0 * N ** e_std) for N in ns] + [m("tiled", N, 300.0 * N) for N in ns]  # noqa: E731
+                          + [m("flash", N, 260.0 * N) for N in ns])
     expect(lc, lc.item_memory_growth, grow(2.0), grow(1.0), "memory grows as N^2 / N / N")
     check(item(lc, lc.item_memory_growth, [p | {"platform": "NVIDIA H200"} for p in grow(2.0)]).state == "not run",
           "memory growth: CPU only (GPU points: not run)")
@@ -149,8 +149,8 @@ def test_attention_verdicts(lc, ld):
     check(item(lc, lc.item_gpu_bf16, [mine, sdpa(2e-3) | {"platform": "NVIDIA H100"}]).state == "not run",
           "GPU comparison: a peer on another GPU is no match")
     # Tensor cores: the accuracy rule.
-    tc = lambda e: att("flash_bwd", 4096, native=True, dQ_rel_fro_error=e, dQ_rel_fro_error_standard_same_precision=2e-3,  # noqa: E731
-                       backward_tflops=200.0, **g)
+    tc = lambda e: att("flash_bwd", 4096, native=True, dQ_rel_fro_error=e,  # noqa: E731
+                       dQ_rel_fro_error_standard_same_precision=2e-3, backward_tflops=200.0, **g)
     expect(lc, lc.item_gpu_tensor_cores, [tc(3e-3)], [tc(5e-3)], "tensor-core kernels: error <= 2x standard's")
     # Dense GE on a GPU vs cuSOLVER.
     d = lambda meth, s: pt(method=meth, N=16384, density=0.01, platform="NVIDIA H200", solve_seconds_median=s)  # noqa: E731
@@ -284,7 +284,8 @@ def test_host_run(lc, ld, lf, nr, src, work, numlab):
     for what in ("Gaussian elimination (with partial pivoting)", "Gauss-Seidel iteration", "SciPy reference solve",
                  "accuracy and time of the three methods", "N × density sensitivity", "Gauss-Seidel on non-dominant matrices",
                  "standard attention forward", "tiled forward without online softmax", "flash forward (online softmax)",
-                 "tiled backward", "peak memory: standard > tiled > flash", "agreement with standard attention (forward and gradients)",
+                 "tiled backward", "peak memory: standard > tiled > flash",
+                 "agreement with standard attention (forward and gradients)",
                  "tiled (no online softmax) closer to standard than flash", "online softmax's share of peak memory",
                  "CPU memory growth with N"):
         check(s.get(what) == "yes", f"host run: '{what}' is yes ({s.get(what)})")
