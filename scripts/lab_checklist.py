@@ -733,6 +733,11 @@ def find_heading(headings, key):
     return None
 
 
+def link_text(text):
+    """Brackets inside a link's text would end it early (report.py's inline Markdown)."""
+    return text.replace("[", "(").replace("]", ")")
+
+
 def links(item, figures, headings, outdir, slug):
     """Markdown links of the item's figures (PNG, relative to outdir) and tables (anchors) that
     the report holds."""
@@ -741,12 +746,12 @@ def links(item, figures, headings, outdir, slug):
         f = find_figure(figures, key)
         if f is not None and f.path not in seen:
             seen.add(f.path)
-            out.append(f"[{f.title}]({os.path.relpath(f.path, outdir).replace(os.sep, '/')})")
+            out.append(f"[{link_text(f.title)}]({os.path.relpath(f.path, outdir).replace(os.sep, '/')})")
     for key in item.tables:
         h = find_heading(headings, key)
         if h is not None and h not in seen:
             seen.add(h)
-            out.append(f"[{h}](#{slug(h)})")
+            out.append(f"[{link_text(h)}](#{slug(h)})")
     return out
 
 

@@ -313,7 +313,10 @@ def test_host_run(lc, ld, lf, nr, src, work, numlab):
     table = md.split("## Lab checklist", 1)[1].split("## Findings", 1)[0]
     rows = [ln for ln in table.splitlines() if ln.startswith("| Task") or ln.startswith("| GPU")]
     check(len(rows) == 20, f"the checklist table has 20 rows ({len(rows)})")
-    targets = re.findall(r"\]\(([^)\s]+)\)", table)
+    section = page.split('id="lab-checklist"', 1)[-1].split('id="findings"', 1)[0]
+    targets = [html.unescape(t) for t in re.findall(r'<a href="([^"]+)"', section)]
+    check(len(targets) >= 40 and "](" not in re.sub(r"<[^>]+>", "", section),
+          f"the checklist's links are links in the HTML ({len(targets)}), no Markdown left over")
     ids = set(re.findall(r'id="([^"]+)"', page))
     figs = [t for t in targets if not t.startswith("#")]
     anchors = [t[1:] for t in targets if t.startswith("#")]
