@@ -92,6 +92,9 @@ def test_linsolve_verdicts(lc):
                          peer="scipy", rel_error=e, rel_residual=e, solve_seconds_median=1e-3)
     expect(lc, lc.item_scipy, [ge(100, 1e-16), sp(100, 1e-16)], [ge(100, 1e-12), sp(100, 1e-16)], "SciPy agrees with GE")
     check(item(lc, lc.item_scipy, [ge(100, 1e-16)]).state == "not run", "SciPy: not run without a SciPy file")
+    times_only = {k: v for k, v in sp(100, 1e-16).items() if k not in ("rel_error", "rel_residual")}
+    check(item(lc, lc.item_scipy, [ge(100, 1e-16), times_only]).state == "measured",
+          "SciPy: a peer file without errors (older script) is measured, not a 'no'")
     # Accuracy: GS at its tolerance.
     expect(lc, lc.item_accuracy_time, [ge(100, 1e-16), gs(100, 0.1)], [ge(100, 1e-16), gs(100, 0.1, r=1e-8)],
            "accuracy: GS at its tolerance")
