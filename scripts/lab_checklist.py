@@ -49,7 +49,8 @@ FIGURES = {
     "attn_backward": (("attention", "backward", "time"),),
     "attn_memory": (("attention", "memory"),),
     "attn_error": (("attention", "error"),),
-    "attn_ratio": (("attention", "ratio"),),
+    "attn_ratio": (("attention", "ratio"), ("attention", "peer")),
+    "linsolve_ratio": (("linsolve", "ratio"), ("linsolve", "peer")),
     "attn_tflops": (("attention", "tflops"),),
 }
 TABLES = {
@@ -168,7 +169,7 @@ def item_gauss_seidel(pts):
 def item_scipy(pts):
     task, what = "Task 1", "SciPy reference solve"
     sp = [p for p in ld.peers(pts, "linsolve") if str(p.get("peer")) == "scipy"]
-    figs, tabs = ("linsolve_time", "linsolve_accuracy"), ("scipy_ratio", "solve_time")
+    figs, tabs = ("linsolve_ratio", "linsolve_time", "linsolve_accuracy"), ("scipy_ratio", "solve_time")
     if not sp:
         ref = [p for p in ld.numlab(pts, "reference", kind="linsolve") if ld.valid(p)]
         why = "no SciPy peer file" + (f"; numlab's library solve `reference` ran at {len(ref)} points" if ref else "")
