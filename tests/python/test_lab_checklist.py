@@ -101,8 +101,8 @@ def test_linsolve_verdicts(lc):
     # N x density grid complete, GE grows faster with N than GS.
     grid = [f(N, d) for N in (100, 1000) for d in (0.01, 0.1) for f in (lambda N, d: ge(N, 1e-16, ) | {"density": d}, gs)]
     expect(lc, lc.item_grid, grid, grid[:-1] + [gs(1000, 0.1, st="failed", r=None)], "N x density grid complete")
-    slow_gs = [p | {"solve_seconds_median": 1e-12 * p["N"] ** 4} if p["method"] == "gauss_seidel" else p for p in grid]
-    check(item(lc, lc.item_grid, slow_gs).state == "no", "N x density: false when GS grows faster than GE")
+    slow_gs = [p | {"solve_seconds_median": 1e-11 * p["N"] ** 4} if p["method"] == "gauss_seidel" else p for p in grid]
+    check(item(lc, lc.item_grid, slow_gs).state == "no", "N x density: false when GS is slower than GE at the largest N")
     # Diverged exactly where rho > 1.
     nd = [gs(500, 0.01, f=0.8, rho=0.6), gs(500, 0.01, f=0.2, st="diverged", r=1e5, rho=2.0), gs(500, 0.01, f=2.0, rho=0.1)]
     expect(lc, lc.item_nondominant, nd, nd[:1] + [gs(500, 0.01, f=0.2, st="diverged", r=1e5, rho=0.9)],
@@ -261,8 +261,8 @@ def test_host_run(lc, ld, lf, nr, src, work, numlab):
     res = os.path.join(work, "host")
     os.makedirs(res, exist_ok=True)
     cfgs = [
-        shrink(src, work, "linsolve_sweep", os.path.join(res, "linsolve_sweep.h5"), repetitions=1, warmup=0,
-               sweep={"product": {"N": [60, 120, 240], "density": [0.05, 0.1]}}),
+        shrink(src, work, "linsolve_sweep", os.path.join(res, "linsolve_sweep.h5"), repetitions=1,
+               sweep={"product": {"N": [100, 400, 1600], "density": [0.05, 0.1]}}),  # GE N^3 clearly above GS
         shrink(src, work, "linsolve_nondominant", os.path.join(res, "linsolve_nondominant.h5"), repetitions=1,
                sweep={"product": {"N": [300], "dominance_factor": [2.0, 0.8, 0.2]}}),
         shrink(src, work, "attn_memory", os.path.join(res, "attn_memory.h5"),
