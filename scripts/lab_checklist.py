@@ -122,9 +122,20 @@ def rounding_level(p):
     return r is not None and n is not None and r <= n * EPS64
 
 
+def at_tolerance(p):
+    """An iterative solve stopped at its tolerance: relative residual <= tol."""
+    r, t = nr.number(p, "rel_residual"), nr.number(p, "tol")
+    return r is not None and t is not None and r <= t
+
+
 def dominant(p):
     f = nr.effective_dominance(p)
     return f is not None and f > 1.0
+
+
+def non_dominant(p):
+    f = nr.effective_dominance(p)
+    return f is not None and f < 1.0
 
 
 def item_gauss_elim(pts):
@@ -157,7 +168,7 @@ def item_gauss_seidel(pts):
                                 f"(statuses: {', '.join(st)}); the lab's dominant sweep: {RUNS['linsolve']}",
                     None, figs, tabs)
     conv = [p for p in dom if nr.status_of(p) == "converged"]
-    at_tol = [p for p in conv if (nr.number(p, "rel_residual") or math.inf) <= (nr.number(p, "tol") or math.inf)]
+    at_tol = [p for p in conv if at_tolerance(p)]
     ok = len(conv) == len(dom) and len(at_tol) == len(conv)
     its = [nr.number(p, "iterations") for p in conv]
     return Item(task, what,
@@ -227,8 +238,7 @@ def item_accuracy_time(pts):
     direct = [p for p in sw if ld.method(p) in DIRECT and ld.valid(p, "rel_residual")]
     gs = [p for p in sw if ld.method(p) == "gauss_seidel"]
     d_ok = [p for p in direct if rounding_level(p)]
-    g_ok = [p for p in gs if nr.status_of(p) == "converged"
-            and (nr.number(p, "rel_residual") or math.inf) <= (nr.number(p, "tol") or math.inf)]
+    g_ok = [p for p in gs if nr.status_of(p) == "converged" and at_tolerance(p)]
     ok = len(d_ok) == len(direct) and len(g_ok) == len(gs) and bool(direct or gs)
     # Fastest per problem (numlab and peers on the same platform).
     wins = {}
@@ -289,7 +299,7 @@ def item_nondominant(pts):
     gs = [p for p in ld.numlab(pts, "gauss_seidel", kind="linsolve") if nr.number(p, "spectral_radius_estimate") is not None
           and nr.status_of(p) in ("converged", "diverged")]
     figs, tabs = ("residuals", "spectral"), ("spectral", "gs_iterations")
-    nondom = [p for p in gs if (nr.effective_dominance(p) or 2.0) < 1.0]
+    nondom = [p for p in gs if non_dominant(p)]
     if not nondom:
         return not_run(task, what, "nondominant", "no Gauss-Seidel point on a non-dominant matrix with a spectral radius",
                        figs, tabs)

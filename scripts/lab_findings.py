@@ -103,7 +103,7 @@ def nondominant(pts):
             txt += (f"{',' if conv else ''} diverges from factor {ld.g3(nr.effective_dominance(d))}"
                     + (f" (ρ = {rho:.2f})" if rho else ""))
         parts.append(txt)
-    ge = [p for p in ld.numlab(pts, "gauss_elim", kind="linsolve") if (nr.effective_dominance(p) or 2.0) < 1.0]
+    ge = [p for p in ld.numlab(pts, "gauss_elim", kind="linsolve") if lc.non_dominant(p)]
     ge_text = (f"; Gaussian elimination solves {sum(ld.valid(p) for p in ge)} of the {len(ge)} non-dominant systems it ran on"
                if ge else "")
     return ("Gauss-Seidel without diagonal dominance",
