@@ -7,7 +7,8 @@
     df = nr.load_frame(["results/linsolve_sweep.h5"])   # the same as a pandas DataFrame
 
 Every point dict holds the group's attributes (decoded to plain Python values),
-the small datasets `residual_history`, `times_seconds`, `sweep_seconds`,
+the small datasets `residual_history`, `times_seconds`, `backward_times_seconds` (a peer's
+backward repetitions), `sweep_seconds`,
 `setup_times_seconds` as NumPy arrays, and these bookkeeping keys:
 
   source     short name of the file (its stem, made unique when two files share one)
@@ -51,7 +52,8 @@ VALID_STATUSES = {"ok", "solved", "converged", "success", "passed"}
 DIAGNOSTIC_STATUSES = {"diverged", "max_iterations"}
 
 # Datasets small enough to load with every point.
-SMALL_DATASETS = ("residual_history", "times_seconds", "sweep_seconds", "setup_times_seconds")
+SMALL_DATASETS = ("residual_history", "times_seconds", "backward_times_seconds", "sweep_seconds",
+                  "setup_times_seconds")
 
 # numlab's derived values of a problem, as attributes (numlab writes them; derive_missing
 # fills them in for older files through numlab's dry run).

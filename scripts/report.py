@@ -480,6 +480,9 @@ def figure_blocks(figs, kind, outdir):
         if f.kind == kind:
             rel = os.path.relpath(f.path, outdir).replace(os.sep, "/")
             blocks.append(("img", rel, f.title, f.caption))
+            if getattr(f, "mapping", None):  # the legend names colours and markers apart: every series here
+                headers, rows = f.mapping
+                blocks.append(("details", f"Series of \"{f.title}\" ({len(rows)})", [("table", headers, rows, None)]))
     return blocks
 
 
@@ -686,7 +689,7 @@ def lab_sections(files, figs, headings, outdir, log):
         return []
 
 
-def build_report(paths, outdir, log=print):
+def build_report(paths, outdir, log=plot.safe_log):
     files = nr.load_files(paths, log=log)
     if not files:
         raise SystemExit("error: none of the input files could be read")

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 namespace numlab::linsolve {
 
@@ -47,6 +48,21 @@ struct LuOptions {
   // pivots (n u_bf16 > 1 at n = 256) and the refinement tells whether the factors serve.
   double zero_pivot_eps = -1;
 };
+
+// The execution space the dense LU of ExecSpace's data runs on: Serial for a multi-threaded host
+// backend (OpenMP, Threads) where Serial is enabled, ExecSpace otherwise. On the host the LU's flops
+// are in gemm/trsm, which the BLAS library threads itself; the panel and interchange kernels between
+// those calls are short, and every parallel region of the host backend wakes its thread pool, whose
+// threads then take the cores from the BLAS's own threads (2-core host, OpenMP pool of 2, OpenBLAS
+// pthreads: the LU at N = 100 took 4x its one-thread time). LAPACK's dgetrf works the same way:
+// sequential panel code, threaded BLAS.
+#ifdef KOKKOS_ENABLE_SERIAL
+template <class ExecSpace>
+using lu_space_t = std::conditional_t<detail::is_host_space_v<ExecSpace>, Kokkos::Serial, ExecSpace>;
+#else
+template <class ExecSpace>
+using lu_space_t = ExecSpace;
+#endif
 
 // Automatic on a GPU: the team kernel for leaves of at most this many rows, the fused one above.
 inline constexpr int lu_team_max_rows = 1024;

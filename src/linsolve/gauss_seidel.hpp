@@ -306,12 +306,34 @@ class GaussSeidel {
       lv_ = {};  // the copy is not needed; the counts stay as diagnostics
       lv_.level_begin.assign(static_cast<std::size_t>(levels) + (levels > 0 ? 1 : 0), 0);
       lv_.max_level_rows = widest;
+      if (split_rows()) compute_reaches();
       return;
     }
     bp_ = vector_type(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::b_level_order"), A_.numRows());
     xp_ = vector_type(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::x_level_order"), A_.numRows());
     detail::LevelRows<ExecSpace> f = level_rows(bp_, xp_, false);
     team_size_ = detail::level_team_size(space_, lv_, f);
+  }
+
+  // Bandwidths of a matrix with sorted rows, for the one-thread sweep's prefetch.
+  void compute_reaches() {
+    const auto rm = A_.graph.row_map;
+    const auto ci = A_.graph.entries;
+    ordinal_t up = 0, lo = 0;  // two reductions: Kokkos 3.4 takes one reducer per call
+    Kokkos::parallel_reduce(
+        "numlab::gs::upper_reach", Kokkos::RangePolicy<ExecSpace>(space_, 0, A_.numRows()),
+        KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& u) {
+          if (rm(i + 1) > rm(i) && ci(rm(i + 1) - 1) - i > u) u = ci(rm(i + 1) - 1) - i;
+        },
+        Kokkos::Max<ordinal_t>(up));
+    Kokkos::parallel_reduce(
+        "numlab::gs::lower_reach", Kokkos::RangePolicy<ExecSpace>(space_, 0, A_.numRows()),
+        KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& l) {
+          if (rm(i + 1) > rm(i) && i - ci(rm(i)) > l) l = i - ci(rm(i));
+        },
+        Kokkos::Max<ordinal_t>(lo));
+    upper_reach_ = up;
+    lower_reach_ = lo;
   }
 
   detail::LevelRows<ExecSpace> level_rows(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x, bool backward) const {
@@ -353,7 +375,7 @@ class GaussSeidel {
     if (opt_.variant == GsVariant::sequential) {
       detail::SequentialSweep<ExecSpace> f{A_.graph.row_map, A_.graph.entries, A_.values, diag_.diag_pos,
                                            diag_.winv, b, x, om1, A_.numRows(), backward,
-                                           diag_.unsplit_rows == 0};
+                                           diag_.unsplit_rows == 0, upper_reach_, lower_reach_};
       Kokkos::parallel_for("numlab::gs::sequential", Kokkos::RangePolicy<ExecSpace>(space_, 0, 1), f);
       return;
     }
@@ -389,6 +411,7 @@ class GaussSeidel {
   detail::MulticolorLayout<ExecSpace> mc_;
   detail::LevelLayout<ExecSpace> lv_;
   GsKernel seq_kernel_ = GsKernel::one_thread;
+  ordinal_t upper_reach_ = 0, lower_reach_ = 0;  // one_thread on sorted rows: the prefetch distances
   int team_size_ = 1;  // level_team
   vector_type bp_, xp_;  // multicolour / level-scheduled: b and x in colour / level order
   std::shared_ptr<detail::kk::GaussSeidelHandle<ExecSpace>> kk_;  // shared: the handle owns KK's buffers

@@ -29,10 +29,11 @@ import numpy as np
 SKIP = 77
 
 EXPECTED_FIGURES = [
-    "linsolve_time_vs_N", "linsolve_accuracy_vs_N", "linsolve_gs_iterations_vs_N",
-    "linsolve_residual_histories", "linsolve_spectral_radius",
+    "linsolve_time_vs_N", "linsolve_solve_ratio_to_peer", "linsolve_dense_ge", "linsolve_accuracy_vs_N",
+    "linsolve_gs_iterations_vs_N", "linsolve_residual_histories", "linsolve_spectral_radius",
     "attention_forward_time_vs_N", "attention_backward_time_vs_N", "attention_time_vs_tile",
-    "attention_tflops_vs_N", "attention_peak_memory_vs_N", "attention_error_vs_N",
+    "attention_forward_tflops_vs_N", "attention_backward_tflops_vs_N", "attention_forward_ratio_to_peer",
+    "attention_backward_ratio_to_peer", "attention_peak_memory_vs_N", "attention_error_vs_N",
 ]
 
 failures = []

@@ -37,12 +37,21 @@ struct GaussElimMethod {
     lo.block_size = o.block_size;
     lo.leaf_width = o.leaf_width;
     lo.panel_kernel = o.panel_kernel;
-    Kokkos::View<int*, typename ExecSpace::memory_space> piv("numlab::linsolve::piv", p.A.numRows());
-    std::string const kernel =
-        std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(int(p.A.numRows()), lo);
+    // A host backend's LU runs on Serial (see lu_space_t): the same memory, other kernels' space.
+    using LuSpace = lu_space_t<ExecSpace>;
+    using MS = typename LuSpace::memory_space;
+    constexpr bool on_serial = !std::is_same_v<LuSpace, ExecSpace>;
+    Kokkos::View<int*, MS> piv("numlab::linsolve::piv", p.A.numRows());
+    std::string const kernel = std::string("recursive_lu/") + lu_panel_kernel_name<LuSpace>(int(p.A.numRows()), lo) +
+                               (on_serial ? "/serial_panels" : "");
     return run_dense(p, o, s, kernel, [&](DenseMatrix<ExecSpace> A, Vector<ExecSpace> x) {
-      LuResult f = lu_factor(p.space, A, piv, lo);
-      if (f.status != SolveStatus::singular) lu_solve(p.space, A, piv, x);
+      LuSpace space;
+      if constexpr (on_serial) p.space.fence();
+      Kokkos::View<double**, Kokkos::LayoutLeft, Kokkos::Device<LuSpace, MS>> Al = A;
+      Kokkos::View<double*, Kokkos::LayoutLeft, Kokkos::Device<LuSpace, MS>> xl = x;
+      LuResult f = lu_factor(space, Al, piv, lo);
+      if (f.status != SolveStatus::singular) lu_solve(space, Al, Kokkos::View<const int*, MS>(piv), xl);
+      space.fence();
       return f;
     });
   }
