@@ -535,7 +535,8 @@ def item_peers(pts):
     if fa and any(ld.valid(q) for q in fa):
         parts.append(f"official flash-attn ran at {sum(ld.valid(q) for q in fa)} points")
     elif fa:
-        parts.append(f"official flash-attn: {nr.status_of(fa[0])} ({str(fa[0].get('reason') or '')[:90]})")
+        why = str(fa[0].get("reason") or "no reason recorded").split(" (")[0]
+        parts.append(f"official flash-attn: {nr.status_of(fa[0])} ({why})")
     elif all(p["platform"] == "host" for p in tp):
         parts.append("official flash-attn: not run (CUDA only)")
     if not parts:
