@@ -10,6 +10,9 @@ writes DIR/report.md and DIR/report.html (self-contained apart from the PNGs,
 which are referenced by relative paths) with:
 
   - a summary of the files and their statuses,
+  - the lab checklist: every item of the lab assignment with its figure or table and a verdict
+    computed from the data (scripts/lab_checklist.py), then findings generated from the numbers
+    (scripts/lab_findings.py),
   - per experiment the figures and tables: median times, ratios to peer points
     with the same problem parameters, errors, memory, Gauss-Seidel iterations
     and spectral radii,
@@ -31,6 +34,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import lab_checklist  # noqa: E402
+import lab_data  # noqa: E402
+import lab_findings  # noqa: E402
 import numlab_results as nr  # noqa: E402
 import plot  # noqa: E402
 
@@ -670,6 +676,19 @@ def summary_section(files):
     return [("table", ["file", "from", "kind", "points", "statuses", "created (UTC)", "host", "device"], rows, None)]
 
 
+def lab_sections(files, figs, headings, outdir, log):
+    """The lab checklist and findings (scripts/lab_checklist.py, lab_findings.py); like a figure, a
+    failure there costs only these sections (reported as a warning), not the report."""
+    try:
+        pts = lab_data.lab_points(files)
+        return (lab_checklist.report_blocks(lab_checklist.checklist(pts), figs, headings, outdir, slug)
+                + lab_findings.report_blocks(lab_findings.findings(pts)))
+    except Exception as e:  # noqa: BLE001 - the traceback goes to the log
+        import traceback
+        log(f"warning: the lab checklist failed: {e!r}\n{traceback.format_exc()}")
+        return []
+
+
 def build_report(paths, outdir, log=plot.safe_log):
     files = nr.load_files(paths, log=log)
     if not files:
@@ -697,6 +716,10 @@ def build_report(paths, outdir, log=plot.safe_log):
     blocks += attention_section(points, figs, outdir)
     blocks += problems_section(points)
     blocks += environment_section(files)
+    # The report opens with the lab checklist and the findings; their links point into the sections below.
+    lab = lab_sections(files, figs, [b[2] for b in blocks if b[0] == "h"], outdir, log2)
+    blocks[2] = ("list", [f"[{t}](#{slug(t)})" for t in ("Lab checklist", "Findings") if ("h", 2, t) in lab] + blocks[2][1])
+    blocks[4:4] = lab  # after the title, the contents and the table of files
     if notes:
         blocks += [("h", 2, "Notes"), ("list", notes)]
     md_path = os.path.join(outdir, "report.md")
