@@ -15,6 +15,32 @@
 
 namespace numlab::cuda::detail {
 
+// The softmax's exponentials: 0 = ex2.approx.ftz (MUFU.EX2), 1 = exp2f (libdevice), 2 = 2^x by FMAs
+// (x = n + f, |f| <= 1/2, Taylor to degree 7: relative error < 1e-8 before rounding; 0 below 2^-125).
+#ifndef NUMLAB_FA_FP32_EXP
+#define NUMLAB_FA_FP32_EXP 0
+#endif
+__device__ __forceinline__ float exp2_fma(float x) {
+  if (!(x >= -125.f)) return 0.f;  // -inf (masked), and below 2^-125 (q 2^n stays normal)
+  const float n = rintf(x), f = x - n;  // exact
+  float q = 1.525273380405984e-05f;
+  q = fmaf(q, f, 1.540353039338161e-04f);
+  q = fmaf(q, f, 1.3333558146428443e-03f);
+  q = fmaf(q, f, 9.618129107628477e-03f);
+  q = fmaf(q, f, 5.550410866482158e-02f);
+  q = fmaf(q, f, 2.402265069591007e-01f);
+  q = fmaf(q, f, 6.931471805599453e-01f);
+  q = fmaf(q, f, 1.0f);
+  return __int_as_float(__float_as_int(q) + (int(n) << 23));
+}
+// The LSE of the epilogue: 0 = fp32 m scale + logf(l), 1 = in fp64.
+#ifndef NUMLAB_FA_FP32_LSE_DOUBLE
+#define NUMLAB_FA_FP32_LSE_DOUBLE 0
+#endif
+__device__ __forceinline__ float softmax_exp2(float x) {
+  return NUMLAB_FA_FP32_EXP == 2 ? exp2_fma(x) : NUMLAB_FA_FP32_EXP == 1 ? exp2f(x) : ex2(x);
+}
+
 template <int D, int Terms>
 struct FwdFp32Kernel {
   using Cfg = FwdFp32Tile<D>;
@@ -164,13 +190,13 @@ __global__ void __launch_bounds__(FwdFp32Kernel<D, Terms>::NThreads, FwdFp32Kern
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       // A fully masked row so far keeps max -inf: shift by 0 so exp gives 0, not NaN.
       const float ms = mx == -INFINITY ? 0.f : mx * p.scale_log2;
-      const float corr = ex2(row_m[h] * p.scale_log2 - ms);
+      const float corr = softmax_exp2(row_m[h] * p.scale_log2 - ms);
       row_m[h] = mx;
       float sum = 0.f;
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
-        s[nt][2 * h] = ex2(fmaf(s[nt][2 * h], p.scale_log2, -ms));
-        s[nt][2 * h + 1] = ex2(fmaf(s[nt][2 * h + 1], p.scale_log2, -ms));
+        s[nt][2 * h] = softmax_exp2(fmaf(s[nt][2 * h], p.scale_log2, -ms));
+        s[nt][2 * h + 1] = softmax_exp2(fmaf(s[nt][2 * h + 1], p.scale_log2, -ms));
         sum += s[nt][2 * h] + s[nt][2 * h + 1];
       }
       row_l[h] = row_l[h] * corr + sum;  // quad-partial; reduced in the epilogue
@@ -213,7 +239,12 @@ __global__ void __launch_bounds__(FwdFp32Kernel<D, Terms>::NThreads, FwdFp32Kern
     const float div = l > 0.f ? l : 1.f;  // a true division, as softmax in fp32 divides
     const int row = m0 + wr0 + g + h * 8;
     if (row >= N) continue;
-    if (t == 0) lse[row] = l > 0.f ? row_m[h] * p.scale + logf(l) : -INFINITY;
+    if (t == 0) {
+      if (NUMLAB_FA_FP32_LSE_DOUBLE)
+        lse[row] = l > 0.f ? float(double(row_m[h]) * double(p.scale) + log(double(l))) : -INFINITY;
+      else
+        lse[row] = l > 0.f ? row_m[h] * p.scale + logf(l) : -INFINITY;
+    }
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt)
       *reinterpret_cast<float2*>(o + (size_t)row * D + dt * 8 + 2 * t) =

@@ -17,21 +17,32 @@ __device__ __forceinline__ uint32_t tf32_rna(float x) {
   return r;
 }
 
-// NUMLAB_FA_FP32_HI_TRUNC=1: hi = x with the low 13 bits cleared (one logic op instead of a
-// rounding conversion); lo = rna(x - hi) still carries the rest, |lo| < 2^-10 |x|.
+// Rounding to TF32 by integer ops on the bits (cvt.rna.tf32.f32 is 4-5 instructions on sm_90: it
+// checks for NaN and infinity; the kernels' finite data need no such checks): adding half of the
+// dropped 13 bits' weight to the magnitude bits and clearing them rounds to nearest, ties away from
+// zero, as cvt.rna does; a carry moves into the exponent correctly.
+__device__ __forceinline__ uint32_t tf32_round_bits(float x) { return (__float_as_uint(x) + 0x1000u) & 0xffffe000u; }
+
+// NUMLAB_FA_FP32_HI_TRUNC=1 (default): hi = x with the low 13 bits cleared (one logic op), lo =
+// round(x - hi) (x - hi is exact), |lo| < 2^-10 |x|; 0: hi = round(x), |lo| <= 2^-11 |x|. Either way
+// hi + lo = x (1 + O(2^-21)) and lo's rounding is unbiased.
 #ifndef NUMLAB_FA_FP32_HI_TRUNC
-#define NUMLAB_FA_FP32_HI_TRUNC 0
+#define NUMLAB_FA_FP32_HI_TRUNC 1
 #endif
 
-// Terms of the split: 1 = hi only (1xTF32, plain TF32 accuracy), 3 = 3xTF32.
+// Terms of the split: 1 = hi only (1xTF32, plain TF32 accuracy: hi rounded), 3 = 3xTF32.
 template <int Terms>
 struct Tf32Split {
   static_assert(Terms == 1 || Terms == 3, "1xTF32 or 3xTF32");
   uint32_t hi, lo;
   Tf32Split() = default;
   __device__ __forceinline__ explicit Tf32Split(float x) {
-    hi = NUMLAB_FA_FP32_HI_TRUNC && Terms == 3 ? __float_as_uint(x) & 0xffffe000u : tf32_rna(x);
-    if constexpr (Terms == 3) lo = tf32_rna(x - __uint_as_float(hi));
+    if constexpr (Terms == 1) {
+      hi = tf32_round_bits(x);
+    } else {
+      hi = NUMLAB_FA_FP32_HI_TRUNC ? __float_as_uint(x) & 0xffffe000u : tf32_round_bits(x);
+      lo = tf32_round_bits(x - __uint_as_float(hi));
+    }
   }
 };
 

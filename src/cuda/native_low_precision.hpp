@@ -48,7 +48,11 @@ inline double round_to_format(double x, LowPrecisionFormat f) {
   if (std::abs(r) > max_finite) return std::copysign(std::numeric_limits<double>::infinity(), x);
   return r;
 }
-inline double round_to(DType t, double x) { return round_to_format(x, format_of(t)); }
+inline double round_to(DType t, double x) {
+  // fp32: the cast rounds the same way, faster (out of float's range it is not defined: the general path).
+  if (t == DType::fp32 && std::abs(x) <= double(std::numeric_limits<float>::max())) return double(float(x));
+  return round_to_format(x, format_of(t));
+}
 
 // The 16-bit pattern of x rounded to format t (bf16 or fp16).
 inline std::uint16_t to_bits(DType t, double x) {

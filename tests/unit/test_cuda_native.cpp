@@ -76,6 +76,15 @@ TEST(CudaNativeLowPrecision, RoundsToNearestEvenWithSubnormalsAndOverflow) {
   EXPECT_EQ(nc::round_to(DType::fp16, 0.75 * 0x1p-24), 0x1p-24);
   EXPECT_EQ(nc::round_to(DType::fp16, 3 * 0x1p-25), 2 * 0x1p-24);  // tie between 1 and 2 ulps: even
   EXPECT_TRUE(std::isnan(nc::from_bits(DType::fp16, nc::to_bits(DType::fp16, std::nan("")))));
+  // fp32: float's own rounding (ties to even), overflow to infinity, subnormals kept.
+  EXPECT_EQ(nc::round_to(DType::fp32, 1.0 + 0x1p-24), 1.0);
+  EXPECT_EQ(nc::round_to(DType::fp32, 1.0 + 3 * 0x1p-24), 1.0 + 0x1p-22);
+  EXPECT_EQ(nc::round_to(DType::fp32, 0.1), double(0.1f));
+  EXPECT_EQ(nc::round_to(DType::fp32, 0x1p-149), 0x1p-149);
+  EXPECT_EQ(nc::round_to(DType::fp32, 3.5e38), kInf);
+  EXPECT_EQ(nc::round_to(DType::fp32, -3.5e38), -kInf);
+  for (double x : {0.3, -1e-40, 123456.789, 3.4028235677973366e38})
+    EXPECT_EQ(nc::round_to(DType::fp32, x), nc::round_to_format(x, nc::kFloat32)) << x;
 }
 
 TEST(CudaNativeLowPrecision, EveryBitPatternRoundTrips) {

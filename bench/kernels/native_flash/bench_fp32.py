@@ -107,6 +107,8 @@ for D in [int(x) for x in args.D.split(",")]:
                 o, lse = fwd(lib, q, k, v, causal, terms)
                 torch.cuda.synchronize()
                 eO, eL = err(o, O64), err(lse, L64)
+                fin = torch.isfinite(L64)
+                Lbias = (lse.double() - L64)[fin].mean().item() if fin.any() else 0.0
                 r = {"lib": name, "terms": terms, "D": D, "B": B, "H": H, "N": N, "Nkv": Nkv, "causal": causal,
                      "O": eO, "L": eL, "O_std": bO, "L_std": bL,
                      "ratio_O_max": eO[0] / max(bO[0], 1e-30), "ratio_O_fro": eO[1] / max(bO[1], 1e-30),
@@ -117,7 +119,7 @@ for D in [int(x) for x in args.D.split(",")]:
                     w[kk] = max(w.get(kk, 0.0), r[kk])
                 log(f"check [{name}] {terms}xTF32 D={D} B={B} H={H} N={N} Nkv={Nkv} causal={int(causal)}: "
                     f"O {eO[0]:.2e}/{eO[1]:.2e} (std {bO[0]:.2e}/{bO[1]:.2e}, x{r['ratio_O_max']:.2f}/{r['ratio_O_fro']:.2f}) "
-                    f"L {eL[0]:.2e} (std {bL[0]:.2e}, x{r['ratio_L_max']:.2f})")
+                    f"L {eL[0]:.2e} (std {bL[0]:.2e}, x{r['ratio_L_max']:.2f}) L bias {Lbias:+.2e}")
 for (name, terms), w in worst.items():
     ok = terms != 3 or all(v <= 2.0 for v in w.values())
     log(f"worst ratios [{name}] {terms}xTF32: " + " ".join(f"{k} {v:.2f}" for k, v in w.items()) +
