@@ -33,10 +33,6 @@ __device__ __forceinline__ float exp2_fma(float x) {
   q = fmaf(q, f, 1.0f);
   return __int_as_float(__float_as_int(q) + (int(n) << 23));
 }
-// The LSE of the epilogue: 0 = fp32 m scale + logf(l), 1 = in fp64.
-#ifndef NUMLAB_FA_FP32_LSE_DOUBLE
-#define NUMLAB_FA_FP32_LSE_DOUBLE 0
-#endif
 __device__ __forceinline__ float softmax_exp2(float x) {
   return NUMLAB_FA_FP32_EXP == 2 ? exp2_fma(x) : NUMLAB_FA_FP32_EXP == 1 ? exp2f(x) : ex2(x);
 }
@@ -109,7 +105,8 @@ __global__ void __launch_bounds__(FwdFp32Kernel<D, Terms>::NThreads, FwdFp32Kern
   float acc_o[DT][4];
 #pragma unroll
   for (int dt = 0; dt < DT; ++dt) acc_o[dt][0] = acc_o[dt][1] = acc_o[dt][2] = acc_o[dt][3] = 0.f;
-  float row_m[2] = {-INFINITY, -INFINITY}, row_l[2] = {0.f, 0.f};
+  // Per row: the running max of S, that times scale log2(e) rounded (the shift of every exponent), the sum.
+  float row_m[2] = {-INFINITY, -INFINITY}, row_ms[2] = {-INFINITY, -INFINITY}, row_l[2] = {0.f, 0.f};
   const int wr0 = warp * 16;  // warp's first row within the block
 
   // ldmatrix (b16 x4) on fp32 rows: register j of a lane holds float (lane/4, lane%4) of 8x4-float
@@ -190,7 +187,11 @@ __global__ void __launch_bounds__(FwdFp32Kernel<D, Terms>::NThreads, FwdFp32Kern
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       // A fully masked row so far keeps max -inf: shift by 0 so exp gives 0, not NaN.
       const float ms = mx == -INFINITY ? 0.f : mx * p.scale_log2;
-      const float corr = softmax_exp2(row_m[h] * p.scale_log2 - ms);
+      // The rescale from the exact difference of the two rounded shifts (no FMA: exp2(fma(m_old, c,
+      // -ms)) is 2^(rounding error of ms) != 1 when the max did not move, and that factor compounds
+      // over every K/V tile: L was off by up to 2.3e-5 at N = 8k).
+      const float corr = row_ms[h] == ms ? 1.f : row_ms[h] == -INFINITY ? 0.f : softmax_exp2(__fsub_rn(row_ms[h], ms));
+      row_ms[h] = mx == -INFINITY ? -INFINITY : ms;
       row_m[h] = mx;
       float sum = 0.f;
 #pragma unroll
@@ -239,12 +240,8 @@ __global__ void __launch_bounds__(FwdFp32Kernel<D, Terms>::NThreads, FwdFp32Kern
     const float div = l > 0.f ? l : 1.f;  // a true division, as softmax in fp32 divides
     const int row = m0 + wr0 + g + h * 8;
     if (row >= N) continue;
-    if (t == 0) {
-      if (NUMLAB_FA_FP32_LSE_DOUBLE)
-        lse[row] = l > 0.f ? float(double(row_m[h]) * double(p.scale) + log(double(l))) : -INFINITY;
-      else
-        lse[row] = l > 0.f ? row_m[h] * p.scale + logf(l) : -INFINITY;
-    }
+    // L = shift ln 2 + ln l (the shift the exponents were taken against), in fp64: one rounding.
+    if (t == 0) lse[row] = l > 0.f ? float(double(row_ms[h]) * 0.6931471805599453 + log(double(l))) : -INFINITY;
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt)
       *reinterpret_cast<float2*>(o + (size_t)row * D + dt * 8 + 2 * t) =
