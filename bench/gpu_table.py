@@ -114,6 +114,33 @@ def main():
     table("Kokkos flash forward device memory: inputs + method peak vs Q+K+V+O+L (target <= 1.10)",
           ["N", "D", "measured MiB", "Q+K+V+O+L MiB", "ratio"], rows)
 
+    # Issue 17: the native fp32 forward (3xTF32 on tensor cores) against the same SDPA efficient points.
+    nf32 = pick(load(f("attn_gpu_fp32_native.h5")), "flash")
+    rows = []
+    for k in sorted(nf32):
+        a = nf32[k].get("forward_tflops")
+        e = eff.get(k, {}).get("forward_tflops")
+        kk = fl.get(k, {}).get("forward_tflops")
+        rows.append([str(k[0]), str(k[1]), str(nf32[k].get("kernel_run", "")), fmt(a), fmt(e), fmt(ratio(a, e), ".2f"),
+                     fmt(kk), fmt(ratio(a, kk), ".2f")])
+    if rows:
+        table("Native fp32 flash forward (backend: cuda_native, 3xTF32) vs SDPA efficient fp32, TF32 off (target >= 2.0x)",
+              ["N", "D", "kernel", "native TFLOP/s", "efficient", "native / efficient", "Kokkos flash", "native / Kokkos"],
+              rows)
+    acc32 = load(f("attn_gpu_fp32_native_accuracy.h5"))
+    rows = []
+    for p in sorted((p for p in acc32 if ok(p)), key=lambda p: (int(p["D"]), int(bool(p.get("causal", 0))), int(p["N"]))):
+        cells = [str(p["D"]), "yes" if p.get("causal") else "no", str(p["N"])]
+        for x in ("O", "L"):
+            e, b = p.get(f"{x}_max_abs_error"), p.get(f"{x}_max_abs_error_standard_same_precision")
+            ef, bf = p.get(f"{x}_rel_fro_error"), p.get(f"{x}_rel_fro_error_standard_same_precision")
+            cells += [fmt(e, ".2e"), fmt(b, ".2e"), fmt(ratio(e, b), ".2f"), fmt(ratio(ef, bf), ".2f")]
+        rows.append(cells)
+    if rows:
+        table("Native fp32 forward accuracy: error vs fp64 beside standard attention in fp32 on the host (target <= 2)",
+              ["D", "causal", "N", "O max-abs", "std fp32", "ratio", "rel-fro ratio", "L max-abs", "std fp32", "ratio",
+               "rel-fro ratio"], rows)
+
     nat = load(f("attn_cuda_bench.h5"))
     half = load(f("peers_torch_half.h5"))
     nf = pick(nat, "flash")

@@ -24,9 +24,11 @@ void check_launch(const char* what) {
 
 namespace {
 
-void check_shape(AttnShape const& s, const char* who) {
+void check_shape(AttnShape const& s, DType t, const char* who) {
   const std::string w = std::string("numlab::cuda::") + who + ": ";
-  if (!supports_head_dim(s.D)) throw std::runtime_error(w + "unsupported head dim " + std::to_string(s.D) + " (64, 128, 256)");
+  if (!supports_head_dim(t, s.D))
+    throw std::runtime_error(w + "unsupported head dim " + std::to_string(s.D) +
+                             (t == DType::fp32 ? " for fp32 (64, 128)" : " (64, 128, 256)"));
   if (s.B < 1 || s.H < 1 || s.N < 0 || s.N_kv < 0) throw std::runtime_error(w + "bad shape");
   if (long(s.B) * s.H > 65535) throw std::runtime_error(w + "B*H must be <= 65535");
 }
@@ -70,6 +72,8 @@ void memset_or_throw(void* p, std::size_t bytes, cudaStream_t st, const char* wh
 }  // namespace
 
 bool supports_head_dim(int D) { return D == 64 || D == 128 || D == 256; }
+bool supports_head_dim(DType t, int D) { return t == DType::fp32 ? D == 64 || D == 128 : supports_head_dim(D); }
+std::size_t element_bytes(DType t) { return t == DType::fp32 ? 4 : 2; }
 
 std::size_t backward_workspace_bytes(AttnShape const& s, bool deterministic) {
   return detail::rowstat_bytes(s) + (deterministic ? 0 : detail::dq_accum_bytes(s));
@@ -84,7 +88,7 @@ namespace {
 // The forward arguments checked (who names the caller); N_kv == 0 is allowed: every row sees no
 // key (O = 0, lse = -inf), and K and V are then not read.
 ForwardArgs checked_forward(ForwardArgs const& a, const char* who) {
-  check_shape(a.shape, who);
+  check_shape(a.shape, a.dtype, who);
   ForwardArgs b = a;
   if (a.shape.N == 0) return b;
   check_ptr(a.q, "q", who);
@@ -102,11 +106,14 @@ KernelRun flash_forward(ForwardArgs const& a, void* cuda_stream) {
   if (a.shape.N == 0) return {};
   const float scale = resolve_scale(a.scale, a.shape.D);
   auto st = static_cast<cudaStream_t>(cuda_stream);
+  if (a.dtype == DType::fp32)
+    return a.shape.D == 64 ? detail::launch_fwd_fp32<64>(b, scale, st) : detail::launch_fwd_fp32<128>(b, scale, st);
   if (a.dtype == DType::bf16) return dispatch_fwd<__nv_bfloat16>(b, scale, st);
   return dispatch_fwd<__half>(b, scale, st);
 }
 
 KernelRun tiled_forward(ForwardArgs const& a, void* cuda_stream) {
+  if (a.dtype == DType::fp32) throw std::runtime_error("numlab::cuda::tiled_forward: no fp32 kernel (bf16, fp16)");
   ForwardArgs const b = checked_forward(a, "tiled_forward");
   if (a.shape.N == 0) return {};
   const float scale = resolve_scale(a.scale, a.shape.D);
@@ -117,7 +124,9 @@ KernelRun tiled_forward(ForwardArgs const& a, void* cuda_stream) {
 
 KernelRun flash_backward(BackwardArgs const& a, void* cuda_stream) {
   const AttnShape& s = a.shape;
-  check_shape(s, "flash_backward");
+  if (a.dtype == DType::fp32)
+    throw std::runtime_error("numlab::cuda::flash_backward: no fp32 backward yet (bf16, fp16; fp32 runs the forward)");
+  check_shape(s, a.dtype, "flash_backward");
   auto st = static_cast<cudaStream_t>(cuda_stream);
   const std::size_t q_bytes = 2 * std::size_t(s.B) * s.H * s.N * s.D, kv_bytes = 2 * std::size_t(s.B) * s.H * s.N_kv * s.D;
   if (s.N == 0 || s.N_kv == 0) {  // no query-key pair: every gradient is zero

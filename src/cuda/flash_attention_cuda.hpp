@@ -7,7 +7,14 @@
 
 namespace numlab::cuda {
 
-enum class DType { bf16, fp16 };
+// fp32: the forward only (flash_forward, D = 64 and 128), on TF32 tensor cores with split operands
+// (flash_fwd_fp32_kernel.cuh); tensors of fp32.
+enum class DType { bf16, fp16, fp32 };
+
+// How the fp32 forward forms its products: tf32x3 (every operand x = hi + lo in TF32, x y ~ hi hi +
+// hi lo + lo hi: fp32-level accuracy, the default) or tf32x1 (hi hi alone: TF32 accuracy, ~1e-3
+// relative; only to measure what the split costs).
+enum class Fp32Products { tf32x3, tf32x1 };
 
 // The forward kernel: automatic = wgmma_sm90 where the device runs sm_90a code (H100, H200),
 // else mma_sm80.
@@ -40,6 +47,7 @@ struct ForwardArgs {
   void* o = nullptr;
   float* lse = nullptr;
   FwdKernel kernel = FwdKernel::automatic;
+  Fp32Products fp32_products = Fp32Products::tf32x3;  // dtype fp32 only
 };
 
 // deterministic = true: dQ from a separate pass over key blocks (no floating-point atomics,
@@ -57,10 +65,13 @@ struct BackwardArgs {
 };
 
 bool supports_head_dim(int D);  // 64, 128, 256
+bool supports_head_dim(DType t, int D);  // fp32: 64, 128 (the forward); bf16, fp16: 64, 128, 256
+std::size_t element_bytes(DType t);      // 2 or 4
 // LSE * log2(e) and D_i = rowsum(dO o O) (fp32 [B,H,N] each) plus, unless deterministic, the fp32 dQ
 // accumulator [B,H,N,D].
 std::size_t backward_workspace_bytes(AttnShape const&, bool deterministic);
-// Both throw std::runtime_error on an unsupported head dim, bad arguments or a launch error.
+// Both throw std::runtime_error on an unsupported head dim, bad arguments or a launch error
+// (flash_backward and tiled_forward: on dtype fp32, which has a forward only).
 // cuda_stream is a cudaStream_t (nullptr: the legacy default stream).
 // Both return what they launched; a forced kernel that cannot run throws std::runtime_error.
 KernelRun flash_forward(ForwardArgs const&, void* cuda_stream);

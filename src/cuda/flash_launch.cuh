@@ -26,6 +26,9 @@ template <class T, int D>
 KernelRun launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream);
 template <class T, int D>
 KernelRun launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream);
+// dtype fp32, D = 64 or 128 (flash_fp32.cu).
+template <int D>
+KernelRun launch_fwd_fp32(ForwardArgs const& a, float scale, cudaStream_t stream);
 template <class T, int D>
 KernelRun launch_tiled_fwd(ForwardArgs const& a, float scale, cudaStream_t stream);
 

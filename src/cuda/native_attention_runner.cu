@@ -64,18 +64,28 @@ void copy(void* dst, void const* src, std::size_t bytes, cudaMemcpyKind kind, cu
   check(cudaStreamSynchronize(stream), what);
 }
 
-// n host doubles -> a device buffer of n bf16/fp16 values (round to nearest even).
+// n host doubles -> a device buffer of n bf16/fp16 values (round to nearest even), or fp32 values.
 DeviceBuffer upload(DType t, double const* host, std::size_t n, cudaStream_t stream, char const* what) {
+  DeviceBuffer d(n * element_bytes(t), what);
+  if (t == DType::fp32) {
+    std::vector<float> f(n);
+    parallel_elements(n, [&](std::size_t i) { f[i] = float(host[i]); });
+    copy(d.get(), f.data(), n * sizeof(float), cudaMemcpyHostToDevice, stream, std::string("uploading ") + what);
+    return d;
+  }
   std::vector<std::uint16_t> bits(n);
   parallel_elements(n, [&](std::size_t i) { bits[i] = to_bits(t, host[i]); });
-  DeviceBuffer d(n * sizeof(std::uint16_t), what);
   copy(d.get(), bits.data(), n * sizeof(std::uint16_t), cudaMemcpyHostToDevice, stream,
        std::string("uploading ") + what);
   return d;
 }
 
-std::vector<double> download16(DType t, DeviceBuffer const& d, std::size_t n, cudaStream_t stream,
+std::vector<double> download32(DeviceBuffer const& d, std::size_t n, cudaStream_t stream, char const* what);
+
+// n values of dtype t back as doubles.
+std::vector<double> download_values(DType t, DeviceBuffer const& d, std::size_t n, cudaStream_t stream,
                                char const* what) {
+  if (t == DType::fp32) return download32(d, n, stream, what);
   std::vector<std::uint16_t> bits(n);
   copy(bits.data(), d.get(), n * sizeof(std::uint16_t), cudaMemcpyDeviceToHost, stream,
        std::string("downloading ") + what);
@@ -174,7 +184,7 @@ struct NativeAttention::Impl {
 
   void ensure_forward_state() {
     if (o_fwd) return;
-    DeviceBuffer o(nq * 2, "the forward state O"), lse(rows * sizeof(float), "the forward state lse");
+    DeviceBuffer o(nq * element_bytes(dtype), "the forward state O"), lse(rows * sizeof(float), "the forward state lse");
     flash_forward(forward_args(o.get(), static_cast<float*>(lse.get())), stream);
     check(cudaGetLastError(), "launching flash_forward (forward state of the backward)");
     check(cudaStreamSynchronize(stream), "running flash_forward (forward state of the backward)");
@@ -191,9 +201,9 @@ NativeAttention::NativeAttention(AttnShape const& shape, DType dtype, float scal
   if (!m.info.present) throw std::runtime_error(std::string(kWho) + ": no CUDA device (" + m.info.reason + ")");
   if (shape.B < 1 || shape.H < 1 || shape.N < 1 || shape.N_kv < 1)
     throw std::invalid_argument(std::string(kWho) + ": shape needs B, H, N, N_kv >= 1");
-  if (!supports_head_dim(shape.D))
+  if (!supports_head_dim(dtype, shape.D))
     throw std::invalid_argument(std::string(kWho) + ": head dim D = " + std::to_string(shape.D) +
-                                " is not supported by the native kernels (64, 128, 256)");
+                                " is not supported by the native kernels (64, 128, 256; fp32: 64, 128)");
   if (!q || !k || !v) throw std::invalid_argument(std::string(kWho) + ": Q, K and V are required");
   m.shape = shape;
   m.dtype = dtype;
@@ -226,23 +236,24 @@ template <class Launch>
 ForwardRun run_forward(NativeAttention::Impl& m, TimingOptions const& opt, std::size_t workspace_bytes,
                        char const* what, Launch&& launch) {
   ForwardRun r;
-  DeviceBuffer o(m.nq * 2, "O"), lse(m.rows * sizeof(float), "lse"), ws(workspace_bytes, "the forward workspace");
+  DeviceBuffer o(m.nq * element_bytes(m.dtype), "O"), lse(m.rows * sizeof(float), "lse"), ws(workspace_bytes, "the forward workspace");
   ForwardArgs args = m.forward_args(o.get(), static_cast<float*>(lse.get()));
   r.seconds = m.timed(opt, what, [&] { r.kernel = launch(args, ws); });
   r.workspace_bytes = std::int64_t(ws.bytes());
   r.peak_device_bytes = bytes_of({&o, &lse, &ws});
   r.peak_device_bytes_inputs = bytes_of({&m.q, &m.k, &m.v});
   if (opt.download) {
-    r.O = download16(m.dtype, o, m.nq, m.stream, "O");
+    r.O = download_values(m.dtype, o, m.nq, m.stream, "O");
     r.lse = download32(lse, m.rows, m.stream, "lse");
   }
   return r;
 }
 }  // namespace
 
-ForwardRun NativeAttention::forward(TimingOptions const& opt, FwdKernel kernel) {
+ForwardRun NativeAttention::forward(TimingOptions const& opt, FwdKernel kernel, Fp32Products fp32_products) {
   return run_forward(*impl_, opt, 0, "flash_forward", [&](ForwardArgs args, DeviceBuffer const&) {
     args.kernel = kernel;
+    args.fp32_products = fp32_products;
     return flash_forward(args, impl_->stream);
   });
 }
@@ -264,7 +275,8 @@ BackwardRun NativeAttention::standard_backward(TimingOptions const& opt) {
   if (!m.dout) throw std::logic_error(std::string(kWho) + ": standard_backward() needs dO, which was not given");
   BackwardRun r;
   r.workspace_bytes = std::int64_t(cuda::standard_backward_workspace_bytes(m.shape));
-  DeviceBuffer dq(m.nq * 2, "dQ"), dk(m.nkv * 2, "dK"), dv(m.nkv * 2, "dV"),
+  DeviceBuffer dq(m.nq * element_bytes(m.dtype), "dQ"), dk(m.nkv * element_bytes(m.dtype), "dK"),
+      dv(m.nkv * element_bytes(m.dtype), "dV"),
       ws(std::size_t(r.workspace_bytes), "the standard backward's S/P and dP/dS buffers");
   StandardBackwardArgs a;
   a.shape = m.shape;
@@ -283,9 +295,9 @@ BackwardRun NativeAttention::standard_backward(TimingOptions const& opt) {
   r.peak_device_bytes = bytes_of({&dq, &dk, &dv, &ws});
   r.peak_device_bytes_inputs = bytes_of({&m.q, &m.k, &m.v, &m.dout});
   if (opt.download) {
-    r.dQ = download16(m.dtype, dq, m.nq, m.stream, "dQ");
-    r.dK = download16(m.dtype, dk, m.nkv, m.stream, "dK");
-    r.dV = download16(m.dtype, dv, m.nkv, m.stream, "dV");
+    r.dQ = download_values(m.dtype, dq, m.nq, m.stream, "dQ");
+    r.dK = download_values(m.dtype, dk, m.nkv, m.stream, "dK");
+    r.dV = download_values(m.dtype, dv, m.nkv, m.stream, "dV");
   }
   return r;
 }
@@ -296,7 +308,8 @@ BackwardRun NativeAttention::backward(bool deterministic, TimingOptions const& o
   m.ensure_forward_state();
   BackwardRun r;
   r.workspace_bytes = std::int64_t(backward_workspace_bytes(m.shape, deterministic));
-  DeviceBuffer dq(m.nq * 2, "dQ"), dk(m.nkv * 2, "dK"), dv(m.nkv * 2, "dV"),
+  DeviceBuffer dq(m.nq * element_bytes(m.dtype), "dQ"), dk(m.nkv * element_bytes(m.dtype), "dK"),
+      dv(m.nkv * element_bytes(m.dtype), "dV"),
       ws(std::size_t(r.workspace_bytes), "the backward workspace");
   BackwardArgs a;
   a.shape = m.shape;
@@ -320,9 +333,9 @@ BackwardRun NativeAttention::backward(bool deterministic, TimingOptions const& o
   r.peak_device_bytes = bytes_of({&dq, &dk, &dv, &ws});
   r.peak_device_bytes_inputs = bytes_of({&m.q, &m.k, &m.v, &m.o_fwd, &m.lse_fwd, &m.dout});
   if (opt.download) {
-    r.dQ = download16(m.dtype, dq, m.nq, m.stream, "dQ");
-    r.dK = download16(m.dtype, dk, m.nkv, m.stream, "dK");
-    r.dV = download16(m.dtype, dv, m.nkv, m.stream, "dV");
+    r.dQ = download_values(m.dtype, dq, m.nq, m.stream, "dQ");
+    r.dK = download_values(m.dtype, dk, m.nkv, m.stream, "dK");
+    r.dV = download_values(m.dtype, dv, m.nkv, m.stream, "dV");
   }
   return r;
 }

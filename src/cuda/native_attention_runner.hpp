@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Host side of the native CUDA FlashAttention path, as plain C++ (no CUDA headers,
 // so Kokkos code and tests include it with any compiler): host fp64 inputs in,
-// rounded to bf16/fp16 on upload; flash_forward / flash_backward timed with CUDA
+// rounded to bf16/fp16 (or fp32) on upload; flash_forward / flash_backward timed with CUDA
 // events, repeated by the caller's harness; outputs back as fp64; the device memory each step allocates, counted.
 //
 //   NativeAttention a(shape, DType::bf16, scale, Q, K, V, dO);   // uploads Q, K, V (+dO)
@@ -87,7 +87,8 @@ class NativeAttention {
 
   // flash_forward with `kernel`, as often as opt.repeat says, into one O and lse allocated for
   // the call.
-  ForwardRun forward(TimingOptions const& opt, FwdKernel kernel = FwdKernel::automatic);
+  ForwardRun forward(TimingOptions const& opt, FwdKernel kernel = FwdKernel::automatic,
+                     Fp32Products fp32_products = Fp32Products::tf32x3);
   // flash_backward likewise. Its forward state (O, lse) is made by one untimed
   // flash_forward on first use and kept, like the inputs.
   BackwardRun backward(bool deterministic, TimingOptions const& opt);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// bfloat16 / float16 on the host, in plain C++ (no CUDA headers): rounding of
+// bfloat16 / float16 (and float32) on the host, in plain C++ (no CUDA headers): rounding of
 // doubles to the formats (round to nearest, ties to even, as cuda_bf16.h's
 // __float2bfloat16_rn and the tensor-core conversions), their bit patterns, and back.
 // The native runner uploads with these, and the host references round with the same
@@ -24,9 +24,14 @@ struct LowPrecisionFormat {
 };
 inline constexpr LowPrecisionFormat kBFloat16{7, -126, 127, 8};
 inline constexpr LowPrecisionFormat kFloat16{10, -14, 15, 5};
+inline constexpr LowPrecisionFormat kFloat32{23, -126, 127, 8};  // IEEE single: round_to is float(x)
 
-constexpr LowPrecisionFormat format_of(DType t) { return t == DType::bf16 ? kBFloat16 : kFloat16; }
-constexpr char const* dtype_name(DType t) { return t == DType::bf16 ? "bfloat16" : "float16"; }
+constexpr LowPrecisionFormat format_of(DType t) {
+  return t == DType::bf16 ? kBFloat16 : t == DType::fp16 ? kFloat16 : kFloat32;
+}
+constexpr char const* dtype_name(DType t) {
+  return t == DType::bf16 ? "bfloat16" : t == DType::fp16 ? "float16" : "float32";
+}
 // Unit roundoff u = 2^-(p+1): the relative error of one rounding.
 inline double unit_roundoff(DType t) { return std::ldexp(1.0, -(format_of(t).mantissa_bits + 1)); }
 
@@ -43,9 +48,13 @@ inline double round_to_format(double x, LowPrecisionFormat f) {
   if (std::abs(r) > max_finite) return std::copysign(std::numeric_limits<double>::infinity(), x);
   return r;
 }
-inline double round_to(DType t, double x) { return round_to_format(x, format_of(t)); }
+inline double round_to(DType t, double x) {
+  // fp32: the cast rounds the same way, faster (out of float's range it is not defined: the general path).
+  if (t == DType::fp32 && std::abs(x) <= double(std::numeric_limits<float>::max())) return double(float(x));
+  return round_to_format(x, format_of(t));
+}
 
-// The 16-bit pattern of x rounded to format t.
+// The 16-bit pattern of x rounded to format t (bf16 or fp16).
 inline std::uint16_t to_bits(DType t, double x) {
   const LowPrecisionFormat f = format_of(t);
   const int bias = (1 << (f.exponent_bits - 1)) - 1;
@@ -63,7 +72,7 @@ inline std::uint16_t to_bits(DType t, double x) {
   return std::uint16_t(sign | std::uint16_t((e + bias) << f.mantissa_bits) | frac);
 }
 
-// The value of a 16-bit pattern of format t.
+// The value of a 16-bit pattern of format t (bf16 or fp16).
 inline double from_bits(DType t, std::uint16_t b) {
   const LowPrecisionFormat f = format_of(t);
   const int bias = (1 << (f.exponent_bits - 1)) - 1;

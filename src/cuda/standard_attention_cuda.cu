@@ -273,6 +273,7 @@ std::size_t standard_backward_workspace_bytes(AttnShape const& s) { return 2 * s
 KernelRun standard_forward(ForwardArgs const& a, void* workspace, std::size_t workspace_bytes, void* cuda_stream) {
   constexpr char const* who = "standard_forward";
   check_common(a.shape, who);
+  if (a.dtype == DType::fp32) throw std::invalid_argument("numlab::cuda::standard_forward: bf16 or fp16, not fp32");
   for (auto [p, n] : {std::pair<const void*, const char*>{a.q, "q"}, {a.k, "k"}, {a.v, "v"}, {a.o, "o"},
                       {a.lse, "lse"}, {workspace, "workspace"}})
     check_ptr(p, n, who);
@@ -287,6 +288,7 @@ KernelRun standard_forward(ForwardArgs const& a, void* workspace, std::size_t wo
 KernelRun standard_backward(StandardBackwardArgs const& a, void* cuda_stream) {
   constexpr char const* who = "standard_backward";
   check_common(a.shape, who);
+  if (a.dtype == DType::fp32) throw std::invalid_argument("numlab::cuda::standard_backward: bf16 or fp16, not fp32");
   for (auto [p, n] : {std::pair<const void*, const char*>{a.q, "q"}, {a.k, "k"}, {a.v, "v"}, {a.dout, "dout"},
                       {a.dq, "dq"}, {a.dk, "dk"}, {a.dv, "dv"}, {a.workspace, "workspace"}})
     check_ptr(p, n, who);

@@ -30,6 +30,38 @@ template <class T> struct FwdSm90Tile<T, 64>  { static constexpr int kWarpGroups
 template <class T> struct FwdSm90Tile<T, 128> { static constexpr int kWarpGroups = 2, kBlockN = 128, kMinBlocks = 1; };
 template <class T> struct FwdSm90Tile<T, 256> { static constexpr int kWarpGroups = 2, kBlockN = 64, kMinBlocks = 1; };
 
+// Forward in fp32 (flash_fwd_fp32_kernel.cuh, mma.sync m16n8k8 tf32, every GPU): kNWarps warps of 16
+// query rows (kBlockM = 16 kNWarps), K/V in kBlockN-row tiles, 2 stages, kMinBlocks CTAs per SM.
+// Shared = (kBlockM + 4 kBlockN) (D + 4) * 4 bytes: D=64 102 KiB (2 CTAs per SM), D=128 198 KiB.
+// Registers per thread ~ D/2 (O) + kBlockN/2 (S) + the split fragments.
+#ifndef NUMLAB_FA_FP32_WARPS
+#define NUMLAB_FA_FP32_WARPS 8
+#endif
+#ifndef NUMLAB_FA_FP32_BLOCK_N
+#define NUMLAB_FA_FP32_BLOCK_N 64
+#endif
+// k-steps (8 deep) per tensor-core accumulation chain of S = Q K^T and of O += P V (at most
+// kBlockN / 8: one chain per K/V tile); between chains fp32 adds that round.
+#ifndef NUMLAB_FA_FP32_CHAIN_S
+#define NUMLAB_FA_FP32_CHAIN_S 2
+#endif
+#ifndef NUMLAB_FA_FP32_CHAIN_PV
+#define NUMLAB_FA_FP32_CHAIN_PV 4
+#endif
+#ifndef NUMLAB_FA_FP32_MIN_BLOCKS_D64
+#define NUMLAB_FA_FP32_MIN_BLOCKS_D64 2
+#endif
+template <int D> struct FwdFp32Tile;
+template <> struct FwdFp32Tile<64> {
+  static constexpr int kNWarps = NUMLAB_FA_FP32_WARPS, kBlockM = 16 * kNWarps, kBlockN = NUMLAB_FA_FP32_BLOCK_N,
+                       kMinBlocks = NUMLAB_FA_FP32_MIN_BLOCKS_D64, kChainS = NUMLAB_FA_FP32_CHAIN_S,
+                       kChainPV = NUMLAB_FA_FP32_CHAIN_PV;
+};
+template <> struct FwdFp32Tile<128> {
+  static constexpr int kNWarps = NUMLAB_FA_FP32_WARPS, kBlockM = 16 * kNWarps, kBlockN = NUMLAB_FA_FP32_BLOCK_N,
+                       kMinBlocks = 1, kChainS = NUMLAB_FA_FP32_CHAIN_S, kChainPV = NUMLAB_FA_FP32_CHAIN_PV;
+};
+
 // Backward (dK, dV and, in atomic mode, dQ): a CTA owns kBlockN keys and walks all query blocks of
 // kBlockM rows. Its five GEMMs are split over the warps as a 2-D warp grid each:
 //   S^T, dP^T  (kBlockN x kBlockM):  kWarpsKeyS  x (kNWarps / kWarpsKeyS)

@@ -41,6 +41,23 @@ extern "C" int fa_forward(int B, int H, int N, int Nkv, int D, int causal, int f
   }
 }
 
+// dtype fp32: terms 3 = 3xTF32 (the default kernel), 1 = 1xTF32.
+extern "C" int fa_forward_fp32(int B, int H, int N, int Nkv, int D, int causal, int terms, float scale, const void* q,
+                               const void* k, const void* v, void* o, float* lse, void* stream) {
+  try {
+    ForwardArgs a;
+    a.shape = shape(B, H, N, Nkv, D, causal);
+    a.dtype = DType::fp32;
+    a.fp32_products = terms == 1 ? Fp32Products::tf32x1 : Fp32Products::tf32x3;
+    a.scale = scale, a.q = q, a.k = k, a.v = v, a.o = o, a.lse = lse;
+    flash_forward(a, stream);
+    return 0;
+  } catch (std::exception const& e) {
+    std::snprintf(g_err, sizeof g_err, "%s", e.what());
+    return 1;
+  }
+}
+
 extern "C" long fa_workspace_bytes(int B, int H, int N, int Nkv, int D, int causal, int det) {
   return long(backward_workspace_bytes(shape(B, H, N, Nkv, D, causal), det != 0));
 }

@@ -48,20 +48,32 @@ void validate_point(PointSpec const& pt, RunSettings const& s, std::vector<std::
                                           built() ? "" : " (not in this build: configured without nvcc)"));
     return;
   }
-  if (!is_native_dtype(dtype))
-    throw KeyError("dtype", fmt::format("backend '{}' (the native tensor-core path) runs dtype bfloat16 or float16, "
-                                        "not '{}'; float32 and float64 run on the Kokkos backends (e.g. 'backend: "
-                                        "default')",
+  const bool fp32 = dtype == "float32";
+  if (!is_native_dtype(dtype) && !fp32)
+    throw KeyError("dtype", fmt::format("backend '{}' (the native tensor-core path) runs dtype bfloat16, float16 or "
+                                        "float32 (its forward), not '{}'; float64 runs on the Kokkos backends (e.g. "
+                                        "'backend: default')",
                                         kBackend, dtype));
   if (std::find(native_methods.begin(), native_methods.end(), pt.method) == native_methods.end())
     throw KeyError("methods", fmt::format("method '{}' has no native CUDA implementation; with backend '{}' the "
                                           "methods are {}",
                                           pt.method, kBackend, fmt::join(native_methods, ", ")));
+  if (fp32) {
+    if (pt.method != "flash")
+      throw KeyError("methods", fmt::format("method '{}' has no native float32 kernel; with backend '{}' and dtype "
+                                            "float32 the method is flash (the forward; float32 backward runs on the "
+                                            "Kokkos backends)",
+                                            pt.method, kBackend));
+    if (has(pt.options, "kernel") && get_string(pt.options, "kernel") == "wgmma_sm90")
+      throw KeyError("kernel", fmt::format("kernel 'wgmma_sm90' has no float32 version: the native float32 forward "
+                                           "runs mma_sm80 (mma.sync on TF32, 3xTF32); use kernel auto or mma_sm80"));
+  }
 #ifdef NUMLAB_HAVE_CUDA_NATIVE
-  if (has(pt.problem, "D") && !cuda::supports_head_dim(int(get_int(pt.problem, "D"))))
+  const auto t = fp32 ? cuda::DType::fp32 : cuda::DType::bf16;
+  if (has(pt.problem, "D") && !cuda::supports_head_dim(t, int(get_int(pt.problem, "D"))))
     throw KeyError("D", fmt::format("head dim D = {} is not supported by the native CUDA kernels (backend '{}'): "
-                                    "64, 128 or 256",
-                                    get_int(pt.problem, "D"), kBackend));
+                                    "{}",
+                                    get_int(pt.problem, "D"), kBackend, fp32 ? "64 or 128 in float32" : "64, 128 or 256"));
 #endif
 }
 
@@ -75,6 +87,7 @@ using HostView3 = Tensor3<const double, Kokkos::HostSpace>;
 cuda::DType dtype_of(std::string const& name) {
   if (name == "bfloat16") return cuda::DType::bf16;
   if (name == "float16") return cuda::DType::fp16;
+  if (name == "float32") return cuda::DType::fp32;
   throw std::logic_error("dtype '" + name + "' has no native kernels");  // validation keeps it away
 }
 
@@ -82,7 +95,7 @@ cuda::DType dtype_of(std::string const& name) {
 
 struct Problem : AttentionProblemBase {
   cuda::DType dtype = cuda::DType::bf16;
-  std::vector<double> Q, K, V, dO;  // the bf16/fp16 values the device sees, as doubles
+  std::vector<double> Q, K, V, dO;  // the bf16/fp16/fp32 values the device sees, as doubles
   std::optional<ReferenceResult> reference;
   std::optional<SamePrecisionResult> standard;  // made on first use; with gradients once a backward asks
   // `vs_standard`: the errors against the native standard / standard_bwd (cuBLAS) on these inputs,

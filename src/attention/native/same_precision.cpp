@@ -24,6 +24,7 @@ class Rounder {
         shift_(23 - f_.mantissa_bits) {}
 
   float operator()(float x) const {
+    if (shift_ == 0) return x;  // fp32: every float is already of the dtype
     const float a = std::fabs(x);
     if (!(a >= min_normal_) || !(a <= std::numeric_limits<float>::max()))
       return float(cuda::round_to_format(double(x), f_));
