@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The ETA of a sweep whose points differ in cost by orders of magnitude (a dense solve at
-// N = 2000 against one at N = 100: 8000x): each point's time is modelled as a + b * cost (a: the
-// per-point overhead, b: seconds per unit of cost), fitted by least squares to the points
-// finished so far, and summed over the points left. Counting points instead would say "half
-// done" after the cheap half of a sweep.
+// N = 2000 against one at N = 100: 8000x): each point's time is modelled as a + b * cost, with a
+// (the per-point overhead) the shortest time seen and b the finished points' time above a per
+// unit of cost (sum (t - a) / sum cost, a ratio dominated by the costly points, which say most
+// about b). Before the costs spread (one point, or only overhead-bound points) b is 0 and the
+// ETA is the count of points left times a; counting points alone would say "half done" after
+// the cheap half of a sweep. (A least-squares line was tried: on overhead-bound points its slope
+// fits noise, often 0, and the ETA of the costly points that follow then read 0:00.)
 #pragma once
 
 #include <cstddef>
@@ -20,16 +23,15 @@ class CostWeightedEta {
   void finished(std::size_t k, double seconds);
   // Seconds the points not finished yet are expected to take; < 0 before any point finished.
   double remaining_seconds() const;
-  // The fitted overhead per point and seconds per unit of cost (for tests).
+  // The model's overhead per point and seconds per unit of cost (for tests).
   double overhead_seconds() const;
   double seconds_per_cost() const;
 
  private:
-  void fit(double& a, double& b) const;
-  std::vector<double> cost_;  // scaled to the largest cost (the sums stay well conditioned)
+  std::vector<double> cost_;
   std::vector<bool> done_;
-  double scale_ = 1;
-  double n_ = 0, sc_ = 0, st_ = 0, scc_ = 0, sct_ = 0;  // sums over the finished points
+  double n_ = 0, sc_ = 0, st_ = 0;  // count, cost and time of the finished points
+  double min_t_ = 0;
   double left_cost_ = 0;
   std::size_t left_ = 0;
 };
