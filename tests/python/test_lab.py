@@ -11,7 +11,8 @@
 4. --resume: every experiment resumed with 0 points to run, each complete peer file kept.
 5. The report renders in headless Chromium (report_render.py); the screenshot is kept in
    --screenshot-dir.
-6. A missing config and --gpu on a host build: exit 2 with the reason.
+6. A missing config, a binary whose checkout is gone (NUMLAB_ROOT) and --gpu on a host build:
+   exit 2 with the reason.
 Exit 77 (ctest SKIP) where Chromium is not installed, after every other check.
 """
 import argparse
@@ -112,6 +113,10 @@ def main():
             check(len(statuses) == total, f"{peer}.h5 holds its {total} points")
     check(os.path.isfile(os.path.join(out, "linsolve_sweep_scipy.h5")),
           "the SciPy peer ran (scipy is a dependency of the repository)")
+    with open(os.path.join(out, "logs", "report.log"), encoding="utf-8") as f:
+        report_log = f.read()
+    failed_figs = [line for line in report_log.splitlines() if "failed" in line and "figure" in line]
+    check(not failed_figs, f"report.py drew every figure ({failed_figs[:3]})")
     html = os.path.join(out, "report", "report.html")
     m = re.search(r"^Report: (.+report\.html)$", r.stdout, re.M)
     check(m is not None and os.path.samefile(m.group(1), html), f"the report's path is printed ({m and m.group(1)})")
@@ -147,6 +152,11 @@ def main():
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     check(r.returncode == 2 and "linsolve_sweep.yaml" in r.stdout and not os.path.exists(os.path.join(work, "lab2")),
           f"a missing config: exit 2 naming it, nothing written (exit {r.returncode}: {r.stdout[-200:]!r})")
+    r = subprocess.run([numlab, "lab", "--quick", "-o", os.path.join(work, "lab4")], cwd=work,
+                       env=dict(env, NUMLAB_ROOT=os.path.join(work, "no-such-checkout")), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    check(r.returncode == 2 and "scripts/report.py" in r.stdout and "NUMLAB_ROOT" in r.stdout,
+          f"no checkout where the binary looks: exit 2 naming what is missing ({r.stdout.strip()[-200:]!r})")
     r = subprocess.run([numlab, "--list"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if "default execution space: Cuda" not in r.stdout and "default execution space: HIP" not in r.stdout:
         r = subprocess.run([numlab, "lab", "--gpu", "-o", os.path.join(work, "lab3")], cwd=work,
