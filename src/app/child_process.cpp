@@ -2,10 +2,12 @@
 #include "app/child_process.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -113,12 +115,17 @@ int lab_interrupted() { return int(g_signal); }
 ChildResult run_logged(std::vector<std::string> const& argv, std::vector<std::pair<std::string, std::string>> const& env,
                        std::string const& log_path, bool echo) {
   ChildResult r;
-  std::FILE* log = std::fopen(log_path.c_str(), "w");
+  // Appended to: the log of an earlier run (the one --resume continues) stays.
+  std::FILE* log = std::fopen(log_path.c_str(), "a");
   if (!log) {
     r.exit_code = 127;
     r.error = fmt::format("cannot write the log '{}': {}", log_path, std::strerror(errno));
     return r;
   }
+  std::time_t const now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  fmt::print(log, "=== {} {}\n", stamp, fmt::join(argv, " "));
   int fds[2];
   if (::pipe(fds) != 0) {
     std::fclose(log);

@@ -17,7 +17,8 @@ struct ChildResult {
 };
 
 // `argv[0]` is run as given when it has a '/', else looked up in PATH. `env` is added to ours.
-// The log is written line by line (a progress line's '\r' updates are not kept).
+// The log is appended to, line by line, after a line naming the time and the command (a progress
+// line's '\r' updates are not kept).
 ChildResult run_logged(std::vector<std::string> const& argv, std::vector<std::pair<std::string, std::string>> const& env,
                        std::string const& log_path, bool echo);
 
