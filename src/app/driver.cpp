@@ -329,7 +329,16 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
   auto t_start = std::chrono::steady_clock::now();
   std::vector<double> costs;
   for (auto const* p : todo) costs.push_back(exp.estimated_cost(*p));
-  CostWeightedEta eta_model(std::move(costs));
+  // The rate the ETA assumes until costly points have run: 1 GFLOP/s per host thread, 1 TFLOP/s
+  // on a GPU (the order of what the lab's kernels reach; the finished points correct it).
+  std::string space_name = cfg.settings.backend;
+  try {
+    space_name = with_backend_type(cfg.settings.backend, [](auto t) { return std::string(decltype(t)::type::name()); });
+  } catch (std::invalid_argument const&) {  // cuda_native
+  }
+  bool const on_gpu = space_name == "Cuda" || space_name == "HIP" || space_name == "SYCL" ||
+                      cfg.settings.backend == "cuda_native";
+  CostWeightedEta eta_model(std::move(costs), on_gpu ? 1e-12 : 1e-9 / std::max(1, host_threads().threads));
   for (std::size_t k = 0; k < todo.size(); ++k) {
     PointSpec const& pt = *todo[k];
     std::string what = describe(pt, cfg.sweep_axes);
