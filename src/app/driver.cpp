@@ -4,8 +4,10 @@
 #include "app/experiments.hpp"
 #include "app/machine_output.hpp"
 #include "app/output_path.hpp"
+#include "app/summary_table.hpp"
 
 #include "core/config.hpp"
+#include "core/cost_eta.hpp"
 #include "core/fingerprint.hpp"
 #include "core/blas_info.hpp"
 #include "core/host_threads.hpp"
@@ -52,11 +54,6 @@ std::string describe(PointSpec const& p, std::vector<std::string> const& axes) {
   return s;
 }
 
-std::string fmt_metric(ParamValue const& v) {
-  if (auto d = std::get_if<double>(&v)) return fmt::format("{:.3g}", *d);
-  return to_string(v);
-}
-
 // Method options that tell two entries of the same method apart (e.g. two
 // gauss_seidel entries differing in `direction`): shown as summary columns.
 std::vector<std::string> distinguishing_options(std::vector<PointSpec> const& points,
@@ -77,43 +74,7 @@ std::vector<std::string> distinguishing_options(std::vector<PointSpec> const& po
 void print_summary(std::string const& path, std::vector<std::string> const& axes,
                    std::vector<std::string> const& options, std::vector<std::string> const& metrics) {
   auto points = results::read_points(path);
-  std::vector<std::string> header = {"#"};
-  for (auto const& a : axes) header.push_back(a);
-  header.insert(header.end(), {"method", "variant"});
-  for (auto const& o : options) header.push_back(o);
-  header.push_back("status");
-  for (auto const& m : metrics) header.push_back(m);
-  std::vector<std::vector<std::string>> rows;
-  for (auto const& p : points) {
-    auto get = [&](std::string const& k) {
-      auto it = p.attributes.find(k);
-      return it == p.attributes.end() ? std::string("-") : fmt_metric(it->second);
-    };
-    std::vector<std::string> r = {get("point_index")};
-    for (auto const& a : axes) r.push_back(get(a));
-    r.insert(r.end(), {get("method"), get("variant")});
-    for (auto const& o : options) r.push_back(get(o));
-    r.push_back(get("status"));
-    for (auto const& m : metrics) r.push_back(get(m));
-    rows.push_back(std::move(r));
-  }
-  std::vector<std::size_t> w(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) {
-    w[c] = header[c].size();
-    for (auto const& r : rows) w[c] = std::max(w[c], r[c].size());
-  }
-  auto line = [&](std::vector<std::string> const& r) {
-    std::string s;
-    for (std::size_t c = 0; c < r.size(); ++c) s += fmt::format("{:<{}}  ", r[c], w[c]);
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    fmt::print("{}\n", s);
-  };
-  fmt::print("\nSummary ({} points in {}):\n", rows.size(), path);
-  line(header);
-  std::size_t total = 0;
-  for (auto x : w) total += x + 2;
-  fmt::print("{}\n", std::string(total > 2 ? total - 2 : 0, '-'));
-  for (auto const& r : rows) line(r);
+  fmt::print("\nSummary ({} points in {}):\n{}", points.size(), path, format_summary(points, axes, options, metrics));
 }
 
 // Why `cfg` may not resume the file with root attributes `root` and points `stored` ("" if it
@@ -368,11 +329,23 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
   std::string problem_error;
   int failed = 0;
   auto t_start = std::chrono::steady_clock::now();
+  std::vector<double> costs;
+  for (auto const* p : todo) costs.push_back(exp.estimated_cost(*p));
+  // The rate the ETA assumes until costly points have run: 1 GFLOP/s per host thread, 1 TFLOP/s
+  // on a GPU (the order of what the lab's kernels reach; the finished points correct it).
+  std::string space_name = cfg.settings.backend;
+  try {
+    space_name = with_backend_type(cfg.settings.backend, [](auto t) { return std::string(decltype(t)::type::name()); });
+  } catch (std::invalid_argument const&) {  // cuda_native
+  }
+  bool const on_gpu = space_name == "Cuda" || space_name == "HIP" || space_name == "SYCL" ||
+                      cfg.settings.backend == "cuda_native";
+  CostWeightedEta eta_model(std::move(costs), on_gpu ? 1e-12 : 1e-9 / std::max(1, host_threads().threads));
   for (std::size_t k = 0; k < todo.size(); ++k) {
     PointSpec const& pt = *todo[k];
     std::string what = describe(pt, cfg.sweep_axes);
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    double eta = k > 0 ? elapsed / double(k) * double(todo.size() - k) : -1;
+    double eta = eta_model.remaining_seconds();
     if (opts.progress_tty && !opts.quiet)
       fmt::print(stderr, "\r\033[K[{}/{}] {}  elapsed {}  ETA {}", k + 1, todo.size(), what, hms(elapsed), hms(eta));
 
@@ -424,6 +397,7 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     }
     if (result.status == "failed") ++failed;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    eta_model.finished(k, secs);
     result.metrics["wall_seconds"] = secs;
     // The run's settings that shape the metrics, per point: a resume may change them.
     result.metrics["warmup"] = std::int64_t(cfg.settings.warmup);
@@ -451,8 +425,9 @@ int run_driver(DriverOptions const& opts, int argc, char** argv, std::string con
     }
     print_notes();
     if (!opts.quiet && !opts.progress_tty)
-      fmt::print(stderr, "[{}/{}] {}: {}{} ({:.3g} s)\n", k + 1, todo.size(), what, result.status,
-                 result.reason.empty() || result.status != "failed" ? "" : " -- " + result.reason, secs);
+      fmt::print(stderr, "[{}/{}] {}: {}{} ({:.3g} s, ETA {})\n", k + 1, todo.size(), what, result.status,
+                 result.reason.empty() || result.status != "failed" ? "" : " -- " + result.reason, secs,
+                 hms(k + 1 < todo.size() ? eta_model.remaining_seconds() : 0));
     if (!opts.quiet && opts.progress_tty && result.status == "failed")
       fmt::print(stderr, "\r\033[Kpoint {} ({}) failed: {}\n", pt.index, what, result.reason);
   }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // numlab CONFIG.yaml [options]: the command-line front end of the driver;
-// numlab merge OUT.h5 IN1.h5 ...: joins the shard files of a sweep (app/merge.hpp).
+// numlab merge OUT.h5 IN1.h5 ...: joins the shard files of a sweep (app/merge.hpp);
+// numlab lab [--quick]: the whole lab and its report (app/lab.hpp).
 #include "app/driver.hpp"
+#include "app/lab.hpp"
 #include "app/merge.hpp"
 #include "core/host_threads.hpp"
 #include "numlab_config.hpp"
@@ -66,12 +68,19 @@ int main(int argc, char** argv) {
   app.allow_extras();  // --kokkos-* flags go to Kokkos
   MergeOptions merge_opts;
   CLI::App* merge_cmd = add_merge_command(app, merge_opts);
+  LabOptions lab_opts;
+  CLI::App* lab_cmd = add_lab_command(app, lab_opts);
+  CLI::Option* lab_output = lab_cmd->get_option("--output");
   try {
     app.parse(argc, argv);
   } catch (CLI::ParseError const& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
   if (merge_cmd->parsed()) return run_merge(merge_opts, cmd);
+  if (lab_cmd->parsed()) {
+    lab_opts.output_given = lab_output->count() > 0;
+    return run_lab(lab_opts);
+  }
   // Kokkos' own flags (3.x and 4.x); anything else, a misspelled one included, is a usage error.
   static char const* const kokkos_flags[] = {
       "num-threads", "threads",        "numa",         "device-id",       "device",          "num-devices",

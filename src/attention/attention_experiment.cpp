@@ -265,8 +265,8 @@ class AttentionExperiment final : public Experiment {
   std::vector<MethodDef> const& methods() const override { return defs_; }
   std::vector<std::string> backends() const override { return attention_backends(); }
   std::vector<std::string> summary_metrics() const override {
-    return {"forward_seconds_median", "backward_seconds_median", "forward_tflops", "backward_tflops",
-            "peak_device_bytes",      "O_rel_fro_error",         "dQ_rel_fro_error"};
+    return {"forward_seconds_median", "backward_seconds_median", "peak_device_bytes", "O_rel_fro_error",
+            "dQ_rel_fro_error",       "forward_tflops",          "backward_tflops"};
   }
 
   void validate(PointSpec const& pt) const override {
@@ -331,6 +331,21 @@ class AttentionExperiment final : public Experiment {
                             return m == StandardMethod::name || m == StandardBwdMethod::name;
                           }) != methods.end();
     problem["vs_standard"] = std::string(baseline ? "always" : "never");
+  }
+
+  // FLOPs: the forward's, and forward + backward (3.5x) for the backward methods; with inputs.path
+  // the shape is the file's (resolve_problem recorded it).
+  double estimated_cost(PointSpec const& pt) const override {
+    if (!has(pt.problem, "N") || !has(pt.problem, "D")) return 0;
+    AttentionShape s;
+    s.B = int(get_int(pt.problem, "B"));
+    s.H = int(get_int(pt.problem, "H"));
+    s.N = int(get_int(pt.problem, "N"));
+    s.N_kv = int(n_kv_of(pt.problem));
+    s.D = int(get_int(pt.problem, "D"));
+    s.causal = get_bool(pt.problem, "causal");
+    bool const backward = pt.method.size() > 4 && pt.method.compare(pt.method.size() - 4, 4, "_bwd") == 0;
+    return backward ? attention_forward_flops(s) + attention_backward_flops(s) : attention_forward_flops(s);
   }
 
   // N_kv as run when the shape is in the config (N_kv defaults to N).

@@ -104,8 +104,12 @@ class Experiment {
   // Values a point's parameters imply (e.g. the effective dominance factor): shown by --dry-run
   // and written with the point's metrics.
   virtual ParamMap derived(PointSpec const&) const { return {}; }
-  // Metrics shown in the end-of-run summary table, in order.
+  // Metrics shown in the end-of-run summary table, in order of importance (the table drops the
+  // last ones first when it would be wider than a terminal).
   virtual std::vector<std::string> summary_metrics() const { return {}; }
+  // A point's estimated cost, in FLOPs (nnz x estimated iterations for an iterative solver): the
+  // progress line's ETA weighs the points by it. 0: unknown (weighed as an average point).
+  virtual double estimated_cost(PointSpec const&) const { return 0; }
 
   MethodDef const* find_method(std::string const& name) const;
 };

@@ -5,6 +5,7 @@
 #include "core/host_memory.hpp"
 #include "core/method_list.hpp"
 #include "linsolve/generators.hpp"
+#include "linsolve/point_cost.hpp"
 #include "linsolve/matrix_market.hpp"
 #include "linsolve/method_runner.hpp"
 #include "linsolve/randsvd.hpp"
@@ -231,6 +232,11 @@ class LinsolveExperiment final : public Experiment {
     if (get_string(pt.problem, "generator") == "randsvd")
       d["sv_distribution_effective"] = effective_sv_distribution(pt.problem);
     return d;
+  }
+
+  double estimated_cost(PointSpec const& pt) const override {
+    bool const random = get_string(pt.problem, "generator") == "random_sparse";
+    return estimated_point_cost(pt, random ? effective_dominance_factor(pt.problem) : 0);
   }
 
   std::unique_ptr<ProblemInstance> make_problem(ParamMap const& prm, RunSettings const& s) override {
