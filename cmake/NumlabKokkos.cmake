@@ -73,6 +73,7 @@ if(NUMLAB_OPENMP_BLAS AND "${Kokkos_DEVICES}" MATCHES "OPENMP" AND CMAKE_LIBRARY
             NO_DEFAULT_PATH)
   if(NUMLAB_OPENBLAS_OPENMP)
     target_link_libraries(numlab_kokkos INTERFACE "${NUMLAB_OPENBLAS_OPENMP}")
+    set(NUMLAB_LINKS_OPENMP_BLAS TRUE)
     target_link_options(numlab_kokkos INTERFACE "LINKER:--no-as-needed")
     message(STATUS "numlab: BLAS: ${NUMLAB_OPENBLAS_OPENMP} (OpenMP-threaded, the Kokkos pool's threads)")
   else()

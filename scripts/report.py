@@ -195,14 +195,7 @@ def render_html(blocks, title):
 
 # ------------------------------------------------------------------------ formatting
 
-def fmt_time(s):
-    if s is None:
-        return "–"
-    if s < 1e-3:
-        return f"{s * 1e6:.3g} µs"
-    if s < 1.0:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s:.3g} s"
+fmt_time = lab_data.fmt_time  # one time format for the tables and the checklist
 
 
 def fmt_bytes(b):
