@@ -9,7 +9,9 @@
 //      scratch and are written once: no atomics for them.
 //   3. (FlashBwdDq::separate) one team per (b, h, query tile i) recomputes P and dS against
 //      every key tile and writes dQ_i once: no floating-point atomics anywhere, so the result
-//      is bitwise reproducible run to run, at 1.4x the flops (S and dP computed twice).
+//      is bitwise reproducible run to run, at 1.4x the flops (S and dP computed twice). With the
+//      register-tiled key-tile pass, the dQ pass is register-tiled too
+//      (detail/flash_bwd_dq_gpu_kernel.hpp, the forward's 64 x 64 tiling).
 // No buffer of size N x N_kv: memory is O(N) beyond the inputs and outputs.
 // The kernels are chosen by select_flash_backward (kernel_select.hpp): on a GPU, fp32 at D = 64 /
 // 128 runs step 2 as the register-tiled kernel of detail/flash_bwd_gpu_kernel.hpp.
@@ -19,6 +21,7 @@
 #include "attention/detail/bwd_common.hpp"
 #include "attention/detail/flash_bwd_kernel.hpp"
 #include "attention/detail/flash_bwd_gpu_kernel.hpp"
+#include "attention/detail/flash_bwd_dq_gpu_kernel.hpp"
 #include "attention/detail/fwd_backend.hpp"
 #include "attention/kernel_select.hpp"
 #include "attention/tile_size.hpp"
@@ -40,14 +43,8 @@ FlashBwdSelection select_flash_backward(AttentionShape const& s, FlashBwdKernel 
     sel.kernel = FlashBwdKernel::register_tiled;
     sel.tiles = flash_bwd_gpu_tiles(s.D);
     sel.variant = "teams/SM " + std::to_string(detail::flash_gpu_min_teams_per_sm);
-    // The dQ pass (dq separate) stays the team-scratch one, at the largest tiles of this list
-    // that fit shared memory (Kokkos 4.6 CUDA, 40,936 bytes: 16 x 16 at D = 64, 16 x 8 at D = 128).
-    using Kernel = detail::bwd::FlashBwdKernel<ExecSpace, T, typename ExecSpace::memory_space>;
-    using Policy = Kokkos::TeamPolicy<ExecSpace>;
-    for (TileSizes c : {TileSizes{32, 32}, TileSizes{32, 16}, TileSizes{16, 16}, TileSizes{16, 8}, TileSizes{8, 8}}) {
-      sel.dq_tiles = c;
-      if (Kernel::dq_scratch_bytes(c.tile_q, c.tile_k, s.D) <= std::size_t(Policy::scratch_size_max(0))) break;
-    }
+    // The dQ pass (dq separate): register-tiled, query-stationary, at the forward's tiles.
+    sel.dq_tiles = TileSizes{detail::FlashBwdDqGpuGeometry::Br, detail::FlashBwdDqGpuGeometry::Bc};
     return sel;
   }
   sel.kernel = FlashBwdKernel::team_scratch;
@@ -85,7 +82,8 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, FlashBw
     if (!(detail::all_contiguous(Q, K, V, dO, dQ, dK, dV)))
       throw std::invalid_argument(std::string(who) + ": kernel register_tiled needs contiguous views");
   }
-  TileSizes const dq_tiles = atomic ? tiles : sel.dq_tiles;
+  // The register-tiled dQ pass has its own fixed tiles and scratch (checked at compile time).
+  TileSizes const dq_tiles = atomic || gpu_kernel ? tiles : sel.dq_tiles;
   // A tile never needs more rows than the problem has: clipping keeps small problems within
   // the scratch limit whatever tiles were asked for.
   const int Br = std::max(1, std::min(dq_tiles.tile_q, shape.N));
@@ -95,7 +93,7 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, FlashBw
       gpu_kernel ? detail::bwd::ScratchPlan{}
                  : detail::bwd::plan_scratch<ExecSpace, T>(who, Kernel::kv_scratch_bytes(Br, Bc, D, atomic), tiles, D);
   const auto dq_plan =
-      atomic ? detail::bwd::ScratchPlan{}
+      atomic || gpu_kernel ? detail::bwd::ScratchPlan{}
              : detail::bwd::plan_scratch<ExecSpace, T>(who, Kernel::dq_scratch_bytes(Br, Bc, D), dq_tiles, D);
 
   if (shape.B == 0 || shape.H == 0 || shape.N == 0 || shape.N_kv == 0) {
@@ -133,17 +131,20 @@ void flash_backward(ExecSpace const& space, AttentionShape const& shape, FlashBw
   if (atomic) Kokkos::deep_copy(space, dQ, T(0));
   if (gpu_kernel) {
     if constexpr (!detail::is_host_exec_v<ExecSpace> && std::is_same_v<T, float>) {
-      if (D == 64)
+      if (D == 64) {
         detail::launch_flash_bwd_gpu<ExecSpace, Mem, 64>(space, shape, atomic, Q, K, V, dO, L, k.Dvec, dQ, dK, dV);
-      else
+        if (!atomic) detail::launch_flash_bwd_dq_gpu<ExecSpace, Mem, 64>(space, shape, Q, K, V, dO, L, k.Dvec, dQ);
+      } else {
         detail::launch_flash_bwd_gpu<ExecSpace, Mem, 128>(space, shape, atomic, Q, K, V, dO, L, k.Dvec, dQ, dK, dV);
+        if (!atomic) detail::launch_flash_bwd_dq_gpu<ExecSpace, Mem, 128>(space, shape, Q, K, V, dO, L, k.Dvec, dQ);
+      }
     }
   } else {
     k.level = kv_plan.level;
     Kokkos::parallel_for("numlab::attention::flash_bwd::key_tiles",
                          detail::bwd::team_policy<ExecSpace, detail::bwd::FlashBwdKvTag>(space, BH * k.Tc, kv_plan), k);
   }
-  if (!atomic) {
+  if (!atomic && !gpu_kernel) {
     k.level = dq_plan.level;
     Kokkos::parallel_for("numlab::attention::flash_bwd::query_tiles",
                          detail::bwd::team_policy<ExecSpace, detail::bwd::FlashBwdDqTag>(space, BH * k.Tr, dq_plan), k);

@@ -280,6 +280,28 @@ class GaussSeidel {
   // True when every row is column-sorted with one diagonal entry (sequential fast path).
   bool split_rows() const { return diag_.unsplit_rows == 0; }
 
+  // Bandwidths of a matrix with sorted rows, for the one-thread sweep's prefetch. Public: nvcc
+  // refuses an extended device lambda inside a private member function.
+  void compute_reaches() {
+    const auto rm = A_.graph.row_map;
+    const auto ci = A_.graph.entries;
+    ordinal_t up = 0, lo = 0;  // two reductions: Kokkos 3.4 takes one reducer per call
+    Kokkos::parallel_reduce(
+        "numlab::gs::upper_reach", Kokkos::RangePolicy<ExecSpace>(space_, 0, A_.numRows()),
+        KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& u) {
+          if (rm(i + 1) > rm(i) && ci(rm(i + 1) - 1) - i > u) u = ci(rm(i + 1) - 1) - i;
+        },
+        Kokkos::Max<ordinal_t>(up));
+    Kokkos::parallel_reduce(
+        "numlab::gs::lower_reach", Kokkos::RangePolicy<ExecSpace>(space_, 0, A_.numRows()),
+        KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& l) {
+          if (rm(i + 1) > rm(i) && i - ci(rm(i)) > l) l = i - ci(rm(i));
+        },
+        Kokkos::Max<ordinal_t>(lo));
+    upper_reach_ = up;
+    lower_reach_ = lo;
+  }
+
  private:
   void check_sizes(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x) const {
     const auto n = static_cast<std::size_t>(A_.numRows());
@@ -313,27 +335,6 @@ class GaussSeidel {
     xp_ = vector_type(Kokkos::ViewAllocateWithoutInitializing("numlab::gs::x_level_order"), A_.numRows());
     detail::LevelRows<ExecSpace> f = level_rows(bp_, xp_, false);
     team_size_ = detail::level_team_size(space_, lv_, f);
-  }
-
-  // Bandwidths of a matrix with sorted rows, for the one-thread sweep's prefetch.
-  void compute_reaches() {
-    const auto rm = A_.graph.row_map;
-    const auto ci = A_.graph.entries;
-    ordinal_t up = 0, lo = 0;  // two reductions: Kokkos 3.4 takes one reducer per call
-    Kokkos::parallel_reduce(
-        "numlab::gs::upper_reach", Kokkos::RangePolicy<ExecSpace>(space_, 0, A_.numRows()),
-        KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& u) {
-          if (rm(i + 1) > rm(i) && ci(rm(i + 1) - 1) - i > u) u = ci(rm(i + 1) - 1) - i;
-        },
-        Kokkos::Max<ordinal_t>(up));
-    Kokkos::parallel_reduce(
-        "numlab::gs::lower_reach", Kokkos::RangePolicy<ExecSpace>(space_, 0, A_.numRows()),
-        KOKKOS_LAMBDA(const ordinal_t i, ordinal_t& l) {
-          if (rm(i + 1) > rm(i) && i - ci(rm(i)) > l) l = i - ci(rm(i));
-        },
-        Kokkos::Max<ordinal_t>(lo));
-    upper_reach_ = up;
-    lower_reach_ = lo;
   }
 
   detail::LevelRows<ExecSpace> level_rows(Vector<ExecSpace> const& b, Vector<ExecSpace> const& x, bool backward) const {

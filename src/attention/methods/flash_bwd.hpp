@@ -24,7 +24,7 @@ struct FlashBwdMethod {
     });
     std::string variant = sel.variant;
     if (o.dq == FlashBwdDq::separate && sel.kernel == FlashBwdKernel::register_tiled)
-      variant += "; dQ pass team_scratch " + detail::tiles_text(sel.dq_tiles);
+      variant += "; dQ pass register_tiled " + detail::tiles_text(sel.dq_tiles);
     add_kernel_metrics(r, enum_name(sel.kernel), sel.tiles, variant);
     return r;
   }
