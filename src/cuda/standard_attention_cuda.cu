@@ -4,6 +4,8 @@
 // to cuBLAS, so each product C = A B is issued as C^T = B^T A^T.
 #include "cuda/standard_attention_cuda.hpp"
 
+#include "cuda/cublas_lazy.hpp"
+
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -43,17 +45,18 @@ cublasHandle_t handle_for(cudaStream_t stream) {
   check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
   if (dev < 0 || dev >= 64) throw std::runtime_error("numlab::cuda::standard: device index out of range");
   std::lock_guard<std::mutex> lock(mu);
-  if (!handles[dev]) check_cublas(cublasCreate(&handles[dev]), "cublasCreate");
-  check_cublas(cublasSetStream(handles[dev], stream), "cublasSetStream");
+  if (!handles[dev]) check_cublas(lazy_cublas::api().create(&handles[dev]), "cublasCreate");
+  check_cublas(lazy_cublas::api().set_stream(handles[dev], stream), "cublasSetStream");
   return handles[dev];
 }
 
 // What ran, for the point's kernel_variant: the GEMM call, its precisions and cuBLAS' version.
 std::string make_variant(char const* dtype) {
   int ma = 0, mi = 0, pa = 0;
-  cublasGetProperty(MAJOR_VERSION, &ma);
-  cublasGetProperty(MINOR_VERSION, &mi);
-  cublasGetProperty(PATCH_LEVEL, &pa);
+  auto const& cb = lazy_cublas::api();
+  cb.get_property(MAJOR_VERSION, &ma);
+  cb.get_property(MINOR_VERSION, &mi);
+  cb.get_property(PATCH_LEVEL, &pa);
   return std::string("cublasGemmStridedBatchedEx, ") + dtype +
          " operands, fp32 accumulation (CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT: tensor cores); S fp32, fp32 row "
          "softmax, P rounded in place; cuBLAS " + std::to_string(ma) + "." + std::to_string(mi) + "." +
@@ -185,7 +188,7 @@ struct Mat {  // one operand of a strided-batched GEMM, as cuBLAS sees it (colum
 void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, Mat A,
           Mat B, void* C, cudaDataType tc, int ldc, long long sc, int batch, char const* what) {
   const float beta = 0.f;
-  check_cublas(cublasGemmStridedBatchedEx(h, ta, tb, m, n, k, &alpha, A.ptr, A.type, A.ld, A.stride, B.ptr, B.type,
+  check_cublas(lazy_cublas::api().gemm_strided_batched_ex(h, ta, tb, m, n, k, &alpha, A.ptr, A.type, A.ld, A.stride, B.ptr, B.type,
                                           B.ld, B.stride, &beta, C, tc, ldc, sc, batch, CUBLAS_COMPUTE_32F,
                                           CUBLAS_GEMM_DEFAULT),
                what);
