@@ -6,12 +6,15 @@
 #include "core/kokkos_ext/compat.hpp"
 #include "linsolve/csr.hpp"
 #include "linsolve/detail/dense_lu_impl.hpp"
+#include "linsolve/detail/lu_streams.hpp"
+#include "linsolve/detail/lu_swap_plan.hpp"
 #include "linsolve/detail/low_precision.hpp"
 #include "linsolve/solve_status.hpp"
 
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -32,6 +35,17 @@ inline int lu_default_block_size(int n) { return std::clamp(n, 1, 512); }
 
 using detail::LuPanelKernel;
 
+// Where lu_factor's time goes, each phase fenced (LuOptions::phases).
+struct LuPhaseTimes {
+  double panel = 0;        // the recursive panels (leaf kernels, their trsm/gemm)
+  double leaves = 0;       // of which the leaf kernels
+  double plans = 0;        // swap plans worked out (GPU)
+  double swaps = 0;        // interchanges of the trailing matrix (plans applied, or dlaswp)
+  double trsm = 0;         // U12
+  double gemm = 0;         // trailing updates
+  double lower_swaps = 0;  // deferred interchanges of L
+};
+
 // Tuning of lu_factor; zeros (and `automatic`) pick per execution space.
 struct LuOptions {
   int block_size = 0;  // outer panel width; 0: lu_default_block_size(n)
@@ -47,7 +61,12 @@ struct LuOptions {
   // 0: only exact zero (or NaN) pivots, for mixed precision, where n eps_low max|a| exceeds real
   // pivots (n u_bf16 > 1 at n = 256) and the refinement tells whether the factors serve.
   double zero_pivot_eps = -1;
+  // Factor the next panel on a second stream under the trailing update (CUDA; elsewhere no effect).
+  bool lookahead = true;
+  // When set: fence after every phase and add its time here (no look-ahead), for bench/kernels/dense_lu.
+  LuPhaseTimes* phases = nullptr;
 };
+
 
 // The execution space the dense LU of ExecSpace's data runs on: Serial for a multi-threaded host
 // backend (OpenMP, Threads) where Serial is enabled, ExecSpace otherwise. On the host the LU's flops
@@ -64,23 +83,54 @@ template <class ExecSpace>
 using lu_space_t = ExecSpace;
 #endif
 
-// Automatic on a GPU: the team kernel for leaves of at most this many rows, the fused one above.
+// Automatic on a GPU: the team kernel for leaves of at most this many rows, the persistent one
+// above (the fused one beyond the persistent kernel's reach).
 inline constexpr int lu_team_max_rows = 1024;
 
+// The persistent kernel's teams must all be resident at once: on a GPU one team per SM (a team
+// asks for little: 128 threads and at most the backend's team scratch), on the host one per thread.
+template <class ExecSpace>
+int lu_persistent_max_teams(int team_size) {
+  const int concurrency = std::max(1, static_cast<int>(ExecSpace().concurrency()));
+  return std::max(1, detail::is_host_space_v<ExecSpace> ? concurrency / std::max(1, team_size) : concurrency / 2048);
+}
+
+// The tallest leaf (rows) of width leaf_width the persistent kernel holds: teams x the rows
+// whose fp64 copy fits one team's scratch.
+template <class ExecSpace>
+int lu_persistent_max_rows(int leaf_width, int max_teams) {
+  using MS = typename ExecSpace::memory_space;
+  using F = detail::LeafPersistent<ExecSpace, Kokkos::View<double**, Kokkos::LayoutLeft, MS>, Kokkos::View<int*, MS>>;
+  // Kokkos 4.6 on an H200 reports more level-0 scratch than a launch of 128 threads accepts
+  // (64 KiB per team was refused with "insufficient shared memory"); 40,000 bytes launch.
+  constexpr std::size_t gpu_scratch_cap = 40000;
+  std::size_t cap = Kokkos::TeamPolicy<ExecSpace>(1, 1).scratch_size_max(0);
+  if (!detail::is_host_space_v<ExecSpace>) cap = std::min(cap, gpu_scratch_cap);
+  const std::size_t fixed = F::scratch_bytes(0, leaf_width);
+  long long rows = cap > fixed ? static_cast<long long>((cap - fixed) / (sizeof(double) * std::max(1, leaf_width))) : 0;
+  rows = std::min<long long>(rows, 1 << 24) / 32 * 32;
+  while (rows > 0 && F::scratch_bytes(static_cast<int>(rows), leaf_width) > cap) rows -= 32;  // alignment padding
+  return static_cast<int>(std::min<long long>(rows * max_teams, std::numeric_limits<int>::max()));
+}
+
 // The panel kernels lu_factor runs for n x n with `o` on ExecSpace (the automatic choices below;
-// on a GPU the leaves at row k0 run team when n - k0 <= lu_team_max_rows, fused before that).
+// on a GPU the leaves at row k0 run team when n - k0 <= lu_team_max_rows, persistent above that,
+// fused where the leaf is taller than the persistent kernel holds).
 template <class ExecSpace>
 char const* lu_panel_kernel_name(int n, LuOptions const& o) {
   if (o.panel_kernel != LuPanelKernel::automatic) return to_string(o.panel_kernel);
   if (detail::is_host_space_v<ExecSpace> || n <= lu_team_max_rows) return "team";
-  return "fused_then_team";
+  const int leaf = o.leaf_width > 0 ? o.leaf_width : 32;
+  const int teams = lu_persistent_max_teams<ExecSpace>(o.team_size > 0 ? o.team_size : 128);
+  return n <= lu_persistent_max_rows<ExecSpace>(leaf, teams) ? "persistent_then_team" : "fused_persistent_team";
 }
 
 // The automatic choices. Host (Serial/OpenMP): the team kernel with one thread (no fork-join per
 // pivot step; the leaf's few flops need no parallelism) and leaves of 8 columns. GPU: leaves of
-// 32 columns; the fused kernel (one launch per column, rows spread over many SMs) while the leaf
-// is taller than 1024 rows, below that the team kernel (one launch per leaf; one SM streams such a
-// leaf faster than a launch per column costs).
+// 32 columns; the persistent kernel (one launch per leaf, rows spread over the SMs, a grid
+// barrier per column) while the leaf is taller than 1024 rows, the fused one (a launch per
+// column) for leaves taller than the persistent kernel's resident teams hold, and below 1024 rows
+// the team kernel (one launch per leaf; one SM streams such a leaf faster than grid steps cost).
 template <class ExecSpace>
 detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o) {
   detail::PanelWork<ExecSpace> w;
@@ -106,6 +156,21 @@ detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o) {
   }
   if (o.team_size > 0) w.fused_team_size = w.team_team_size = o.team_size;
   if (o.gpu_code) w.gpu_code = true;
+  w.persistent_team_size = host ? 1 : 128;
+  w.persistent_min_rows = host ? 64 : 128;
+  if (o.team_rows > 0) w.persistent_min_rows = o.team_rows;
+  if (o.team_size > 0) w.persistent_team_size = o.team_size;
+  w.persistent_max_teams = lu_persistent_max_teams<ExecSpace>(w.persistent_team_size);
+  w.persistent_max_rows = lu_persistent_max_rows<ExecSpace>(w.leaf_width, w.persistent_max_teams);
+  // The host's automatic choice is team (above), so there the exchange exists only when asked for.
+  if (w.kernel == LuPanelKernel::persistent || w.kernel == LuPanelKernel::automatic) {
+    const int t = w.persistent_max_teams;
+    w.pcand = decltype(w.pcand)("numlab::lu::persistent_cand", 2, t);
+    w.pcand_row = decltype(w.pcand_row)("numlab::lu::persistent_cand_row", 2, t, w.leaf_width);
+    w.prow_c = decltype(w.prow_c)("numlab::lu::persistent_row_c", 2, w.leaf_width);
+    w.parrivals = decltype(w.parrivals)("numlab::lu::persistent_arrivals");
+    w.prelease = decltype(w.prelease)("numlab::lu::persistent_release");
+  }
   if (w.kernel == LuPanelKernel::per_column) {
     w.best = detail::PivotSlot<ExecSpace>("numlab::lu::pivot");
   } else {
@@ -124,10 +189,10 @@ detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o) {
 // update by gemm. A singular matrix is factored to the end (no NaN from a zero pivot) and
 // reported as singular with the first zero pivot.
 //
-// Launches at n = 16384 on a GPU (block 512, leaf 32): 480 fused leaves x 33 (a step per column
-// and a closing one) + 32 team leaves of one launch + per panel 15 (trsm, gemm) pairs of the
-// recursion and one (laswp, trsm, gemm): ~17,000 in all, ~1,000 of them cuBLAS; against ~57,000
-// for three launches per column with leaves of 8 and two laswp at every recursion level.
+// Launches at n = 16384 on a GPU (block 512, leaf 32): 512 leaves of one launch each (persistent,
+// team for the last 1024 rows) + per panel 15 (trsm, gemm) pairs of the recursion and one (laswp,
+// trsm, gemm): ~1,600 in all, ~1,000 of them cuBLAS. With the fused kernel's launch per column
+// it was ~17,000, with three launches per column and leaves of 8 ~57,000.
 //
 // Any scalar T (double for gauss_elim; float for the mixed-precision solver, optionally rounded to
 // a 16-bit format: opt.storage). A zero pivot is |u_kk| <= n eps_T max|a_ij|, eps_T of T or of the
@@ -145,26 +210,79 @@ LuResult lu_factor(ExecSpace const& space,
                      : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
                                                 : double(std::numeric_limits<T>::epsilon());
   const double threshold = detail::singular_threshold(n, detail::max_abs(space, A), eps);
-  const auto work = lu_panel_work<ExecSpace>(n, opt);
+  auto work = lu_panel_work<ExecSpace>(n, opt);
+  if (opt.phases) work.leaf_seconds = &opt.phases->leaves;
 
+  // GPU: each panel's interchanges as a gather plan (detail/lu_swap_plan.hpp); host: dlaswp's loop.
+  const bool plans_on = work.gpu_code && nb <= detail::swap_plan_max_nb;
+  const int panels = (n + nb - 1) / nb;
+  detail::SwapPlans<typename ExecSpace::memory_space> plans;
+  if (plans_on) plans = detail::SwapPlans<typename ExecSpace::memory_space>(panels, nb);
+
+  // Look-ahead: the next panel is factored on a second stream while the rest of the trailing
+  // update runs (detail/lu_streams.hpp; one stream in program order on host backends). Timing the
+  // phases fences after each of them, on the caller's space, without overlap.
+  LuPhaseTimes* const ph = opt.phases;
+  const auto st = detail::lu_streams(space, opt.lookahead && ph == nullptr);
+  ExecSpace const& M = st.main;
+  ExecSpace const& S = st.side;
+  detail::stream_wait(st, M, space);
+  auto phase = [&](double LuPhaseTimes::*field, auto&& f) {
+    if (!ph) return f();
+    space.fence();
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    space.fence();
+    ph->*field += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   using range_t = detail::range_t;
+  auto factor = [&](ExecSpace const& x, int k) {
+    const int k2 = std::min(k + nb, n);
+    detail::factor_panel(x, A, piv, work, k, k2 - k, k, k2);
+    detail::round_block(x, Kokkos::subview(A, range_t(k, n), range_t(k, k2)), opt.storage);
+  };
+  // Columns [c0, c1) follow the interchanges of panel k, get their rows of U (trsm) and the
+  // panel's rank-nb update (gemm).
+  auto update = [&](ExecSpace const& x, int k, int c0, int c1) {
+    if (c1 <= c0) return;
+    const int k2 = std::min(k + nb, n);
+    phase(&LuPhaseTimes::swaps, [&] {
+      if (plans_on) detail::swap_plan_apply(x, plans, k / nb, A, c0, c1);
+      else detail::laswp(x, A, piv, k, k2, c0, c1);
+    });
+    auto L11 = Kokkos::subview(A, range_t(k, k2), range_t(k, k2));    // nb x nb, unit lower
+    auto A12 = Kokkos::subview(A, range_t(k, k2), range_t(c0, c1));   // -> U12
+    auto L21 = Kokkos::subview(A, range_t(k2, n), range_t(k, k2));    // (n-k2) x nb
+    auto A22 = Kokkos::subview(A, range_t(k2, n), range_t(c0, c1));
+    phase(&LuPhaseTimes::trsm, [&] { detail::trsm_left(x, "L", "U", L11, A12); });
+    phase(&LuPhaseTimes::gemm, [&] { detail::gemm_nn(x, -1.0, L21, A12, 1.0, A22); });
+    detail::round_block(x, A12, opt.storage);
+    detail::round_block(x, A22, opt.storage);
+  };
+
+  phase(&LuPhaseTimes::panel, [&] { factor(M, 0); });
   for (int k = 0; k < n; k += nb) {
     const int k2 = std::min(k + nb, n);
-    detail::factor_panel(space, A, piv, work, k, k2 - k, k, k2);
-    detail::round_block(space, Kokkos::subview(A, range_t(k, n), range_t(k, k2)), opt.storage);
-    detail::laswp(space, A, piv, k, k2, k2, n);  // the trailing matrix follows the interchanges
-    if (k2 < n) {
-      auto L11 = Kokkos::subview(A, range_t(k, k2), range_t(k, k2));  // nb x nb, unit lower
-      auto A12 = Kokkos::subview(A, range_t(k, k2), range_t(k2, n));  // nb x (n-k2) -> U12
-      auto L21 = Kokkos::subview(A, range_t(k2, n), range_t(k, k2));  // (n-k2) x nb
-      auto A22 = Kokkos::subview(A, range_t(k2, n), range_t(k2, n));  // (n-k2) x (n-k2)
-      detail::trsm_left(space, "L", "U", L11, A12);
-      detail::gemm_nn(space, -1.0, L21, A12, 1.0, A22);
-      detail::round_block(space, A12, opt.storage);
-      detail::round_block(space, A22, opt.storage);
+    const int k3 = std::min(k2 + nb, n);
+    if (plans_on) phase(&LuPhaseTimes::plans, [&] { detail::swap_plan_build(M, plans, k / nb, piv, k, k2); });
+    update(M, k, k2, k3);  // the next panel's columns first,
+    if (k2 < n) {          // which then factor on the side stream
+      detail::stream_wait(st, S, M);
+      phase(&LuPhaseTimes::panel, [&] { factor(S, k2); });
     }
+    update(M, k, k3, n);  // while the rest of the update runs here
+    if (k2 < n) detail::stream_wait(st, M, S);  // the next step needs that panel's pivots
   }
-  detail::laswp_deferred_lower(space, A, piv, nb);
+  // The L columns of every panel follow the interchanges of the panels after it, deferred to the
+  // end (no step reads them again): each column streams through memory once per later panel.
+  phase(&LuPhaseTimes::lower_swaps, [&] {
+    if (plans_on) {
+      for (int p = 1; p < panels; ++p) detail::swap_plan_apply(M, plans, p, A, 0, p * nb);
+    } else {
+      detail::laswp_deferred_lower(M, A, piv, nb);
+    }
+  });
+  detail::stream_wait(st, space, M);
 
   LuResult r;
   r.zero_pivot = detail::first_zero_pivot(space, A, threshold);

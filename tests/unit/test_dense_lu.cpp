@@ -360,7 +360,11 @@ TEST_P(LuKernelsVsLapack, RandomSystems) {
   if (nb != 0) {  // the cases with an explicit block also force many small teams and the GPU code path
     o.team_rows = 13;
     o.gpu_code = true;
-    if (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible) o.team_size = test_team_size();
+    // Host: the persistent kernel keeps one thread per team, so its teams (one per thread) are
+    // several and meet at its grid barrier.
+    if (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible &&
+        kernel != nl::LuPanelKernel::persistent)
+      o.team_size = test_team_size();
   }
   const LuRun lu = run_lu(A, b, o);
   ASSERT_EQ(lu.result.status, nl::SolveStatus::solved) << "zero pivot " << lu.result.zero_pivot;
@@ -384,7 +388,7 @@ TEST_P(LuKernelsVsLapack, RandomSystems) {
 std::vector<KernelCase> kernel_cases() {
   std::vector<KernelCase> cases;
   for (auto kernel : {nl::LuPanelKernel::per_column, nl::LuPanelKernel::fused, nl::LuPanelKernel::team,
-                      nl::LuPanelKernel::automatic})
+                      nl::LuPanelKernel::persistent, nl::LuPanelKernel::automatic})
     for (int n : {1, 5, 33, 100, 300})
       for (auto [nb, leaf] : {std::pair{0, 0}, std::pair{0, 1}, std::pair{0, 32}, std::pair{64, 8},
                               std::pair{100, 7}, std::pair{16, 32}})
@@ -412,7 +416,8 @@ TEST(DenseLu, PivotTiesGoToTheFirstRow) {
   A(5, 0) = -2.0;
   A(60, 0) = 2.0;
   A(3, 0) = 2.0;
-  for (auto kernel : {nl::LuPanelKernel::per_column, nl::LuPanelKernel::fused, nl::LuPanelKernel::team}) {
+  for (auto kernel : {nl::LuPanelKernel::per_column, nl::LuPanelKernel::fused, nl::LuPanelKernel::team,
+                      nl::LuPanelKernel::persistent}) {
     if (kernel == nl::LuPanelKernel::per_column && Exec::concurrency() > 1) continue;  // MaxLoc: ties unordered
     for (int rows : {0, 2, 4}) {  // 2: rows 3 and 5 in different teams of the fused kernel
       nl::LuOptions o;
@@ -430,7 +435,8 @@ TEST(DenseLu, PivotTiesGoToTheFirstRow) {
 // The zero-pivot and singular rules hold for every kernel: a zero column is skipped, no NaN.
 TEST(DenseLu, SingularZeroColumnEveryKernel) {
   const HostMat A = zero_column_matrix_for_kernels(40);
-  for (auto kernel : {nl::LuPanelKernel::per_column, nl::LuPanelKernel::fused, nl::LuPanelKernel::team})
+  for (auto kernel : {nl::LuPanelKernel::per_column, nl::LuPanelKernel::fused, nl::LuPanelKernel::team,
+                      nl::LuPanelKernel::persistent})
     for (int leaf : {1, 4, 32}) {
       nl::LuOptions o;
       o.panel_kernel = kernel;

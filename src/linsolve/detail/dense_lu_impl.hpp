@@ -12,9 +12,11 @@
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <type_traits>
 
 namespace numlab::linsolve::detail {
@@ -109,7 +111,14 @@ void laswp_deferred_lower(ExecSpace const& space, AV const& A, PivView const& pi
 //                reduction for the pivot and team barriers between steps; swaps across the outer
 //                panel as `fused`. Best where launches are dear against the leaf's traffic (short
 //                leaves on a GPU; the host, whose single-thread team avoids a fork-join per step).
-enum class LuPanelKernel { automatic, per_column, fused, team };
+//   persistent   ONE launch per leaf over many teams, all resident at once: each team keeps its
+//                rows of the leaf in team scratch for the whole leaf, and the teams meet at a
+//                grid barrier per column (an arrival counter in global memory) where every team
+//                reads all teams' pivot candidates and the winning row. A step costs a barrier
+//                (a few L2 round trips), not a launch, and the leaf never goes back to memory
+//                between steps. Leaves up to persistent_max_rows (all teams must fit on the
+//                device at once); `fused` above that.
+enum class LuPanelKernel { automatic, per_column, fused, team, persistent };
 
 }  // namespace numlab::linsolve::detail
 
@@ -117,10 +126,13 @@ namespace numlab {
 template <>
 struct EnumNames<linsolve::detail::LuPanelKernel> {
   static constexpr EnumName<linsolve::detail::LuPanelKernel> values[] = {
-      {linsolve::detail::LuPanelKernel::automatic, "auto", "host: team; GPU: fused, team below 1024 rows"},
+      {linsolve::detail::LuPanelKernel::automatic, "auto",
+       "host: team; GPU: persistent, team below 1024 rows, fused above the persistent kernel's rows"},
       {linsolve::detail::LuPanelKernel::per_column, "per_column", "3 launches per column"},
       {linsolve::detail::LuPanelKernel::fused, "fused", "1 launch per column, last-team pivot"},
-      {linsolve::detail::LuPanelKernel::team, "team", "1 team launch per leaf"}};
+      {linsolve::detail::LuPanelKernel::team, "team", "1 team launch per leaf"},
+      {linsolve::detail::LuPanelKernel::persistent, "persistent",
+       "1 launch per leaf, rows in team scratch, a grid barrier per column"}};
 };
 }  // namespace numlab
 
@@ -354,6 +366,167 @@ struct LeafTeam {
   }
 };
 
+// The persistent kernel: ONE launch for the leaf [k0, k0 + w) over rows [k0, n). Team q owns rows
+// [k0 + q*rows, k0 + (q+1)*rows) and holds them, the leaf's columns only, in team scratch
+// (column-major: S[j*rows + r], so consecutive threads touch consecutive words). Per column c:
+//   1. every team finds its candidate (largest |a_ic|, first row on ties) and publishes it with
+//      a copy of that row; the owner of row c publishes row c;
+//   2. grid barrier: arrive on a global counter, wait until every team has arrived;
+//   3. every team reduces all candidates (the same rule, so all agree on p), reads the pivot row
+//      and the old row c, swaps them into its rows and eliminates its rows below c.
+// The exchange slots are double-buffered by the parity of c: a team writes step c+1's slots only
+// after the barrier of step c+1's predecessor... precisely, it writes slot c+2 after passing barrier
+// c+1, which every team reaches only once it has finished reading slot c. Each team swaps rows c
+// and p of its share of the global matrix's columns outside the leaf while it waits at the next
+// barrier; team 0 records piv(c). All teams must be resident at once: the
+// launcher keeps the league within the device's concurrency (persistent_max_rows).
+template <class ExecSpace, class AV, class PivView, bool Gpu = !is_host_space_v<ExecSpace>>
+struct LeafPersistent {
+  using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  using T = typename AV::non_const_value_type;
+  using MS = typename ExecSpace::memory_space;
+  using scratch_view = Kokkos::View<T*, typename ExecSpace::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+  static constexpr bool gpu = Gpu;
+  AV A;
+  PivView piv;
+  Kokkos::View<PivotCandidate**, Kokkos::LayoutRight, MS> cand;  // [2][teams]
+  Kokkos::View<double***, Kokkos::LayoutRight, MS> cand_row;     // [2][teams][w]
+  Kokkos::View<double**, Kokkos::LayoutRight, MS> row_c;         // [2][w]
+  Kokkos::View<unsigned, MS> arrivals;                           // monotonic within one lu_factor
+  Kokkos::View<unsigned, MS> release;                            // steps released, monotonic too
+  unsigned base;          // arrivals before this launch
+  unsigned release_base;  // steps before this launch
+  int n, k0, w, s0, s1, rows;
+
+  static std::size_t scratch_bytes(int rows, int w) {
+    return scratch_view::shmem_size(static_cast<std::size_t>(rows) * w) + 2 * scratch_view::shmem_size(w);
+  }
+
+  // Rows c and p of the global matrix outside the leaf ([s0, k0) and [k0 + w, s1)), this team's
+  // share of those columns: each column always belongs to the same team, which applies the steps'
+  // interchanges to it in order, so no team waits on another for them.
+  KOKKOS_INLINE_FUNCTION void outer_swap(member_type const& t, int c, int p) const {
+    if (p == c) return;
+    const int left = k0 - s0;
+    const int nout = left + (s1 - k0 - w);
+    const int teams = t.league_size();
+    const int per = (nout + teams - 1) / teams;
+    const int o0 = t.league_rank() * per;
+    const int o1 = nout - o0 > per ? o0 + per : nout;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, o0 < o1 ? o0 : o1, o1), [&](const int o) {
+      const int j = o < left ? s0 + o : k0 + w + (o - left);
+      const T x = A(c, j);
+      A(c, j) = A(p, j);
+      A(p, j) = x;
+    });
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(member_type const& t) const {
+    const int q = t.league_rank();
+    const int teams = t.league_size();
+    const int r0 = k0 + q * rows;
+    const int r1 = n - r0 > rows ? r0 + rows : n;
+    const int m = r1 > r0 ? r1 - r0 : 0;
+    scratch_view S(t.team_scratch(0), static_cast<std::size_t>(rows) * w);
+    scratch_view U(t.team_scratch(0), w);  // the pivot row of the step
+    scratch_view V(t.team_scratch(0), w);  // the old row c (goes to row p)
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, m * w), [&](const int e) {
+      const int j = e / m, r = e - j * m;
+      S(j * rows + r) = A(r0 + r, k0 + j);
+    });
+    t.team_barrier();
+    int p_prev = -1;
+    for (int c = 0; c < w; ++c) {
+      const int gc = k0 + c;
+      const int par = c & 1;
+      PivotCandidate best;
+      const int rc0 = gc > r0 ? gc - r0 : 0;  // this team's rows at or below row gc
+      Kokkos::parallel_reduce(
+          Kokkos::TeamThreadRange(t, rc0 < m ? rc0 : m, m),
+          [&](const int r, PivotCandidate& b) {
+            const double v = kx::abs(S(c * rows + r));
+            if (PivotMaxFirst<>::better(v, r0 + r, b.val, b.loc)) {
+              b.val = v;
+              b.loc = r0 + r;
+            }
+          },
+          PivotMaxFirst<>(best));
+      const bool own_best = best.loc >= r0 && best.loc < r1;
+      const bool own_c = gc >= r0 && gc < r1;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, w), [&](const int j) {
+        if (own_best) cand_row(par, q, j) = S(j * rows + (best.loc - r0));
+        if (own_c) row_c(par, j) = S(j * rows + (gc - r0));
+      });
+      Kokkos::single(Kokkos::PerTeam(t), [&]() { cand(par, q) = best; });
+      Kokkos::memory_fence();  // this team's slots, before its arrival
+      t.team_barrier();
+      // Arrive; the last team to arrive releases the step. The teams spin on the release word,
+      // not on the counter, so their loads do not queue behind the arrivals' atomics.
+      const unsigned step = release_base + static_cast<unsigned>(c + 1);
+      Kokkos::single(Kokkos::PerTeam(t), [&]() {
+        const unsigned target = base + static_cast<unsigned>(c + 1) * static_cast<unsigned>(teams);
+        if (Kokkos::atomic_fetch_add(&arrivals(), 1u) + 1u == target) {
+          Kokkos::memory_fence();
+          *static_cast<volatile unsigned*>(release.data()) = step;
+        }
+      });
+      if (c > 0) outer_swap(t, gc - 1, p_prev);  // overlaps the wait
+      Kokkos::single(Kokkos::PerTeam(t), [&]() {
+        const volatile unsigned* r = release.data();
+        while (*r < step) {
+        }
+        Kokkos::memory_fence();
+      });
+      t.team_barrier();
+      PivotCandidate g;
+      Kokkos::parallel_reduce(
+          Kokkos::TeamThreadRange(t, teams),
+          [&](const int qq, PivotCandidate& b) {
+            const volatile PivotCandidate* pc = &cand(par, qq);
+            const double v = pc->val;
+            const int l = pc->loc;
+            if (PivotMaxFirst<>::better(v, l, b.val, b.loc)) {
+              b.val = v;
+              b.loc = l;
+            }
+          },
+          PivotMaxFirst<>(g));
+      const int p = (g.loc >= gc && g.loc < n) ? g.loc : gc;  // an all-NaN column: no interchange
+      const int owner = (p - k0) / rows;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, w), [&](const int j) {
+        const T old_c = static_cast<T>(*static_cast<volatile const double*>(&row_c(par, j)));
+        V(j) = old_c;
+        U(j) = p == gc ? old_c : static_cast<T>(*static_cast<volatile const double*>(&cand_row(par, owner, j)));
+      });
+      t.team_barrier();
+      if (p != gc) {
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(t, w), [&](const int j) {
+          if (p >= r0 && p < r1) S(j * rows + (p - r0)) = V(j);
+          if (own_c) S(j * rows + (gc - r0)) = U(j);
+        });
+        t.team_barrier();
+      }
+      const T d = U(c);
+      if (d != T(0)) {  // a zero pivot is skipped: no NaN, the singularity test reports it
+        const int re0 = gc + 1 > r0 ? gc + 1 - r0 : 0;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(t, re0 < m ? re0 : m, m), [&](const int r) {
+          const T l = S(c * rows + r) / d;
+          S(c * rows + r) = l;
+          for (int j = c + 1; j < w; ++j) S(j * rows + r) -= l * U(j);
+        });
+      }
+      if (q == 0) Kokkos::single(Kokkos::PerTeam(t), [&]() { piv(gc) = p; });
+      p_prev = p;
+      t.team_barrier();
+    }
+    outer_swap(t, k0 + w - 1, p_prev);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, m * w), [&](const int e) {
+      const int j = e / m, r = e - j * m;
+      A(r0 + r, k0 + j) = S(j * rows + r);
+    });
+  }
+};
+
 // Panels this narrow end the recursion: below it trsm/gemm calls are too small to pay for
 // themselves (a BLAS or cuBLAS call per 1-2 columns), and the unblocked kernels' flops,
 // about n^2/2 * leaf width in all, are a negligible share of the 2/3 n^3.
@@ -370,6 +543,19 @@ struct PanelWork {
   int fused_rows_per_team = 1;  // at least
   int fused_max_teams = 1;      // at most (sizes `partial`)
   int team_team_size = 1;     // threads of the team kernel
+  int persistent_team_size = 1;   // threads per team of the persistent kernel
+  int persistent_min_rows = 1;    // rows per team at least (then fewer teams)
+  int persistent_max_teams = 1;   // teams resident at once
+  int persistent_max_rows = 0;    // the persistent kernel's tallest leaf at leaf_width (rows x teams)
+  std::size_t persistent_scratch_max = 0;  // team scratch of one team, bytes
+  Kokkos::View<PivotCandidate**, Kokkos::LayoutRight, MS> pcand;  // persistent: [2][max teams]
+  Kokkos::View<double***, Kokkos::LayoutRight, MS> pcand_row;     // [2][max teams][leaf width]
+  Kokkos::View<double**, Kokkos::LayoutRight, MS> prow_c;         // [2][leaf width]
+  Kokkos::View<unsigned, MS> parrivals;
+  Kokkos::View<unsigned, MS> prelease;  // steps released so far (the last team to arrive bumps it)
+  std::shared_ptr<unsigned> parrivals_base = std::make_shared<unsigned>(0u);  // host copies of both
+  std::shared_ptr<unsigned> prelease_base = std::make_shared<unsigned>(0u);
+  double* leaf_seconds = nullptr;  // LuPhaseTimes::leaves: leaf kernels fenced and timed
   bool gpu_code = !is_host_space_v<ExecSpace>;  // the GPU code path of leaf_row_step / team_swap_rows
   PivotSlot<ExecSpace> best;  // per_column
   Kokkos::View<PivotCandidate*, MS> partial;  // fused
@@ -432,6 +618,25 @@ void factor_leaf_swapping_impl(ExecSpace const& space, AV const& A, PivView cons
     Kokkos::parallel_for("numlab::lu::leaf_team", policy_t(space, 1, work.team_team_size), f);
     return;
   }
+  if (kernel == LuPanelKernel::persistent) {
+    using F = LeafPersistent<ExecSpace, AV, PivView, Gpu>;
+    const int m = n - k0;
+    int rows = std::max(work.persistent_min_rows, (m + work.persistent_max_teams - 1) / work.persistent_max_teams);
+    const int teams = std::max(1, (m + rows - 1) / rows);
+    rows = (m + teams - 1) / teams;  // even shares
+    F f{A,  piv, work.pcand, work.pcand_row, work.prow_c, work.parrivals, work.prelease, *work.parrivals_base,
+        *work.prelease_base, n, k0, w, s0, s1, rows};
+    // Dynamic with chunks of one: on a host backend every team gets a thread of its own (teams <=
+    // threads), so the spinning teams never wait for a team queued behind them.
+    using dyn_policy_t = Kokkos::TeamPolicy<ExecSpace, Kokkos::Schedule<Kokkos::Dynamic>>;
+    dyn_policy_t policy(space, teams, work.persistent_team_size);
+    policy.set_chunk_size(1);
+    Kokkos::parallel_for("numlab::lu::leaf_persistent",
+                         policy.set_scratch_size(0, Kokkos::PerTeam(F::scratch_bytes(rows, w))), f);
+    *work.parrivals_base += static_cast<unsigned>(teams) * static_cast<unsigned>(w);
+    *work.prelease_base += static_cast<unsigned>(w);
+    return;
+  }
   const int rpt = work.fused_rows_per_team;
   LeafFusedStep<ExecSpace, AV, PivView, Gpu> f{A, piv, work.partial, work.ticket, n, k0, k2, k0, s0, s1, rpt};
   for (int c = k0; c <= k2; ++c) {
@@ -463,9 +668,19 @@ void factor_panel(ExecSpace const& space, AV const& A, PivView const& piv, Panel
   if (w <= work.leaf_width) {
     LuPanelKernel k = work.kernel;
     if (k == LuPanelKernel::automatic)
-      k = (n - k0 <= work.team_max_rows) ? LuPanelKernel::team : LuPanelKernel::fused;
+      k = (n - k0 <= work.team_max_rows)          ? LuPanelKernel::team
+          : (n - k0 <= work.persistent_max_rows) ? LuPanelKernel::persistent
+                                                  : LuPanelKernel::fused;
+    if (k == LuPanelKernel::persistent && n - k0 > work.persistent_max_rows)
+      k = LuPanelKernel::fused;  // more rows than resident teams hold
+    if (work.leaf_seconds) space.fence();
+    const auto t0 = std::chrono::steady_clock::now();
     if (k == LuPanelKernel::per_column) factor_leaf(space, A, piv, work.best, k0, w);
     else factor_leaf_swapping(space, A, piv, work, k, k0, w, s0, s1);
+    if (work.leaf_seconds) {
+      space.fence();
+      *work.leaf_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     return;
   }
   const bool leaf_swaps_panel = work.kernel != LuPanelKernel::per_column;

@@ -10,6 +10,7 @@ struct GaussElimOptions : DenseOptions {
   int block_size = 0;  // see LuOptions
   int leaf_width = 0;
   LuPanelKernel panel_kernel = LuPanelKernel::automatic;
+  bool lookahead = true;
 
   static auto fields() {
     using O = GaussElimOptions;
@@ -20,7 +21,9 @@ struct GaussElimOptions : DenseOptions {
                    Range::closed(0, 1 << 20)),
             option("panel_kernel", &O::panel_kernel,
                    "leaf factorization: 3 launches per column, 1 fused launch per column, 1 team launch per leaf, "
-                   "or auto (host: team; GPU: fused, team below 1024 rows)")),
+                   "1 persistent launch per leaf, or auto (host: team; GPU: persistent, team below 1024 rows)"),
+            option("lookahead", &O::lookahead,
+                   "factor the next panel on a second stream under the trailing update (CUDA; no effect elsewhere)")),
         DenseOptions::fields());
   }
 };
@@ -37,13 +40,15 @@ struct GaussElimMethod {
     lo.block_size = o.block_size;
     lo.leaf_width = o.leaf_width;
     lo.panel_kernel = o.panel_kernel;
+    lo.lookahead = o.lookahead;
     // A host backend's LU runs on Serial (see lu_space_t): the same memory, other kernels' space.
     using LuSpace = lu_space_t<ExecSpace>;
     using MS = typename LuSpace::memory_space;
     constexpr bool on_serial = !std::is_same_v<LuSpace, ExecSpace>;
     Kokkos::View<int*, MS> piv("numlab::linsolve::piv", p.A.numRows());
     std::string const kernel = std::string("recursive_lu/") + lu_panel_kernel_name<LuSpace>(int(p.A.numRows()), lo) +
-                               (on_serial ? "/serial_panels" : "");
+                               (on_serial ? "/serial_panels" : "") +
+                               (lo.lookahead && detail::lu_can_overlap<LuSpace>() ? "/lookahead" : "");
     return run_dense(p, o, s, kernel, [&](DenseMatrix<ExecSpace> A, Vector<ExecSpace> x) {
       LuSpace space;
       if constexpr (on_serial) p.space.fence();
