@@ -621,7 +621,9 @@ void factor_leaf_swapping_impl(ExecSpace const& space, AV const& A, PivView cons
   if (kernel == LuPanelKernel::persistent) {
     using F = LeafPersistent<ExecSpace, AV, PivView, Gpu>;
     const int m = n - k0;
+    const int rows_cap = std::max(1, work.persistent_max_rows / work.persistent_max_teams);  // scratch
     int rows = std::max(work.persistent_min_rows, (m + work.persistent_max_teams - 1) / work.persistent_max_teams);
+    rows = std::min(rows, rows_cap);
     const int teams = std::max(1, (m + rows - 1) / rows);
     rows = (m + teams - 1) / teams;  // even shares
     F f{A,  piv, work.pcand, work.pcand_row, work.prow_c, work.parrivals, work.prelease, *work.parrivals_base,

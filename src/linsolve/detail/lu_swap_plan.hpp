@@ -40,7 +40,7 @@ void swap_plan_build(ExecSpace const& space, SwapPlans<typename ExecSpace::memor
   const int w = k1 - k0;
   int hsize = 1;
   while (hsize < 4 * std::max(1, w)) hsize *= 2;
-  const std::size_t bytes = 2 * scratch_int::shmem_size(w) + 2 * scratch_int::shmem_size(hsize);
+  const std::size_t bytes = 3 * scratch_int::shmem_size(w) + 2 * scratch_int::shmem_size(hsize);
   auto pos = Kokkos::subview(plans.pos, panel, Kokkos::ALL());
   auto src = Kokkos::subview(plans.src, panel, Kokkos::ALL());
   auto count = Kokkos::subview(plans.count, panel);
@@ -53,6 +53,7 @@ void swap_plan_build(ExecSpace const& space, SwapPlans<typename ExecSpace::memor
         scratch_int cur(t.team_scratch(0), w);    // what row k0 + i holds now
         scratch_int hkey(t.team_scratch(0), hsize);  // rows below the panel touched so far (-1: free)
         scratch_int hval(t.team_scratch(0), hsize);  // what they hold now
+        scratch_int used(t.team_scratch(0), w);      // the slots taken, in order
         Kokkos::parallel_for(Kokkos::TeamThreadRange(t, w), [&](const int i) {
           p(i) = piv(k0 + i);
           cur(i) = k0 + i;
@@ -60,6 +61,7 @@ void swap_plan_build(ExecSpace const& space, SwapPlans<typename ExecSpace::memor
         Kokkos::parallel_for(Kokkos::TeamThreadRange(t, hsize), [&](const int i) { hkey(i) = -1; });
         t.team_barrier();
         Kokkos::single(Kokkos::PerTeam(t), [&]() {
+          int nused = 0;
           for (int i = 0; i < w; ++i) {
             const int r = p(i);
             if (r == k0 + i) continue;
@@ -74,6 +76,7 @@ void swap_plan_build(ExecSpace const& space, SwapPlans<typename ExecSpace::memor
             if (hkey(h) == -1) {
               hkey(h) = r;
               hval(h) = r;
+              used(nused++) = h;
             }
             cur(i) = hval(h);
             hval(h) = a;
@@ -85,12 +88,14 @@ void swap_plan_build(ExecSpace const& space, SwapPlans<typename ExecSpace::memor
               src(e) = cur(i);
               ++e;
             }
-          for (int h = 0; h < hsize; ++h)
-            if (hkey(h) != -1 && hval(h) != hkey(h)) {
+          for (int u = 0; u < nused; ++u) {
+            const int h = used(u);
+            if (hval(h) != hkey(h)) {
               pos(e) = hkey(h);
               src(e) = hval(h);
               ++e;
             }
+          }
           count() = e;
         });
       });
