@@ -51,7 +51,8 @@ struct LuOptions {
   int block_size = 0;  // outer panel width; 0: lu_default_block_size(n)
   int leaf_width = 0;  // panel width that ends the recursion; 0: 8 on the host, 32 on a GPU
   LuPanelKernel panel_kernel = LuPanelKernel::automatic;
-  int team_rows = 0;  // fused kernel: rows per team (then as many teams as that takes); 0: automatic
+  int team_rows = 0;  // fused kernel: rows per team (then as many teams as that takes); persistent: rows
+                      // per team at least; 0: automatic
   int team_size = 0;  // threads per team of the fused and team kernels; 0: automatic
   bool gpu_code = false;  // tests: the GPU code path of the fused/team kernels on a host backend too
   // Mixed precision: a float matrix stored in a 16-bit format (detail::round_block after every

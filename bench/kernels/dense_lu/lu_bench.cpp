@@ -131,7 +131,15 @@ int main(int argc, char** argv) {
         nl::LuPhaseTimes p;
         nl::LuOptions o = opt;
         o.phases = &p;
-        nl::lu_factor(space, A, piv, o);
+        const auto f = nl::lu_factor(space, A, piv, o);
+        Kokkos::deep_copy(x, b);
+        nl::lu_solve(space, A, Kokkos::View<const int*, Mem>(piv), x);
+        space.fence();
+        const double be = backward_error(A0, x, b);
+        if (f.status != nl::SolveStatus::solved || !(be < 100.0 * n * 2.2e-16)) {
+          std::printf("| %5d | FAIL: phase-timed factors give backward error %.2e |\n", n, be);
+          ok = false;
+        }
         const double total = p.panel + p.plans + p.swaps + p.trsm + p.gemm + p.lower_swaps;
         if (total < best_total) best_total = total, best = p;
       }

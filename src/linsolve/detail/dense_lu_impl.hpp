@@ -193,6 +193,26 @@ struct PivotMaxFirst {
   KOKKOS_INLINE_FUNCTION bool references_scalar() const { return true; }
 };
 
+// The best of `count` candidates that other teams of the same launch published (volatile loads:
+// their stores are in L2, possibly not in this SM's L1), by PivotMaxFirst's rule.
+template <class Member>
+KOKKOS_INLINE_FUNCTION PivotCandidate team_best_of(Member const& t, const PivotCandidate* slots, int count) {
+  PivotCandidate g;
+  Kokkos::parallel_reduce(
+      Kokkos::TeamThreadRange(t, count),
+      [&](const int q, PivotCandidate& m) {
+        const volatile PivotCandidate* pc = slots + q;
+        const double v = pc->val;
+        const int l = pc->loc;
+        if (PivotMaxFirst<>::better(v, l, m.val, m.loc)) {
+          m.val = v;
+          m.loc = l;
+        }
+      },
+      PivotMaxFirst<>(g));
+  return g;
+}
+
 // One row's share of a dgetf2 step, shared by the fused and team kernels: row i (>= c) takes its
 // multiplier for column c-1 (pivot row c-1 already in place), updates its entries in columns
 // c..k2-1 and offers |a_ic| as a pivot candidate (c < k2). The update goes in chunks whose loads
@@ -317,19 +337,7 @@ struct LeafFusedStep {
         last);
     if (!last) return;
     Kokkos::memory_fence();
-    PivotCandidate g;
-    Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(t, t.league_size()),
-        [&](const int q, PivotCandidate& m) {
-          const volatile PivotCandidate* pc = partial.data() + q;
-          const double v = pc->val;
-          const int l = pc->loc;
-          if (PivotMaxFirst<>::better(v, l, m.val, m.loc)) {
-            m.val = v;
-            m.loc = l;
-          }
-        },
-        PivotMaxFirst<>(g));
+    const PivotCandidate g = team_best_of(t, partial.data(), t.league_size());
     const int p = (g.loc >= c && g.loc < n) ? g.loc : c;  // an all-NaN column: no interchange
     if (p != c) team_swap_rows<gpu>(t, A, c, p, s0, s1);
     Kokkos::single(Kokkos::PerTeam(t), [&]() {
@@ -374,12 +382,14 @@ struct LeafTeam {
 //   2. grid barrier: arrive on a global counter, wait until every team has arrived;
 //   3. every team reduces all candidates (the same rule, so all agree on p), reads the pivot row
 //      and the old row c, swaps them into its rows and eliminates its rows below c.
-// The exchange slots are double-buffered by the parity of c: a team writes step c+1's slots only
-// after the barrier of step c+1's predecessor... precisely, it writes slot c+2 after passing barrier
-// c+1, which every team reaches only once it has finished reading slot c. Each team swaps rows c
-// and p of its share of the global matrix's columns outside the leaf while it waits at the next
-// barrier; team 0 records piv(c). All teams must be resident at once: the
-// launcher keeps the league within the device's concurrency (persistent_max_rows).
+// The exchange slots are double-buffered by the parity of c: a team writes the slots of step c+2
+// only after passing barrier c+1, which every team reaches only once it has finished reading
+// those of step c. Each team swaps rows c and p of its share of the global matrix's columns
+// outside the leaf while it waits at the next
+// barrier; team 0 records piv(c). All teams must be able to run at once: the launcher keeps the
+// league within one team per SM (GPU) or per thread of the caller's space (host), else it runs the
+// fused kernel. On a GPU, teams that wait for a co-running kernel's blocks to retire spin until
+// they are all placed.
 template <class ExecSpace, class AV, class PivView, bool Gpu = !is_host_space_v<ExecSpace>>
 struct LeafPersistent {
   using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
@@ -478,19 +488,7 @@ struct LeafPersistent {
         Kokkos::memory_fence();
       });
       t.team_barrier();
-      PivotCandidate g;
-      Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(t, teams),
-          [&](const int qq, PivotCandidate& b) {
-            const volatile PivotCandidate* pc = &cand(par, qq);
-            const double v = pc->val;
-            const int l = pc->loc;
-            if (PivotMaxFirst<>::better(v, l, b.val, b.loc)) {
-              b.val = v;
-              b.loc = l;
-            }
-          },
-          PivotMaxFirst<>(g));
+      const PivotCandidate g = team_best_of(t, &cand(par, 0), teams);
       const int p = (g.loc >= gc && g.loc < n) ? g.loc : gc;  // an all-NaN column: no interchange
       const int owner = (p - k0) / rows;
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, w), [&](const int j) {
@@ -547,7 +545,6 @@ struct PanelWork {
   int persistent_min_rows = 1;    // rows per team at least (then fewer teams)
   int persistent_max_teams = 1;   // teams resident at once
   int persistent_max_rows = 0;    // the persistent kernel's tallest leaf at leaf_width (rows x teams)
-  std::size_t persistent_scratch_max = 0;  // team scratch of one team, bytes
   Kokkos::View<PivotCandidate**, Kokkos::LayoutRight, MS> pcand;  // persistent: [2][max teams]
   Kokkos::View<double***, Kokkos::LayoutRight, MS> pcand_row;     // [2][max teams][leaf width]
   Kokkos::View<double**, Kokkos::LayoutRight, MS> prow_c;         // [2][leaf width]
@@ -606,7 +603,8 @@ void factor_leaf(ExecSpace const& space, AV const& A, PivView const& piv, PivotS
   }
 }
 
-// The leaf A(k0:n, k0:k0+w) by the fused or team kernel, interchanges applied across [s0, s1).
+// The leaf A(k0:n, k0:k0+w) by the fused, team or persistent kernel, interchanges applied across
+// [s0, s1).
 template <bool Gpu, class ExecSpace, class AV, class PivView>
 void factor_leaf_swapping_impl(ExecSpace const& space, AV const& A, PivView const& piv,
                                PanelWork<ExecSpace> const& work, LuPanelKernel kernel, int k0, int w, int s0, int s1) {
@@ -622,9 +620,17 @@ void factor_leaf_swapping_impl(ExecSpace const& space, AV const& A, PivView cons
     using F = LeafPersistent<ExecSpace, AV, PivView, Gpu>;
     const int m = n - k0;
     const int rows_cap = std::max(1, work.persistent_max_rows / work.persistent_max_teams);  // scratch
-    int rows = std::max(work.persistent_min_rows, (m + work.persistent_max_teams - 1) / work.persistent_max_teams);
+    // On a host backend the teams are threads of *this* space (a partition of the pool has fewer).
+    int max_teams = work.persistent_max_teams;
+    if constexpr (is_host_space_v<ExecSpace>)
+      max_teams = std::min(max_teams, std::max(1, static_cast<int>(space.concurrency()) / work.persistent_team_size));
+    int rows = std::max(work.persistent_min_rows, (m + max_teams - 1) / max_teams);
     rows = std::min(rows, rows_cap);
     const int teams = std::max(1, (m + rows - 1) / rows);
+    if (teams > max_teams) {  // more rows than this space's resident teams hold
+      factor_leaf_swapping_impl<Gpu>(space, A, piv, work, LuPanelKernel::fused, k0, w, s0, s1);
+      return;
+    }
     rows = (m + teams - 1) / teams;  // even shares
     F f{A,  piv, work.pcand, work.pcand_row, work.prow_c, work.parrivals, work.prelease, *work.parrivals_base,
         *work.prelease_base, n, k0, w, s0, s1, rows};
@@ -661,7 +667,7 @@ void factor_leaf_swapping(ExecSpace const& space, AV const& A, PivView const& pi
 // Recursive LU of the panel A(k0:n, k0:k0+w) as LAPACK dgetrf2: factor the left half, bring its
 // interchanges to the right half, U12 by trsm, A22 -= L21*U12 by gemm, factor the right half,
 // bring its interchanges back to L21. Nearly all flops of the panel land in trsm/gemm; pivots
-// are absolute row indices. [s0, s1) is the outer panel: the fused and team leaves swap rows
+// are absolute row indices. [s0, s1) is the outer panel: the fused, team and persistent leaves swap rows
 // across all of it, which makes the two laswp calls of every recursion level unnecessary.
 template <class ExecSpace, class AV, class PivView>
 void factor_panel(ExecSpace const& space, AV const& A, PivView const& piv, PanelWork<ExecSpace> const& work,
