@@ -166,11 +166,9 @@ detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o) {
   // The host's automatic choice is team (above), so there the exchange exists only when asked for.
   if (w.kernel == LuPanelKernel::persistent || w.kernel == LuPanelKernel::automatic) {
     const int t = w.persistent_max_teams;
-    w.pcand = decltype(w.pcand)("numlab::lu::persistent_cand", 2, t);
+    w.pslot = decltype(w.pslot)("numlab::lu::persistent_slot", 2, t);
     w.pcand_row = decltype(w.pcand_row)("numlab::lu::persistent_cand_row", 2, t, w.leaf_width);
     w.prow_c = decltype(w.prow_c)("numlab::lu::persistent_row_c", 2, w.leaf_width);
-    w.parrivals = decltype(w.parrivals)("numlab::lu::persistent_arrivals");
-    w.prelease = decltype(w.prelease)("numlab::lu::persistent_release");
   }
   if (w.kernel == LuPanelKernel::per_column) {
     w.best = detail::PivotSlot<ExecSpace>("numlab::lu::pivot");

@@ -374,123 +374,211 @@ struct LeafTeam {
   }
 };
 
+// A team's published pivot candidate of one step, stamped with the step: a reader that sees the
+// stamp sees the value and row with it, so the stamps are the grid barrier and the candidates
+// arrive with it (no counter, no release word, no second read).
+struct alignas(16) PivotStamp {
+  double val;
+  int loc;
+  unsigned step;
+};
+
+// Publishes (val, loc) for `step`, after the caller's fence (which orders the candidate's row
+// before it). On CUDA one 16-byte store: a reader sees all of the slot or none of it (CUB's
+// single-pass scan tile descriptors make the same assumption of 16-byte accesses).
+KOKKOS_INLINE_FUNCTION void publish_stamp(PivotStamp* s, double val, int loc, unsigned step) {
+#if defined(__CUDA_ARCH__)
+  const unsigned long long lo = static_cast<unsigned long long>(__double_as_longlong(val));
+  const unsigned long long hi = static_cast<unsigned long long>(static_cast<unsigned>(loc)) |
+                                (static_cast<unsigned long long>(step) << 32);
+  asm volatile("st.relaxed.gpu.global.v2.b64 [%0], {%1, %2};" ::"l"(s), "l"(lo), "l"(hi) : "memory");
+#else
+  *static_cast<volatile double*>(&s->val) = val;
+  *static_cast<volatile int*>(&s->loc) = loc;
+  Kokkos::memory_fence();
+  *static_cast<volatile unsigned*>(&s->step) = step;
+#endif
+}
+
+// Reads the slot: true (and its candidate) once it holds `step`; an acquire (the publisher's rows
+// are visible to this thread's later loads, and through a team barrier to its team's).
+KOKKOS_INLINE_FUNCTION bool read_stamp(const PivotStamp* s, unsigned step, double& val, int& loc) {
+#if defined(__CUDA_ARCH__)
+  unsigned long long lo, hi;
+  asm volatile("ld.acquire.gpu.global.v2.b64 {%0, %1}, [%2];" : "=l"(lo), "=l"(hi) : "l"(s) : "memory");
+  if (static_cast<unsigned>(hi >> 32) != step) return false;
+  val = __longlong_as_double(static_cast<long long>(lo));
+  loc = static_cast<int>(static_cast<unsigned>(hi & 0xffffffffull));
+  return true;
+#else
+  if (*static_cast<const volatile unsigned*>(&s->step) != step) return false;
+  Kokkos::memory_fence();
+  val = *static_cast<const volatile double*>(&s->val);
+  loc = *static_cast<const volatile int*>(&s->loc);
+  return true;
+#endif
+}
+
 // The persistent kernel: ONE launch for the leaf [k0, k0 + w) over rows [k0, n). Team q owns rows
 // [k0 + q*rows, k0 + (q+1)*rows) and holds them, the leaf's columns only, in team scratch
 // (column-major: S[j*rows + r], so consecutive threads touch consecutive words). Per column c:
-//   1. every team finds its candidate (largest |a_ic|, first row on ties) and publishes it with
-//      a copy of that row; the owner of row c publishes row c;
-//   2. grid barrier: arrive on a global counter, wait until every team has arrived;
-//   3. every team reduces all candidates (the same rule, so all agree on p), reads the pivot row
-//      and the old row c, swaps them into its rows and eliminates its rows below c.
-// The exchange slots are double-buffered by the parity of c: a team writes the slots of step c+2
+//   1. every team finds its candidate (largest |a_ic|, first row on ties), writes a copy of that
+//      row (the owner of row c also writes row c), fences and publishes the candidate in its
+//      slot, stamped with the step;
+//   2. every team polls all the slots until each holds the step (the grid barrier: a team
+//      passes only when every team has published) and reduces the candidates it read, by the
+//      same rule, so all agree on p; one round trip carries both the barrier and the candidates;
+//   3. every team reads the pivot row and the old row c, swaps them into its rows and eliminates
+//      its rows below c.
+// The slots and rows are double-buffered by the parity of c: a team writes those of step c+2
 // only after passing barrier c+1, which every team reaches only once it has finished reading
-// those of step c. Each team swaps rows c and p of its share of the global matrix's columns
-// outside the leaf while it waits at the next
-// barrier; team 0 records piv(c). All teams must be able to run at once: the launcher keeps the
-// league within one team per SM (GPU) or per thread of the caller's space (host), else it runs the
-// fused kernel. On a GPU, teams that wait for a co-running kernel's blocks to retire spin until
-// they are all placed.
+// those of step c. Team 0 records piv(c). After the last step each team applies the leaf's w
+// interchanges to its share of the columns outside the leaf at once, as one gather of the at most
+// 2w rows they permute (applied per step, each swap's loads were a round trip to memory in every
+// step's critical path). All teams must be
+// able to run at once: the launcher keeps the league within one team per SM (GPU) or per thread
+// of the caller's space (host), else it runs the fused kernel. On a GPU, teams that wait for a
+// co-running kernel's blocks to retire spin until they are all placed.
 template <class ExecSpace, class AV, class PivView, bool Gpu = !is_host_space_v<ExecSpace>>
 struct LeafPersistent {
   using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
   using T = typename AV::non_const_value_type;
   using MS = typename ExecSpace::memory_space;
   using scratch_view = Kokkos::View<T*, typename ExecSpace::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+  using index_scratch = Kokkos::View<int*, typename ExecSpace::scratch_memory_space, Kokkos::MemoryUnmanaged>;
   static constexpr bool gpu = Gpu;
   AV A;
   PivView piv;
-  Kokkos::View<PivotCandidate**, Kokkos::LayoutRight, MS> cand;  // [2][teams]
-  Kokkos::View<double***, Kokkos::LayoutRight, MS> cand_row;     // [2][teams][w]
-  Kokkos::View<double**, Kokkos::LayoutRight, MS> row_c;         // [2][w]
-  Kokkos::View<unsigned, MS> arrivals;                           // monotonic within one lu_factor
-  Kokkos::View<unsigned, MS> release;                            // steps released, monotonic too
-  unsigned base;          // arrivals before this launch
-  unsigned release_base;  // steps before this launch
+  Kokkos::View<PivotStamp**, Kokkos::LayoutRight, MS> slot;  // [2][teams]
+  Kokkos::View<double***, Kokkos::LayoutRight, MS> cand_row;  // [2][teams][w]
+  Kokkos::View<double**, Kokkos::LayoutRight, MS> row_c;      // [2][w]
+  unsigned step_base;  // steps before this launch (monotonic within one lu_factor: the stamps)
   int n, k0, w, s0, s1, rows;
 
+  // The rows (at least 2: S is the gather's staging area afterwards, 2w entries), the pivot row,
+  // the old row c; the steps' pivots and the gather's sources.
   static std::size_t scratch_bytes(int rows, int w) {
-    return scratch_view::shmem_size(static_cast<std::size_t>(rows) * w) + 2 * scratch_view::shmem_size(w);
+    return scratch_view::shmem_size(static_cast<std::size_t>(rows > 2 ? rows : 2) * w) +
+           2 * scratch_view::shmem_size(w) + index_scratch::shmem_size(w) + index_scratch::shmem_size(2 * w);
   }
 
-  // Rows c and p of the global matrix outside the leaf ([s0, k0) and [k0 + w, s1)), this team's
-  // share of those columns: each column always belongs to the same team, which applies the steps'
-  // interchanges to it in order, so no team waits on another for them.
-  KOKKOS_INLINE_FUNCTION void outer_swap(member_type const& t, int c, int p) const {
-    if (p == c) return;
+  // Destination k of the leaf's gather: the rows its interchanges touch, k0 + k (k < w) and the
+  // pivots P(k - w); a row listed twice moves twice, the same value.
+  KOKKOS_INLINE_FUNCTION int gather_dst(index_scratch const& P, int k) const { return k < w ? k0 + k : P(k - w); }
+
+  // The leaf's interchanges (pivots P) on this team's share of the columns outside the leaf
+  // ([s0, k0) and [k0 + w, s1)): each column belongs to one team. The w swaps permute at most 2w
+  // rows: destination row d takes the old row found by undoing the swaps from the last (one thread
+  // per destination, in parallel); the entries are gathered through the staging area S and
+  // scattered, a batch of columns at a time.
+  KOKKOS_INLINE_FUNCTION void outer_gather(member_type const& t, scratch_view const& S, std::size_t cap,
+                                           index_scratch const& P, index_scratch const& src) const {
+    const int cnt = 2 * w;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, cnt), [&](const int k) {
+      int x = gather_dst(P, k);
+      for (int c = w - 1; c >= 0; --c) x = x == k0 + c ? P(c) : x == P(c) ? k0 + c : x;
+      src(k) = x;
+    });
+    t.team_barrier();
     const int left = k0 - s0;
     const int nout = left + (s1 - k0 - w);
     const int teams = t.league_size();
     const int per = (nout + teams - 1) / teams;
-    const int o0 = t.league_rank() * per;
+    const int o0 = t.league_rank() * per < nout ? t.league_rank() * per : nout;
     const int o1 = nout - o0 > per ? o0 + per : nout;
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, o0 < o1 ? o0 : o1, o1), [&](const int o) {
-      const int j = o < left ? s0 + o : k0 + w + (o - left);
-      const T x = A(c, j);
-      A(c, j) = A(p, j);
-      A(p, j) = x;
-    });
+    const int batch = static_cast<int>(cap / static_cast<std::size_t>(cnt));  // columns per pass (>= 1)
+    for (int b0 = o0; b0 < o1; b0 += batch) {
+      const int items = ((o1 - b0 < batch) ? o1 - b0 : batch) * cnt;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, items), [&](const int e) {
+        const int o = b0 + e / cnt;
+        S(e) = A(src(e % cnt), o < left ? s0 + o : k0 + w + (o - left));
+      });
+      t.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, items), [&](const int e) {
+        const int o = b0 + e / cnt, k = e % cnt;
+        if (src(k) != gather_dst(P, k)) A(gather_dst(P, k), o < left ? s0 + o : k0 + w + (o - left)) = S(e);
+      });
+      t.team_barrier();
+    }
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(member_type const& t) const {
     const int q = t.league_rank();
     const int teams = t.league_size();
+    const int me = t.team_rank(), nt = t.team_size();
     const int r0 = k0 + q * rows;
     const int r1 = n - r0 > rows ? r0 + rows : n;
     const int m = r1 > r0 ? r1 - r0 : 0;
-    scratch_view S(t.team_scratch(0), static_cast<std::size_t>(rows) * w);
+    const std::size_t s_size = static_cast<std::size_t>(rows > 2 ? rows : 2) * w;
+    scratch_view S(t.team_scratch(0), s_size);
     scratch_view U(t.team_scratch(0), w);  // the pivot row of the step
     scratch_view V(t.team_scratch(0), w);  // the old row c (goes to row p)
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, m * w), [&](const int e) {
-      const int j = e / m, r = e - j * m;
-      S(j * rows + r) = A(r0 + r, k0 + j);
-    });
+    index_scratch P(t.team_scratch(0), w);  // the steps' pivots
+    index_scratch src(t.team_scratch(0), 2 * w);  // the gather's sources
+    // The team's rows into scratch, lu_row_chunk loads in flight per thread (one at a time, each
+    // waited for memory before its store: a sixth of the launch on an H200).
+    const int mw = m * w;
+    for (int e0 = me; e0 < mw; e0 += lu_row_chunk * nt) {
+      T a[lu_row_chunk];
+      for (int k = 0; k < lu_row_chunk; ++k) {
+        const int e = e0 + k * nt, j = e / (m > 0 ? m : 1);
+        a[k] = e < mw ? A(r0 + (e - j * m), k0 + j) : T(0);
+      }
+      for (int k = 0; k < lu_row_chunk; ++k) {
+        const int e = e0 + k * nt, j = e / (m > 0 ? m : 1);
+        if (e < mw) S(j * rows + (e - j * m)) = a[k];
+      }
+    }
     t.team_barrier();
-    int p_prev = -1;
+    // Row r of the team is always thread r mod team size's (pivot search and elimination alike),
+    // so a step's elimination and the next step's search need no barrier between them.
     for (int c = 0; c < w; ++c) {
       const int gc = k0 + c;
       const int par = c & 1;
-      PivotCandidate best;
+      const unsigned step = step_base + static_cast<unsigned>(c + 1);
+      // 1. This team's candidate: each thread folds its rows, one team reduction.
+      PivotCandidate mine, best;
+      mine.val = -1.0;
+      mine.loc = INT_MAX;
       const int rc0 = gc > r0 ? gc - r0 : 0;  // this team's rows at or below row gc
-      Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(t, rc0 < m ? rc0 : m, m),
-          [&](const int r, PivotCandidate& b) {
-            const double v = kx::abs(S(c * rows + r));
-            if (PivotMaxFirst<>::better(v, r0 + r, b.val, b.loc)) {
-              b.val = v;
-              b.loc = r0 + r;
-            }
-          },
-          PivotMaxFirst<>(best));
+      for (int r = me; r < m; r += nt) {
+        if (r < rc0) continue;
+        const double v = kx::abs(S(c * rows + r));
+        if (PivotMaxFirst<>::better(v, r0 + r, mine.val, mine.loc)) {
+          mine.val = v;
+          mine.loc = r0 + r;
+        }
+      }
+      t.team_reduce(PivotMaxFirst<>(best), mine);
       const bool own_best = best.loc >= r0 && best.loc < r1;
       const bool own_c = gc >= r0 && gc < r1;
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, w), [&](const int j) {
         if (own_best) cand_row(par, q, j) = S(j * rows + (best.loc - r0));
         if (own_c) row_c(par, j) = S(j * rows + (gc - r0));
       });
-      Kokkos::single(Kokkos::PerTeam(t), [&]() { cand(par, q) = best; });
-      Kokkos::memory_fence();  // this team's slots, before its arrival
       t.team_barrier();
-      // Arrive; the last team to arrive releases the step. The teams spin on the release word,
-      // not on the counter, so their loads do not queue behind the arrivals' atomics.
-      const unsigned step = release_base + static_cast<unsigned>(c + 1);
       Kokkos::single(Kokkos::PerTeam(t), [&]() {
-        const unsigned target = base + static_cast<unsigned>(c + 1) * static_cast<unsigned>(teams);
-        if (Kokkos::atomic_fetch_add(&arrivals(), 1u) + 1u == target) {
-          Kokkos::memory_fence();
-          *static_cast<volatile unsigned*>(release.data()) = step;
-        }
+        Kokkos::memory_fence();  // the rows above, written by the whole team, before the stamp
+        publish_stamp(&slot(par, q), best.val, best.loc, step);
       });
-      if (c > 0) outer_swap(t, gc - 1, p_prev);  // overlaps the wait
-      Kokkos::single(Kokkos::PerTeam(t), [&]() {
-        const volatile unsigned* r = release.data();
-        while (*r < step) {
+      // 2. The barrier and the candidates in one: poll this thread's slots until they hold the step.
+      PivotCandidate seen, g;
+      seen.val = -1.0;
+      seen.loc = INT_MAX;
+      for (int o = me; o < teams; o += nt) {
+        double v;
+        int l;
+        while (!read_stamp(&slot(par, o), step, v, l)) {
         }
-        Kokkos::memory_fence();
-      });
-      t.team_barrier();
-      const PivotCandidate g = team_best_of(t, &cand(par, 0), teams);
+        if (PivotMaxFirst<>::better(v, l, seen.val, seen.loc)) {
+          seen.val = v;
+          seen.loc = l;
+        }
+      }
+      t.team_reduce(PivotMaxFirst<>(g), seen);  // (read_stamp acquires: the rows come after their stamps)
       const int p = (g.loc >= gc && g.loc < n) ? g.loc : gc;  // an all-NaN column: no interchange
       const int owner = (p - k0) / rows;
+      // 3. The pivot row and the old row c (volatile: written by other SMs since this one cached them).
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, w), [&](const int j) {
         const T old_c = static_cast<T>(*static_cast<volatile const double*>(&row_c(par, j)));
         V(j) = old_c;
@@ -507,21 +595,38 @@ struct LeafPersistent {
       const T d = U(c);
       if (d != T(0)) {  // a zero pivot is skipped: no NaN, the singularity test reports it
         const int re0 = gc + 1 > r0 ? gc + 1 - r0 : 0;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(t, re0 < m ? re0 : m, m), [&](const int r) {
+        for (int r = me; r < m; r += nt) {
+          if (r < re0) continue;
           const T l = S(c * rows + r) / d;
           S(c * rows + r) = l;
-          for (int j = c + 1; j < w; ++j) S(j * rows + r) -= l * U(j);
-        });
+          // In chunks whose loads all issue before the stores (S and U share the scratch: the
+          // compiler would order every load after the previous column's store).
+          for (int j0 = c + 1; j0 < w; j0 += lu_row_chunk) {
+            T a[lu_row_chunk], u[lu_row_chunk];
+            for (int k = 0; k < lu_row_chunk; ++k) {
+              a[k] = j0 + k < w ? S((j0 + k) * rows + r) : T(0);
+              u[k] = j0 + k < w ? U(j0 + k) : T(0);
+            }
+            for (int k = 0; k < lu_row_chunk; ++k)
+              if (j0 + k < w) S((j0 + k) * rows + r) = a[k] - l * u[k];
+          }
+        }
       }
-      if (q == 0) Kokkos::single(Kokkos::PerTeam(t), [&]() { piv(gc) = p; });
-      p_prev = p;
-      t.team_barrier();
+      Kokkos::single(Kokkos::PerTeam(t), [&]() {
+        P(c) = p;
+        if (q == 0) piv(gc) = p;
+      });
+      // No barrier: the next step's search reads only this thread's rows, and U and V are
+      // rewritten only after the next step's team reductions, which every thread reaches after
+      // this elimination.
     }
-    outer_swap(t, k0 + w - 1, p_prev);
+    t.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, m * w), [&](const int e) {
       const int j = e / m, r = e - j * m;
       A(r0 + r, k0 + j) = S(j * rows + r);
     });
+    t.team_barrier();  // S is the gather's staging area now
+    outer_gather(t, S, s_size, P, src);
   }
 };
 
@@ -545,13 +650,10 @@ struct PanelWork {
   int persistent_min_rows = 1;    // rows per team at least (then fewer teams)
   int persistent_max_teams = 1;   // teams resident at once
   int persistent_max_rows = 0;    // the persistent kernel's tallest leaf at leaf_width (rows x teams)
-  Kokkos::View<PivotCandidate**, Kokkos::LayoutRight, MS> pcand;  // persistent: [2][max teams]
-  Kokkos::View<double***, Kokkos::LayoutRight, MS> pcand_row;     // [2][max teams][leaf width]
-  Kokkos::View<double**, Kokkos::LayoutRight, MS> prow_c;         // [2][leaf width]
-  Kokkos::View<unsigned, MS> parrivals;
-  Kokkos::View<unsigned, MS> prelease;  // steps released so far (the last team to arrive bumps it)
-  std::shared_ptr<unsigned> parrivals_base = std::make_shared<unsigned>(0u);  // host copies of both
-  std::shared_ptr<unsigned> prelease_base = std::make_shared<unsigned>(0u);
+  Kokkos::View<PivotStamp**, Kokkos::LayoutRight, MS> pslot;  // persistent: [2][max teams]
+  Kokkos::View<double***, Kokkos::LayoutRight, MS> pcand_row;  // [2][max teams][leaf width]
+  Kokkos::View<double**, Kokkos::LayoutRight, MS> prow_c;      // [2][leaf width]
+  std::shared_ptr<unsigned> pstep_base = std::make_shared<unsigned>(0u);  // steps run so far (the stamps)
   double* leaf_seconds = nullptr;  // LuPhaseTimes::leaves: leaf kernels fenced and timed
   bool gpu_code = !is_host_space_v<ExecSpace>;  // the GPU code path of leaf_row_step / team_swap_rows
   PivotSlot<ExecSpace> best;  // per_column
@@ -632,8 +734,7 @@ void factor_leaf_swapping_impl(ExecSpace const& space, AV const& A, PivView cons
       return;
     }
     rows = (m + teams - 1) / teams;  // even shares
-    F f{A,  piv, work.pcand, work.pcand_row, work.prow_c, work.parrivals, work.prelease, *work.parrivals_base,
-        *work.prelease_base, n, k0, w, s0, s1, rows};
+    F f{A, piv, work.pslot, work.pcand_row, work.prow_c, *work.pstep_base, n, k0, w, s0, s1, rows};
     // Dynamic with chunks of one: on a host backend every team gets a thread of its own (teams <=
     // threads), so the spinning teams never wait for a team queued behind them.
     using dyn_policy_t = Kokkos::TeamPolicy<ExecSpace, Kokkos::Schedule<Kokkos::Dynamic>>;
@@ -641,8 +742,7 @@ void factor_leaf_swapping_impl(ExecSpace const& space, AV const& A, PivView cons
     policy.set_chunk_size(1);
     Kokkos::parallel_for("numlab::lu::leaf_persistent",
                          policy.set_scratch_size(0, Kokkos::PerTeam(F::scratch_bytes(rows, w))), f);
-    *work.parrivals_base += static_cast<unsigned>(teams) * static_cast<unsigned>(w);
-    *work.prelease_base += static_cast<unsigned>(w);
+    *work.pstep_base += static_cast<unsigned>(w);
     return;
   }
   const int rpt = work.fused_rows_per_team;
