@@ -54,6 +54,7 @@ struct MixedRefinementMethod {
     ro.lu.block_size = o.block_size;
     ro.lu.leaf_width = o.leaf_width;
     ro.lu.panel_kernel = o.panel_kernel;
+    ro.lu.lookahead = o.lookahead;
     Vector<ExecSpace> x("numlab::linsolve::x", n);
     RefinementResult last;
     std::vector<double> factor_t;
@@ -78,7 +79,8 @@ struct MixedRefinementMethod {
                      : fmt::format("{} after {} corrections: backward error {:.3g} > tol {:.3g}", to_string(last.outcome),
                                    last.iterations, berr, last.tol);
     }
-    r.metrics["kernel_run"] = std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(n, ro.lu);
+    r.metrics["kernel_run"] = std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(n, ro.lu) +
+                              (ro.lu.lookahead && detail::lu_can_overlap<ExecSpace>() ? "/lookahead" : "");
     r.metrics["refinement_outcome"] = std::string(to_string(last.outcome));
     r.metrics["iterations"] = std::int64_t(last.iterations);
     r.metrics["refinement_tol_effective"] = last.tol;
