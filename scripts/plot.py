@@ -1165,6 +1165,121 @@ def fig_linsolve_residuals(points, outdir, figures, log):
           "are marked in the legend.", "linsolve", figures, log)
 
 
+# Unit roundoff of the factorisation precisions of mixed_refinement (src/linsolve/detail/low_precision.hpp).
+UNIT_ROUNDOFF = {"float64": 2.0 ** -53, "float32": 2.0 ** -24, "tf32": 2.0 ** -11, "float16": 2.0 ** -11,
+                 "bfloat16": 2.0 ** -8}
+
+
+def refinement_panels(points):
+    """The three panels of linsolve_refinement_vs_cond (steps, berr, err), the mixed_refinement
+    points drawn, their N, factor precisions (coarsest last) and tolerances; None below two
+    condition numbers."""
+    lin = [p for p in points if p["kind"] == "linsolve" and nr.number(p, "cond") and nr.number(p, "N")]
+    mr = [p for p in lin if str(p.get("method")) == "mixed_refinement"
+          and str(p.get("status")) in ("solved", "refinement_diverged")]
+    if len({nr.number(p, "cond") for p in mr}) < 2:
+        return None
+    ns = sorted({nr.number(p, "N") for p in mr})
+    precs = sorted({str(p.get("factor_precision", "float32")) for p in mr},
+                   key=lambda q: UNIT_ROUNDOFF.get(q, 1.0))
+
+    def variant(p):
+        return f"N = {_g(nr.number(p, 'N'))}" if len(ns) > 1 else ""
+
+    def prec_label(q):
+        return f"mixed_refinement, {q} factors"
+    order = {q: (i,) for i, q in enumerate(precs)}
+    steps = fg.Panel("steps", "refinement steps (converged runs)")
+    berr = fg.Panel("berr", "fp64 backward error reached (every run)")
+    err = fg.Panel("err", "relative error against x* (all runs)")
+    tols = set()
+    for p in mr:
+        q, c = str(p.get("factor_precision", "float32")), nr.number(p, "cond")
+        if nr.number(p, "refinement_tol_effective"):
+            tols.add(nr.number(p, "refinement_tol_effective"))
+        if str(p.get("status")) == "solved":
+            steps.get(prec_label(q), variant(p), False, order[q]).add(c, nr.number(p, "iterations"))
+        be = nr.number(p, "backward_error")
+        if be is not None and be > 0:
+            berr.get(prec_label(q), variant(p), False, order[q]).add(c, be)
+        re = nr.number(p, "rel_error")
+        if re is not None and re > 0:
+            err.get(prec_label(q), variant(p), False, order[q]).add(c, re)
+            if str(p.get("status")) != "solved":
+                err.extras.append(lambda ax, x=c, y=re: ax.plot([x], [y], marker="x", color="black", markersize=8,
+                                                               mew=1.8, linestyle="none", zorder=6))
+    # The fp64 solves of the same matrices (numlab's GE, the LAPACK / cuSOLVER reference).
+    mine = {nr.problem_key(p) for p in mr}
+    for p in lin:
+        m = str(p.get("method"))
+        if m in ("gauss_elim", "reference") and nr.is_valid(p) and nr.problem_key(p) in mine:
+            re = nr.number(p, "rel_error")
+            if re is not None and re > 0:
+                err.get(f"{m} (fp64)", variant(p), False, (len(precs) + (m == "reference"),)).add(
+                    nr.number(p, "cond"), re)
+    return steps, berr, err, mr, ns, precs, tols
+
+
+def fig_linsolve_refinement(points, outdir, figures, log):
+    """Mixed-precision refinement over the condition number of randsvd matrices: the refinement
+    steps of the converged runs, the fp64 backward error every run reached (the diverged ones stop
+    above the tolerance) and the error against x* beside the fp64 solves."""
+    name = "linsolve_refinement_vs_cond"
+    panels = refinement_panels(points)
+    if panels is None:
+        log(f"note: skipping {name}: no mixed_refinement points at two or more condition numbers")
+        return
+    steps, berr, err, mr, ns, precs, tols = panels
+    conds = sorted({nr.number(p, "cond") for p in mr})
+    tol = max(tols) if tols else None
+    # kappa u_f = 1: where each factorisation stops being a useful preconditioner.
+    limits = [(q, 1.0 / UNIT_ROUNDOFF[q]) for q in precs if q in UNIT_ROUNDOFF and q != "float64"]
+
+    def conf(ax, panel):
+        ax.set_xscale("log")
+        ax.set_xlim(conds[0] / 3, conds[-1] * 3)
+        ax.set_xlabel("condition number κ₂(A) (randsvd) [–]")
+        for q, k in limits:
+            if conds[0] / 3 <= k <= conds[-1] * 3:
+                ax.axvline(k, color="0.55", lw=1, ls=":")
+                ax.text(k, 0.98, f" 1/u {q}", transform=ax.get_xaxis_transform(), rotation=90, ha="right",
+                        va="top", fontsize=7, color="0.35")
+        if panel.key == "steps":
+            ax.set_ylim(bottom=0)
+            ax.yaxis.get_major_locator().set_params(integer=True)
+            ax.set_ylabel("corrections to tolerance [–]")
+            return
+        ax.set_yscale("log")
+        if panel.key == "berr":
+            ax.set_ylabel("‖b − Ax‖∞ / (‖A‖∞‖x‖∞ + ‖b‖∞) [–]")
+            if tol:
+                ax.axhline(tol, color="0.3", lw=1, ls="--")
+        else:
+            ax.set_ylabel("‖x − x*‖ / ‖x*‖ [–]")
+            xs = np.array([conds[0], conds[-1]])
+            ax.plot(xs, xs * 2.0 ** -53, color="0.6", lw=1, ls="-.", zorder=1)
+    extra = []
+    if tol:
+        extra.append(Line2D([], [], color="0.3", ls="--", label=f"tolerance {tol:.1e} (√N·ε₆₄)"))
+    extra.append(Line2D([], [], color="0.6", ls="-.", label="κ·u₆₄"))
+    if any(str(p.get("status")) != "solved" for p in mr):
+        extra.append(Line2D([], [], marker="x", color="black", mew=1.8, linestyle="none",
+                            label="refinement_diverged (not a solution)"))
+    title = (f"Mixed-precision iterative refinement vs condition number (randsvd, "
+             f"N = {', '.join(_g(n) for n in ns)}): where each factor precision stops converging")
+    st = fg.draw([steps, berr, err], title, ncols=3, configure=conf, bars=False, extra_legend=extra, log=log,
+                 name=name)
+    emulated = [q for q in precs if q in ("bfloat16", "float16")]
+    write(st, outdir, name, "Mixed-precision refinement vs condition number",
+          "LU in a low precision, fp64 residuals and corrections until the fp64 backward error reaches the "
+          "tolerance (dashed): refinement steps of the converged runs (left), the backward error every run "
+          "reached (middle: a run that stops above the tolerance is refinement_diverged) and the error against "
+          "the true solution beside numlab's and the library's fp64 solves (right). Dotted: κ = 1/u of each "
+          "factor precision, past which the low-precision factors are no preconditioner."
+          + (f" {', '.join(emulated)} are emulated (rounded in fp32) on backends without their tensor-core "
+             "path: their numerics, not their speed." if emulated else ""), "linsolve", figures, log)
+
+
 def fig_linsolve_spectral(points, outdir, figures, log):
     name = "linsolve_spectral_radius"
     pts = [p for p in points if p["kind"] == "linsolve" and nr.has_diagnostics(p)
@@ -1221,6 +1336,7 @@ FIGURES = [
     ("linsolve", lambda *a: fig_linsolve_ratio(*a, metric="sweep_seconds_median")),
     ("linsolve", fig_linsolve_dense), ("linsolve", fig_linsolve_accuracy), ("linsolve", fig_linsolve_iterations),
     ("linsolve", fig_linsolve_residuals), ("linsolve", fig_linsolve_spectral),
+    ("linsolve", fig_linsolve_refinement),
     ("attention", lambda *a: fig_attention_time(*a, which="forward")),
     ("attention", lambda *a: fig_attention_tflops(*a, which="forward")),
     ("attention", lambda *a: fig_attention_ratio(*a, which="forward")),

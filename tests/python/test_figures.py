@@ -5,8 +5,8 @@
   test_figures.py --numlab BUILD/numlab --source-dir SRC [--work-dir DIR]
 
 1. Renders the figures of the committed GPU reference runs (results/reference/gpu-h100,
-   gpu-h200-linsolve, gpu-h200-bf16-lab) and of the committed host run
-   (results/reference/host-amd-epyc-2core) and checks every figure: its PNG's pixel size (read
+   gpu-h200-linsolve, gpu-h200-bf16-lab) and of the committed host runs
+   (results/reference/host-amd-epyc-2core, host-amd-epyc-2core-openmp/mixed_refinement.h5) and checks every figure: its PNG's pixel size (read
    from the file) within figure_grid.MAX_WIDTH_PX x MAX_HEIGHT_PX and equal to what plot.py
    reports, its file size within MAX_BYTES, its legend within LEGEND_MAX entries (plot.py counts
    the legend's entries as it draws it), and the figures each data set must give (ratio to peer,
@@ -98,10 +98,12 @@ def main():
         "gpu-h200-bf16-lab": ["attention_forward_ratio_to_peer", "attention_backward_time_vs_N"],
         "host-amd-epyc-2core": ["linsolve_solve_ratio_to_peer", "linsolve_dense_ge", "linsolve_spectral_radius",
                                 "attention_forward_ratio_to_peer", "attention_time_vs_tile"],
+        "host-amd-epyc-2core-openmp/mixed_refinement.h5": ["linsolve_refinement_vs_cond"],
     }
     loaded = {}
     for name, expected in sets.items():
-        files = nr.load_files(sorted(glob.glob(os.path.join(ref, name, "*.h5"))), log=lambda m: None)
+        pattern = os.path.join(ref, name) if name.endswith(".h5") else os.path.join(ref, name, "*.h5")
+        files = nr.load_files(sorted(glob.glob(pattern)), log=lambda m: None)
         loaded[name] = files
         figs = plot.make_figures(files, os.path.join(work, name), log=lambda m: None)
         got = {f.name for f in figs}
@@ -155,6 +157,26 @@ def main():
     check(plot.time_spread(p, "forward_seconds_median") == (float(t.min()), float(t.max())),
           "repetition bars: min and max of times_seconds")
     check(plot.time_spread(p, "backward_seconds_median") == (None, None), "no bars for a metric the point lacks")
+
+    # 4b. Refinement vs condition number: the steps panel holds every converged run's corrections
+    # at its cond (from the HDF5 attributes by hand), no diverged run; the backward-error panel
+    # every run, the diverged ones above the tolerance.
+    mr = [a for a in attrs_of(os.path.join(ref, "host-amd-epyc-2core-openmp", "mixed_refinement.h5"))
+          if s(a["method"]) == "mixed_refinement"]
+    steps, berr, _err, _pts, _ns, precs, tols = plot.refinement_panels(
+        nr.all_points(loaded["host-amd-epyc-2core-openmp/mixed_refinement.h5"]))
+    want = {(s(a["factor_precision"]), float(a["cond"])): float(a["iterations"]) for a in mr
+            if s(a["status"]) == "solved"}
+    got = {(ser.colour_key.split(", ")[1].split()[0], x): v[0][0] for ser in steps.series.values()
+           for x, v in ser.values.items()}
+    check(got == want and len(want) >= 8, f"refinement steps panel = the converged runs' iterations ({len(want)})")
+    tol = max(tols)
+    diverged = [a for a in mr if s(a["status"]) == "refinement_diverged"]
+    check(len(diverged) >= 8 and all(float(a["backward_error"]) > tol for a in diverged),
+          f"{len(diverged)} diverged runs stop above the tolerance {tol:.2e}")
+    drawn = sum(len(ser.values) for ser in berr.series.values())
+    check(drawn == len(mr), f"backward-error panel: every run drawn ({drawn} of {len(mr)})")
+    check(precs == ["float32", "float16", "bfloat16"], f"precisions finest first: {precs}")
 
     # 5. Non-ASCII and '$' names, an ASCII-only stdout.
     odd = os.path.join(work, "résultats_Ω$")
