@@ -1033,8 +1033,10 @@ def fig_linsolve_accuracy(points, outdir, figures, log):
 
 def fig_linsolve_iterations(points, outdir, figures, log):
     name = "linsolve_gs_iterations_vs_N"
+    # (mixed_refinement's iterations are refinement corrections: linsolve_refinement_vs_cond's)
     allpts = [p for p in points if p["kind"] == "linsolve" and nr.is_valid(p)
-              and nr.number(p, "iterations") is not None and nr.number(p, "N")]
+              and nr.number(p, "iterations") is not None and nr.number(p, "N")
+              and str(p.get("method")) != "mixed_refinement"]
     if not allpts:
         log(f"note: skipping {name}: no converged Gauss-Seidel point with iterations")
         return
@@ -1183,7 +1185,17 @@ def refinement_panels(points):
     precs = sorted({str(p.get("factor_precision", "float32")) for p in mr},
                    key=lambda q: UNIT_ROUNDOFF.get(q, 1.0))
 
+    solvers = {str(p.get("solver", "classical")) for p in mr}
+
     def variant(p):
+        parts = []
+        if len(solvers) > 1 or "gmres" in solvers:
+            parts.append("GMRES-IR" if str(p.get("solver", "classical")) == "gmres" else "classical")
+        if len(ns) > 1:
+            parts.append(f"N = {_g(nr.number(p, 'N'))}")
+        return ", ".join(parts)
+
+    def fp64_variant(p):
         return f"N = {_g(nr.number(p, 'N'))}" if len(ns) > 1 else ""
 
     def prec_label(q):
@@ -1215,7 +1227,7 @@ def refinement_panels(points):
         if m in ("gauss_elim", "reference") and nr.is_valid(p) and nr.problem_key(p) in mine:
             re = nr.number(p, "rel_error")
             if re is not None and re > 0:
-                err.get(f"{m} (fp64)", variant(p), False, (len(precs) + (m == "reference"),)).add(
+                err.get(f"{m} (fp64)", fp64_variant(p), False, (len(precs) + (m == "reference"),)).add(
                     nr.number(p, "cond"), re)
     return steps, berr, err, mr, ns, precs, tols
 
@@ -1265,13 +1277,14 @@ def fig_linsolve_refinement(points, outdir, figures, log):
     if any(str(p.get("status")) != "solved" for p in mr):
         extra.append(Line2D([], [], marker="x", color="black", mew=1.8, linestyle="none",
                             label="refinement_diverged (not a solution)"))
-    title = (f"Mixed-precision iterative refinement vs condition number (randsvd, "
+    title = (f"Mixed-precision iterative refinement (classical, GMRES-IR) vs condition number (randsvd, "
              f"N = {', '.join(_g(n) for n in ns)}): where each factor precision stops converging")
     st = fg.draw([steps, berr, err], title, ncols=3, configure=conf, bars=False, extra_legend=extra, log=log,
                  name=name)
     emulated = [q for q in precs if q in ("bfloat16", "float16")]
     write(st, outdir, name, "Mixed-precision refinement vs condition number",
-          "LU in a low precision, fp64 residuals and corrections until the fp64 backward error reaches the "
+          "LU in a low precision, fp64 residuals and corrections (classical: one solve with the factors; "
+          "GMRES-IR: fp64 GMRES preconditioned by them) until the fp64 backward error reaches the "
           "tolerance (dashed): refinement steps of the converged runs (left), the backward error every run "
           "reached (middle: a run that stops above the tolerance is refinement_diverged) and the error against "
           "the true solution beside numlab's and the library's fp64 solves (right). Dotted: κ = 1/u of each "

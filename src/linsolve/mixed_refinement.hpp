@@ -10,6 +10,10 @@
 // (LAPACK dgerfs' rule: the forward error keeps improving past tol), and accept x when berr <= tol.
 // It converges when kappa_inf(A) u_f is well below 1; past that the corrections are noise and
 // berr stops falling: reported as not converged (refinement_diverged), never as a solution.
+// GMRES-IR (Carson & Higham 2017, 2018) solves each correction equation A d = r by GMRES in fp64,
+// left-preconditioned by the low-precision factors (z = U^-1 L^-1 P A v, the factors applied in
+// their own precision to a scaled vector): it converges while kappa u_f stays below about 1 for
+// the preconditioned matrix, i.e. for kappa up to about 1/u_f, past the classical scheme's reach.
 #pragma once
 
 #include "core/interrupt.hpp"
@@ -22,6 +26,7 @@
 #include <KokkosBlas2_gemv.hpp>
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -30,8 +35,13 @@
 
 namespace numlab::linsolve {
 
+enum class RefinementSolver { classical, gmres };
+
 struct RefinementOptions {
   FactorPrecision precision = FactorPrecision::float32;
+  RefinementSolver solver = RefinementSolver::classical;
+  int gmres_max_inner = 50;   // GMRES-IR: Krylov vectors per correction (no restart)
+  double gmres_tol = 1e-8;    // GMRES-IR: stop when the preconditioned residual falls by this factor
   int max_iter = 30;  // corrections at most (LAPACK dsgesv's ITERMAX)
   double tol = 0;     // berr target; 0: sqrt(n) eps_64 (dsgesv's rule)
   LuOptions lu;       // the low-precision factorisation's tuning (storage is set from precision)
@@ -59,6 +69,7 @@ struct RefinementResult {
   // berr after the low-precision solve (entry 0) and after each correction.
   std::vector<double> backward_error_history;
   double factor_seconds = 0;  // conversion + low-precision LU, fenced
+  std::vector<double> inner_iterations;  // GMRES-IR: Krylov steps of each correction
 };
 
 // Effective berr target: tol, else sqrt(n) eps_64.
@@ -134,6 +145,105 @@ void add_correction(ExecSpace const& space,
       KOKKOS_LAMBDA(const int i) { x(i) += scale * static_cast<double>(d(i)); });
 }
 
+template <class ExecSpace, class X, class Y>
+double dot(ExecSpace const& space, X const& a, Y const& b) {
+  double s = 0;
+  Kokkos::parallel_reduce(
+      "numlab::refine::dot", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(a.extent(0))),
+      KOKKOS_LAMBDA(const int i, double& v) { v += a(i) * b(i); }, s);
+  return s;
+}
+
+// y := alpha x + beta y.
+template <class ExecSpace, class X, class Y>
+void axpby(ExecSpace const& space, double alpha, X const& x, double beta, Y const& y) {
+  Kokkos::parallel_for(
+      "numlab::refine::axpby", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(y.extent(0))),
+      KOKKOS_LAMBDA(const int i) { y(i) = alpha * x(i) + beta * y(i); });
+}
+
+// The preconditioner of GMRES-IR: out = (LU)^-1 P v with the low-precision factors (v scaled to
+// ||v||_inf = 1 first, as the classical correction); v and out fp64.
+template <class T, class ExecSpace, class FV, class PV, class DV>
+void apply_factors(ExecSpace const& space, FV const& F, PV const& piv, Vector<ExecSpace> const& v,
+                   Vector<ExecSpace> const& out, DV const& d, FactorPrecision p) {
+  const double scale = vec_norm_inf(space, v);
+  if (!(scale > 0) || !std::isfinite(scale)) {
+    Kokkos::deep_copy(space, out, scale > 0 || std::isnan(scale) ? std::numeric_limits<double>::quiet_NaN() : 0.0);
+    return;
+  }
+  to_low(space, v, 1.0 / scale, d, p);
+  lu_solve(space, F, piv, d);
+  Kokkos::deep_copy(space, out, 0.0);
+  add_correction(space, d, scale, out);
+}
+
+// d := an approximate solution of A d = r by GMRES (fp64, no restart, modified Gram-Schmidt)
+// on the left-preconditioned system M^-1 A d = M^-1 r; returns the Krylov steps taken.
+template <class T, class ExecSpace, class FV, class PV, class DV>
+int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV const& F, PV const& piv,
+                     Vector<ExecSpace> const& r, Vector<ExecSpace> const& out, DV const& dlow,
+                     RefinementOptions const& o) {
+  const int n = static_cast<int>(A.extent(0));
+  const int m = std::max(1, std::min(o.gmres_max_inner, n));
+  DenseMatrix<ExecSpace> V(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::krylov"), n, m + 1);
+  Vector<ExecSpace> w(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::w"), n);
+  auto col = [&](int j) { return Kokkos::subview(V, Kokkos::ALL, j); };
+  apply_factors<T>(space, F, piv, r, w, dlow, o.precision);
+  const double beta = std::sqrt(dot(space, w, w));
+  Kokkos::deep_copy(space, out, 0.0);
+  if (!(beta > 0) || !std::isfinite(beta)) return 0;
+  axpby(space, 1.0 / beta, w, 0.0, col(0));
+  // Hessenberg H (column-major, (m+1) x m), its Givens rotations, g = beta e_1 rotated.
+  std::vector<double> H(static_cast<std::size_t>(m + 1) * m, 0.0), cs(m), sn(m), g(m + 1, 0.0);
+  g[0] = beta;
+  auto h = [&](int i, int j) -> double& { return H[static_cast<std::size_t>(j) * (m + 1) + i]; };
+  int k = 0;
+  for (; k < m;) {
+    check_interrupt();
+    // w = M^-1 A v_k (the product in fp64).
+    Vector<ExecSpace> Av(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::Av"), n);
+    Kokkos::deep_copy(space, Av, 0.0);
+#if NUMLAB_KOKKOS4
+    KokkosBlas::gemv(space, "N", 1.0, A, col(k), 0.0, Av);
+#else
+    space.fence();
+    KokkosBlas::gemv("N", 1.0, A, col(k), 0.0, Av);
+#endif
+    apply_factors<T>(space, F, piv, Av, w, dlow, o.precision);
+    for (int i = 0; i <= k; ++i) {
+      h(i, k) = dot(space, w, col(i));
+      axpby(space, -h(i, k), col(i), 1.0, w);
+    }
+    h(k + 1, k) = std::sqrt(dot(space, w, w));
+    if (!std::isfinite(h(k + 1, k))) break;
+    if (h(k + 1, k) > 0) axpby(space, 1.0 / h(k + 1, k), w, 0.0, col(k + 1));
+    for (int i = 0; i < k; ++i) {  // the earlier rotations on the new column
+      const double a = h(i, k), b = h(i + 1, k);
+      h(i, k) = cs[i] * a + sn[i] * b;
+      h(i + 1, k) = -sn[i] * a + cs[i] * b;
+    }
+    const double a = h(k, k), b = h(k + 1, k), rho = std::hypot(a, b);
+    cs[k] = rho > 0 ? a / rho : 1.0;
+    sn[k] = rho > 0 ? b / rho : 0.0;
+    h(k, k) = rho;
+    h(k + 1, k) = 0;
+    g[k + 1] = -sn[k] * g[k];
+    g[k] = cs[k] * g[k];
+    ++k;
+    if (std::fabs(g[k]) <= o.gmres_tol * beta || rho == 0) break;
+  }
+  // y = H(0:k, 0:k)^-1 g, d = V y.
+  std::vector<double> y(k, 0.0);
+  for (int i = k - 1; i >= 0; --i) {
+    double v = g[i];
+    for (int j = i + 1; j < k; ++j) v -= h(i, j) * y[j];
+    y[i] = h(i, i) != 0 ? v / h(i, i) : 0.0;
+  }
+  for (int i = 0; i < k; ++i) axpby(space, y[i], col(i), 1.0, out);
+  return k;
+}
+
 template <class T, class ExecSpace>
 RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, Vector<ExecSpace> const& b,
                         Vector<ExecSpace> const& x, RefinementOptions const& o) {
@@ -165,6 +275,9 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   const double bnorm = vec_norm_inf(space, b);
   Vector<ExecSpace> r(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::r"), n);
   Kokkos::View<T*, Kokkos::LayoutLeft, Mem> d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::d"), n);
+  const bool gmres = o.solver == RefinementSolver::gmres;
+  Vector<ExecSpace> dx;
+  if (gmres) dx = Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::dx"), n);
 
   // x0 from the low-precision solve of b, then corrections from r.
   Kokkos::deep_copy(space, x, 0.0);
@@ -178,7 +291,10 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
       res.outcome = RefinementOutcome::nonfinite;
       return res;
     }
-    if (it > 0 || rnorm > 0) {
+    if (gmres && (it > 0 || rnorm > 0)) {
+      res.inner_iterations.push_back(gmres_correction<T>(space, A, F, piv, r, dx, d, o));
+      axpby(space, 1.0, dx, 1.0, x);
+    } else if (it > 0 || rnorm > 0) {
       const double scale = rnorm > 0 ? rnorm : 1.0;
       to_low(space, r, 1.0 / scale, d, o.precision);
       lu_solve(space, F, piv, d);
@@ -226,3 +342,13 @@ RefinementResult mixed_refinement_solve(ExecSpace const& space, DenseMatrix<Exec
 }
 
 }  // namespace numlab::linsolve
+
+namespace numlab {
+template <>
+struct EnumNames<linsolve::RefinementSolver> {
+  static constexpr EnumName<linsolve::RefinementSolver> values[] = {
+      {linsolve::RefinementSolver::classical, "classical", "each correction from one solve with the low-precision factors"},
+      {linsolve::RefinementSolver::gmres, "gmres",
+       "GMRES-IR: each correction by fp64 GMRES preconditioned with the low-precision factors"}};
+};
+}  // namespace numlab

@@ -165,11 +165,11 @@ def main():
           if s(a["method"]) == "mixed_refinement"]
     steps, berr, _err, _pts, _ns, precs, tols = plot.refinement_panels(
         nr.all_points(loaded["host-amd-epyc-2core-openmp/mixed_refinement.h5"]))
-    want = {(s(a["factor_precision"]), float(a["cond"])): float(a["iterations"]) for a in mr
-            if s(a["status"]) == "solved"}
-    got = {(ser.colour_key.split(", ")[1].split()[0], x): v[0][0] for ser in steps.series.values()
+    want = {(s(a["factor_precision"]), "GMRES-IR" if s(a["solver"]) == "gmres" else "classical", float(a["cond"])):
+            float(a["iterations"]) for a in mr if s(a["status"]) == "solved"}
+    got = {(ser.colour_key.split(", ")[1].split()[0], ser.variant_key, x): v[0][0] for ser in steps.series.values()
            for x, v in ser.values.items()}
-    check(got == want and len(want) >= 8, f"refinement steps panel = the converged runs' iterations ({len(want)})")
+    check(got == want and len(want) >= 16, f"refinement steps panel = the converged runs' iterations ({len(want)})")
     tol = max(tols)
     diverged = [a for a in mr if s(a["status"]) == "refinement_diverged"]
     check(len(diverged) >= 8 and all(float(a["backward_error"]) > tol for a in diverged),

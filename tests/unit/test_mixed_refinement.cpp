@@ -158,6 +158,64 @@ TEST(MixedRefinement, SixteenBitFormatsConvergeOnlyWhereKappaUIsSmall) {
   }
 }
 
+RefinementResult solve_gmres(System const& s, FactorPrecision p, Vec& x, int max_inner = 50) {
+  RefinementOptions o;
+  o.precision = p;
+  o.solver = RefinementSolver::gmres;
+  o.gmres_max_inner = max_inner;
+  x = Vec("x", s.A.extent(0));
+  return mixed_refinement_solve(Exec(), s.A, s.b, x, o);
+}
+
+// GMRES-IR reaches past the classical scheme: float16 factors at kappa = 1e5 (kappa u_16 ~ 50)
+// and bfloat16 at 1e3 (~4), where classical refinement stops, converge to the fp64 backward error
+// with an fp64 solve's forward error; every correction's Krylov steps are recorded.
+TEST(MixedRefinement, GmresIrConvergesWhereClassicalStops) {
+  struct Case {
+    FactorPrecision p;
+    double cond;
+  };
+  for (Case c : {Case{FactorPrecision::float16, 1e5}, Case{FactorPrecision::bfloat16, 1e3}}) {
+    SCOPED_TRACE(std::string(numlab::enum_name(c.p)) + " cond " + std::to_string(c.cond));
+    const System s = system(120, c.cond, 7);
+    Vec x;
+    EXPECT_NE(solve(s, c.p, x).outcome, RefinementOutcome::converged);
+    const auto r = solve_gmres(s, c.p, x);
+    ASSERT_EQ(r.outcome, RefinementOutcome::converged);
+    EXPECT_LE(r.backward_error_history.back(), std::sqrt(120.0) * eps);
+    EXPECT_LE(rel_error(x, s.x_true), 10 * fp64_error(s) + 4 * 120 * eps);
+    ASSERT_EQ(r.inner_iterations.size(), std::size_t(r.iterations) + 1);
+    for (double k : r.inner_iterations) {
+      EXPECT_GE(k, 2);  // low-precision factors: more than one Krylov step per correction
+      EXPECT_LE(k, 50);
+    }
+  }
+}
+
+// float32 factors where classical refinement converges: GMRES-IR too, in no more corrections, with
+// few Krylov steps each (the preconditioned matrix is close to the identity).
+TEST(MixedRefinement, GmresIrWithFloat32FactorsNeedsFewSteps) {
+  const System s = system(131, 1e6, 11);
+  Vec xc, xg;
+  const auto c = solve(s, FactorPrecision::float32, xc);
+  const auto g = solve_gmres(s, FactorPrecision::float32, xg);
+  ASSERT_EQ(c.outcome, RefinementOutcome::converged);
+  ASSERT_EQ(g.outcome, RefinementOutcome::converged);
+  EXPECT_LE(g.iterations, c.iterations);
+  for (double k : g.inner_iterations) EXPECT_LE(k, 15);
+  EXPECT_LE(rel_error(xg, s.x_true), 10 * fp64_error(s) + 4 * 131 * eps);
+}
+
+// Past kappa ~ 1/u_f GMRES-IR cannot help either (and with too few Krylov steps it cannot reach
+// far): not converged, and said so.
+TEST(MixedRefinement, GmresIrPastItsReachIsNotSolved) {
+  const System s = system(120, 1e9, 5);
+  Vec x;
+  EXPECT_NE(solve_gmres(s, FactorPrecision::float16, x).outcome, RefinementOutcome::converged);
+  const System t = system(120, 1e5, 7);
+  EXPECT_NE(solve_gmres(t, FactorPrecision::float16, x, 2).outcome, RefinementOutcome::converged);
+}
+
 TEST(MixedRefinement, Float64FactorsNeedNoCorrection) {
   const System s = system(64, 1e4, 2);
   Vec x;

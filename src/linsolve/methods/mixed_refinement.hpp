@@ -15,6 +15,8 @@ namespace numlab::linsolve {
 
 struct MixedRefinementOptions : GaussElimOptions {
   FactorPrecision factor_precision = FactorPrecision::float32;
+  RefinementSolver solver = RefinementSolver::classical;
+  int gmres_max_inner = 50;
   int max_iter = 30;
   double tol = 0;
 
@@ -23,6 +25,9 @@ struct MixedRefinementOptions : GaussElimOptions {
     return std::tuple_cat(
         std::make_tuple(
             option("factor_precision", &O::factor_precision, "precision of the LU factors and triangular solves"),
+            option("solver", &O::solver, "how each correction equation A d = r is solved"),
+            option("gmres_max_inner", &O::gmres_max_inner, "GMRES-IR: Krylov steps per correction at most",
+                   Range::closed(1, 1000)),
             option("max_iter", &O::max_iter, "refinement steps at most (status refinement_diverged past them)",
                    Range::closed(0, 1e6)),
             option("tol", &O::tol,
@@ -50,6 +55,8 @@ struct MixedRefinementMethod {
     RefinementOptions ro;
     ro.precision = o.factor_precision;
     ro.max_iter = o.max_iter;
+    ro.solver = o.solver;
+    ro.gmres_max_inner = o.gmres_max_inner;
     ro.tol = o.tol;
     ro.lu.block_size = o.block_size;
     ro.lu.leaf_width = o.leaf_width;
@@ -79,7 +86,7 @@ struct MixedRefinementMethod {
                      : fmt::format("{} after {} corrections: backward error {:.3g} > tol {:.3g}", to_string(last.outcome),
                                    last.iterations, berr, last.tol);
     }
-    r.metrics["kernel_run"] = std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(n, ro.lu) +
+    r.metrics["kernel_run"] = std::string(o.solver == RefinementSolver::gmres ? "gmres_ir/" : "") + "recursive_lu/" + lu_panel_kernel_name<ExecSpace>(n, ro.lu) +
                               (ro.lu.lookahead && detail::lu_can_overlap<ExecSpace>() ? "/lookahead" : "");
     r.metrics["refinement_outcome"] = std::string(to_string(last.outcome));
     r.metrics["iterations"] = std::int64_t(last.iterations);
@@ -94,6 +101,12 @@ struct MixedRefinementMethod {
     r.arrays["setup_times_seconds"] = setup_t;
     r.arrays["factor_times_seconds"] = factor_t;
     r.arrays["backward_error_history"] = last.backward_error_history;
+    if (o.solver == RefinementSolver::gmres) {
+      r.arrays["inner_iterations"] = last.inner_iterations;
+      double inner = 0;
+      for (double k : last.inner_iterations) inner += k;
+      r.metrics["inner_iterations_total"] = std::int64_t(inner);
+    }
     add_accuracy_metrics(p, x, r);
     if (s.save_outputs) r.arrays["x"] = to_std_vector(x);
     return r;
