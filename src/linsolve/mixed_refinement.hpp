@@ -11,9 +11,10 @@
 // It converges when kappa_inf(A) u_f is well below 1; past that the corrections are noise and
 // berr stops falling: reported as not converged (refinement_diverged), never as a solution.
 // GMRES-IR (Carson & Higham 2017, 2018) solves each correction equation A d = r by GMRES in fp64,
-// left-preconditioned by the low-precision factors (z = U^-1 L^-1 P A v, the factors applied in
-// their own precision to a scaled vector): it converges while kappa u_f stays below about 1 for
-// the preconditioned matrix, i.e. for kappa up to about 1/u_f, past the classical scheme's reach.
+// left-preconditioned by the low-precision factors (z = U^-1 L^-1 P A v, the factors' values
+// applied in fp64, as the analysis asks: applied in their own precision, each product carries an
+// error of kappa u_f and GMRES stalls there, at N = 16384 and kappa = 1e6 after one correction):
+// it converges for kappa up to about 1/u_f, past the classical scheme's reach.
 #pragma once
 
 #include "core/interrupt.hpp"
@@ -31,6 +32,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace numlab::linsolve {
@@ -162,8 +164,8 @@ void axpby(ExecSpace const& space, double alpha, X const& x, double beta, Y cons
       KOKKOS_LAMBDA(const int i) { y(i) = alpha * x(i) + beta * y(i); });
 }
 
-// The preconditioner of GMRES-IR: out = (LU)^-1 P v with the low-precision factors (v scaled to
-// ||v||_inf = 1 first, as the classical correction); v and out fp64.
+// out = (LU)^-1 P v with the factors F (of element type T; v scaled to ||v||_inf = 1 first, as the
+// classical correction, so a 16-bit format neither underflows nor overflows); v and out fp64.
 template <class T, class ExecSpace, class FV, class PV, class DV>
 void apply_factors(ExecSpace const& space, FV const& F, PV const& piv, Vector<ExecSpace> const& v,
                    Vector<ExecSpace> const& out, DV const& d, FactorPrecision p) {
@@ -179,8 +181,9 @@ void apply_factors(ExecSpace const& space, FV const& F, PV const& piv, Vector<Ex
 }
 
 // d := an approximate solution of A d = r by GMRES (fp64, no restart, modified Gram-Schmidt)
-// on the left-preconditioned system M^-1 A d = M^-1 r; returns the Krylov steps taken.
-template <class T, class ExecSpace, class FV, class PV, class DV>
+// on the left-preconditioned system M^-1 A d = M^-1 r, M = LU from the fp64 copy F of the
+// low-precision factors (dlow: an fp64 work vector); returns the Krylov steps taken.
+template <class ExecSpace, class FV, class PV, class DV>
 int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV const& F, PV const& piv,
                      Vector<ExecSpace> const& r, Vector<ExecSpace> const& out, DV const& dlow,
                      RefinementOptions const& o) {
@@ -189,7 +192,7 @@ int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV
   DenseMatrix<ExecSpace> V(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::krylov"), n, m + 1);
   Vector<ExecSpace> w(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::w"), n);
   auto col = [&](int j) { return Kokkos::subview(V, Kokkos::ALL, j); };
-  apply_factors<T>(space, F, piv, r, w, dlow, o.precision);
+  apply_factors<double>(space, F, piv, r, w, dlow, FactorPrecision::float64);
   const double beta = std::sqrt(dot(space, w, w));
   Kokkos::deep_copy(space, out, 0.0);
   if (!(beta > 0) || !std::isfinite(beta)) return 0;
@@ -210,7 +213,7 @@ int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV
     space.fence();
     KokkosBlas::gemv("N", 1.0, A, col(k), 0.0, Av);
 #endif
-    apply_factors<T>(space, F, piv, Av, w, dlow, o.precision);
+    apply_factors<double>(space, F, piv, Av, w, dlow, FactorPrecision::float64);
     for (int i = 0; i <= k; ++i) {
       h(i, k) = dot(space, w, col(i));
       axpby(space, -h(i, k), col(i), 1.0, w);
@@ -276,8 +279,18 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   Vector<ExecSpace> r(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::r"), n);
   Kokkos::View<T*, Kokkos::LayoutLeft, Mem> d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::d"), n);
   const bool gmres = o.solver == RefinementSolver::gmres;
-  Vector<ExecSpace> dx;
-  if (gmres) dx = Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::dx"), n);
+  Vector<ExecSpace> dx, dw;
+  DenseMatrix<ExecSpace> F64;  // GMRES-IR: the factors' values in fp64 (an n x n copy)
+  if (gmres) {
+    dx = Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::dx"), n);
+    dw = Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::dw"), n);
+    if constexpr (std::is_same_v<T, double>) {
+      F64 = F;
+    } else {
+      F64 = DenseMatrix<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::F64"), n, n);
+      convert_matrix(space, F64, F, FactorPrecision::float64);
+    }
+  }
 
   // x0 from the low-precision solve of b, then corrections from r.
   Kokkos::deep_copy(space, x, 0.0);
@@ -292,7 +305,7 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
       return res;
     }
     if (gmres && (it > 0 || rnorm > 0)) {
-      res.inner_iterations.push_back(gmres_correction<T>(space, A, F, piv, r, dx, d, o));
+      res.inner_iterations.push_back(gmres_correction(space, A, F64, piv, r, dx, dw, o));
       axpby(space, 1.0, dx, 1.0, x);
     } else if (it > 0 || rnorm > 0) {
       const double scale = rnorm > 0 ? rnorm : 1.0;

@@ -47,8 +47,11 @@ struct MixedRefinementMethod {
   static PointResult run(LinsolveProblem<ExecSpace>& p, Options const& o, RunSettings const& s) {
     PointResult r;
     const int n = int(p.A.numRows());
-    // The fp64 copy and the low-precision factors (4 or 8 B per entry) in host memory.
-    if (auto refused = dense_refusal(p, o, o.factor_precision == FactorPrecision::float64 ? 16.0 : 12.0,
+    // The fp64 copy and the low-precision factors (4 or 8 B per entry; GMRES-IR one more fp64 copy).
+    // GMRES-IR adds an fp64 copy of the factors.
+    const double per_entry = (o.factor_precision == FactorPrecision::float64 ? 16.0 : 12.0) +
+                             (o.solver == RefinementSolver::gmres && o.factor_precision != FactorPrecision::float64 ? 8.0 : 0.0);
+    if (auto refused = dense_refusal(p, o, per_entry,
                                      fmt::format("the dense {} x {} matrix and its {} factors", n, n,
                                                  enum_name(o.factor_precision))))
       return *refused;
