@@ -1183,7 +1183,7 @@ def refinement_panels(points):
         return None
     ns = sorted({nr.number(p, "N") for p in mr})
     precs = sorted({str(p.get("factor_precision", "float32")) for p in mr},
-                   key=lambda q: UNIT_ROUNDOFF.get(q, 1.0))
+                   key=lambda q: (UNIT_ROUNDOFF.get(q, 1.0), q))
 
     solvers = {str(p.get("solver", "classical")) for p in mr}
 
@@ -1202,8 +1202,8 @@ def refinement_panels(points):
         return f"mixed_refinement, {q} factors"
     order = {q: (i,) for i, q in enumerate(precs)}
     steps = fg.Panel("steps", "refinement steps (converged runs)")
-    berr = fg.Panel("berr", "fp64 backward error reached (every run)")
-    err = fg.Panel("err", "relative error against x* (all runs)")
+    berr = fg.Panel("berr", "fp64 backward error reached (converged and diverged)")
+    err = fg.Panel("err", "relative error against x* (converged and diverged)")
     tols = set()
     for p in mr:
         q, c = str(p.get("factor_precision", "float32")), nr.number(p, "cond")
@@ -1272,12 +1272,14 @@ def fig_linsolve_refinement(points, outdir, figures, log):
             ax.plot(xs, xs * 2.0 ** -53, color="0.6", lw=1, ls="-.", zorder=1)
     extra = []
     if tol:
-        extra.append(Line2D([], [], color="0.3", ls="--", label=f"tolerance {tol:.1e} (√N·ε₆₄)"))
+        extra.append(Line2D([], [], color="0.3", ls="--", label=f"tolerance {tol:.1e}" + (" (√N·ε₆₄)" if len(tols) == 1 else " (the largest)")))
     extra.append(Line2D([], [], color="0.6", ls="-.", label="κ·u₆₄"))
     if any(str(p.get("status")) != "solved" for p in mr):
         extra.append(Line2D([], [], marker="x", color="black", mew=1.8, linestyle="none",
                             label="refinement_diverged (not a solution)"))
-    title = (f"Mixed-precision iterative refinement (classical, GMRES-IR) vs condition number (randsvd, "
+    solvers = sorted({"GMRES-IR" if str(p.get("solver", "classical")) == "gmres" else "classical" for p in mr},
+                     reverse=True)
+    title = (f"Mixed-precision iterative refinement ({', '.join(solvers)}) vs condition number (randsvd, "
              f"N = {', '.join(_g(n) for n in ns)}): where each factor precision stops converging")
     st = fg.draw([steps, berr, err], title, ncols=3, configure=conf, bars=False, extra_legend=extra, log=log,
                  name=name)

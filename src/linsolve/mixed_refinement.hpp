@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -164,38 +165,44 @@ void axpby(ExecSpace const& space, double alpha, X const& x, double beta, Y cons
       KOKKOS_LAMBDA(const int i) { y(i) = alpha * x(i) + beta * y(i); });
 }
 
-// out = (LU)^-1 P v with the factors F (of element type T; v scaled to ||v||_inf = 1 first, as the
-// classical correction, so a 16-bit format neither underflows nor overflows); v and out fp64.
-template <class T, class ExecSpace, class FV, class PV, class DV>
+// out = (LU)^-1 P v with the fp64 copy F of the factors (d: an fp64 work vector).
+template <class ExecSpace, class FV, class PV>
 void apply_factors(ExecSpace const& space, FV const& F, PV const& piv, Vector<ExecSpace> const& v,
-                   Vector<ExecSpace> const& out, DV const& d, FactorPrecision p) {
-  const double scale = vec_norm_inf(space, v);
-  if (!(scale > 0) || !std::isfinite(scale)) {
-    Kokkos::deep_copy(space, out, scale > 0 || std::isnan(scale) ? std::numeric_limits<double>::quiet_NaN() : 0.0);
-    return;
-  }
-  to_low(space, v, 1.0 / scale, d, p);
+                   Vector<ExecSpace> const& out, Vector<ExecSpace> const& d) {
+  Kokkos::deep_copy(space, d, v);
   lu_solve(space, F, piv, d);
-  Kokkos::deep_copy(space, out, 0.0);
-  add_correction(space, d, scale, out);
+  Kokkos::deep_copy(space, out, d);
 }
+
+// GMRES-IR's work space, allocated once per solve: the Krylov basis and two vectors.
+template <class ExecSpace>
+struct GmresWork {
+  DenseMatrix<ExecSpace> V;
+  Vector<ExecSpace> w, Av, d;
+  GmresWork(int n, int m)
+      : V(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::krylov"), n, m + 1),
+        w(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::w"), n),
+        Av(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::Av"), n),
+        d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::pd"), n) {}
+};
 
 // d := an approximate solution of A d = r by GMRES (fp64, no restart, modified Gram-Schmidt)
 // on the left-preconditioned system M^-1 A d = M^-1 r, M = LU from the fp64 copy F of the
-// low-precision factors (dlow: an fp64 work vector); returns the Krylov steps taken.
-template <class ExecSpace, class FV, class PV, class DV>
+// low-precision factors; returns the Krylov steps taken, -1 when a value went non-finite.
+template <class ExecSpace, class FV, class PV>
 int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV const& F, PV const& piv,
-                     Vector<ExecSpace> const& r, Vector<ExecSpace> const& out, DV const& dlow,
+                     Vector<ExecSpace> const& r, Vector<ExecSpace> const& out, GmresWork<ExecSpace> const& ws,
                      RefinementOptions const& o) {
-  const int n = static_cast<int>(A.extent(0));
-  const int m = std::max(1, std::min(o.gmres_max_inner, n));
-  DenseMatrix<ExecSpace> V(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::krylov"), n, m + 1);
-  Vector<ExecSpace> w(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::w"), n);
+  const int m = static_cast<int>(ws.V.extent(1)) - 1;
+  auto const& V = ws.V;
+  auto const& w = ws.w;
+  auto const& Av = ws.Av;
   auto col = [&](int j) { return Kokkos::subview(V, Kokkos::ALL, j); };
-  apply_factors<double>(space, F, piv, r, w, dlow, FactorPrecision::float64);
+  apply_factors(space, F, piv, r, w, ws.d);
   const double beta = std::sqrt(dot(space, w, w));
   Kokkos::deep_copy(space, out, 0.0);
-  if (!(beta > 0) || !std::isfinite(beta)) return 0;
+  if (!std::isfinite(beta)) return -1;
+  if (!(beta > 0)) return 0;
   axpby(space, 1.0 / beta, w, 0.0, col(0));
   // Hessenberg H (column-major, (m+1) x m), its Givens rotations, g = beta e_1 rotated.
   std::vector<double> H(static_cast<std::size_t>(m + 1) * m, 0.0), cs(m), sn(m), g(m + 1, 0.0);
@@ -205,7 +212,6 @@ int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV
   for (; k < m;) {
     check_interrupt();
     // w = M^-1 A v_k (the product in fp64).
-    Vector<ExecSpace> Av(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::Av"), n);
     Kokkos::deep_copy(space, Av, 0.0);
 #if NUMLAB_KOKKOS4
     KokkosBlas::gemv(space, "N", 1.0, A, col(k), 0.0, Av);
@@ -213,13 +219,13 @@ int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV
     space.fence();
     KokkosBlas::gemv("N", 1.0, A, col(k), 0.0, Av);
 #endif
-    apply_factors<double>(space, F, piv, Av, w, dlow, FactorPrecision::float64);
+    apply_factors(space, F, piv, Av, w, ws.d);
     for (int i = 0; i <= k; ++i) {
       h(i, k) = dot(space, w, col(i));
       axpby(space, -h(i, k), col(i), 1.0, w);
     }
     h(k + 1, k) = std::sqrt(dot(space, w, w));
-    if (!std::isfinite(h(k + 1, k))) break;
+    if (!std::isfinite(h(k + 1, k))) return -1;
     if (h(k + 1, k) > 0) axpby(space, 1.0 / h(k + 1, k), w, 0.0, col(k + 1));
     for (int i = 0; i < k; ++i) {  // the earlier rotations on the new column
       const double a = h(i, k), b = h(i + 1, k);
@@ -279,11 +285,12 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   Vector<ExecSpace> r(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::r"), n);
   Kokkos::View<T*, Kokkos::LayoutLeft, Mem> d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::d"), n);
   const bool gmres = o.solver == RefinementSolver::gmres;
-  Vector<ExecSpace> dx, dw;
+  Vector<ExecSpace> dx;
   DenseMatrix<ExecSpace> F64;  // GMRES-IR: the factors' values in fp64 (an n x n copy)
+  std::unique_ptr<GmresWork<ExecSpace>> ws;
   if (gmres) {
     dx = Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::dx"), n);
-    dw = Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::dw"), n);
+    ws = std::make_unique<GmresWork<ExecSpace>>(n, std::max(1, std::min(o.gmres_max_inner, n)));
     if constexpr (std::is_same_v<T, double>) {
       F64 = F;
     } else {
@@ -292,7 +299,7 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
     }
   }
 
-  // x0 from the low-precision solve of b, then corrections from r.
+  // x0 from the low-precision solve of b, then corrections from r (GMRES-IR: by GMRES).
   Kokkos::deep_copy(space, x, 0.0);
   Kokkos::deep_copy(space, r, b);
   for (int it = 0;; ++it) {
@@ -304,8 +311,15 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
       res.outcome = RefinementOutcome::nonfinite;
       return res;
     }
-    if (gmres && (it > 0 || rnorm > 0)) {
-      res.inner_iterations.push_back(gmres_correction(space, A, F64, piv, r, dx, dw, o));
+    if (gmres && it > 0) {
+      const int k = gmres_correction(space, A, F64, piv, r, dx, *ws, o);
+      if (k < 0) {
+        res.backward_error_history.push_back(std::numeric_limits<double>::quiet_NaN());
+        res.iterations = it;
+        res.outcome = RefinementOutcome::nonfinite;
+        return res;
+      }
+      res.inner_iterations.push_back(k);
       axpby(space, 1.0, dx, 1.0, x);
     } else if (it > 0 || rnorm > 0) {
       const double scale = rnorm > 0 ? rnorm : 1.0;

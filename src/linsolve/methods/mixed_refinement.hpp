@@ -48,7 +48,6 @@ struct MixedRefinementMethod {
     PointResult r;
     const int n = int(p.A.numRows());
     // The fp64 copy and the low-precision factors (4 or 8 B per entry; GMRES-IR one more fp64 copy).
-    // GMRES-IR adds an fp64 copy of the factors.
     const double per_entry = (o.factor_precision == FactorPrecision::float64 ? 16.0 : 12.0) +
                              (o.solver == RefinementSolver::gmres && o.factor_precision != FactorPrecision::float64 ? 8.0 : 0.0);
     if (auto refused = dense_refusal(p, o, per_entry,
