@@ -385,6 +385,38 @@ TEST_P(LuKernelsVsLapack, RandomSystems) {
   EXPECT_LE(rel_diff_inf(lu.x, x_true), fwd) << "kappa_inf ~ " << ref.cond_inf;
 }
 
+// The persistent kernel with several threads per team (the automatic choice on a GPU, 128):
+// row r of a team is thread r mod team size's in the pivot search and the elimination alike, so
+// no barrier separates them; the leaf's outer interchanges are gathered by the whole team. One
+// team of 2 threads on a 2-thread host (then rows = the leaf's height), many on a GPU; the GPU
+// code path and the host one.
+TEST(LuPersistent, SeveralThreadsPerTeamMatchLapack) {
+  const int ts = std::min(4, static_cast<int>(Exec::concurrency()));
+  if (ts < 2) GTEST_SKIP() << "one thread: no team of several";
+  for (int n : {97, 300}) {
+    for (bool gpu_code : {false, true}) {
+      SCOPED_TRACE("n " + std::to_string(n) + (gpu_code ? " gpu code" : " host code"));
+      const HostMat A = make_matrix(n, Kind::random, 91u + n);
+      const std::vector<double> x_true = make_vector(n, 92u + n);
+      const std::vector<double> b = matvec(A, x_true);
+      const LapackSolution ref = lapack_solve(A, b);
+      ASSERT_EQ(ref.info, 0);
+      nl::LuOptions o;
+      o.block_size = 64;
+      o.leaf_width = 16;
+      o.panel_kernel = nl::LuPanelKernel::persistent;
+      o.team_size = ts;
+      o.gpu_code = gpu_code;
+      const LuRun lu = run_lu(A, b, o);
+      ASSERT_EQ(lu.result.status, nl::SolveStatus::solved);
+      EXPECT_EQ(lu.piv, ref.ipiv);  // random entries: unique maxima, LAPACK's pivots
+      const Reconstruction rec = reconstruct(A, lu.LU, lu.piv);
+      EXPECT_LE(rec.err, 2.0 * n * eps * rec.abs_lu);
+      EXPECT_LE(residual_inf(A, lu.x, b), 3.0 * n * eps * rec.abs_lu * norm_inf(lu.x));
+    }
+  }
+}
+
 std::vector<KernelCase> kernel_cases() {
   std::vector<KernelCase> cases;
   for (auto kernel : {nl::LuPanelKernel::per_column, nl::LuPanelKernel::fused, nl::LuPanelKernel::team,

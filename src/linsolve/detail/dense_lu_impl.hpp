@@ -384,8 +384,12 @@ struct alignas(16) PivotStamp {
 };
 
 // Publishes (val, loc) for `step`, after the caller's fence (which orders the candidate's row
-// before it). On CUDA one 16-byte store: a reader sees all of the slot or none of it (CUB's
-// single-pass scan tile descriptors make the same assumption of 16-byte accesses).
+// before it). On CUDA one 16-byte store, read by one 16-byte load: we rely on a reader seeing all
+// of the slot or none of it. PTX's memory model does not promise that for vector accesses (it
+// treats them as two 8-byte ones); aligned 16-byte accesses are single transactions on sm_70 and
+// later, and CUB's single-pass scan tile descriptors rely on the same. A torn read would let the
+// teams disagree on the pivot: the factorisation's check (test_dense_lu on the GPU, lu_bench
+// mode=check) would show it.
 KOKKOS_INLINE_FUNCTION void publish_stamp(PivotStamp* s, double val, int loc, unsigned step) {
 #if defined(__CUDA_ARCH__)
   const unsigned long long lo = static_cast<unsigned long long>(__double_as_longlong(val));
