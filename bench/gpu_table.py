@@ -74,7 +74,8 @@ def table(title, header, rows, note=""):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "results/bench/gpu"
     f = lambda n: os.path.join(out, n)
-    dev = device_of(f("attn_gpu_fp32.h5")) or device_of(f("attn_cuda_bench.h5"))
+    dev = next((d for d in (device_of(os.path.join(out, n)) for n in sorted(os.listdir(out)) if n.endswith(".h5"))
+                if d), None) if os.path.isdir(out) else None
     print(f"# bench/gpu on {dev}\n")
     print("TFLOP/s: 4 B H N N_kv D (halved when causal) per forward, 2.5x that per backward; "
           "median of repetitions after warm-up, CUDA events or device fence. Peers from the same run.")
@@ -225,18 +226,23 @@ def main():
         mp = load(f(name))
         ref = {(int(p["N"]), float(p["cond"])): p for p in mp if p.get("method") == "reference" and ok(p)}
         for p in sorted((p for p in mp if p.get("method") == "mixed_refinement"),
-                        key=lambda p: (int(p["N"]), float(p["cond"]), str(p.get("solver", "")))):
+                        key=lambda p: (int(p["N"]), float(p["cond"]), str(p.get("factorization", "")),
+                                       str(p.get("solver", "")))):
             r = ref.get((int(p["N"]), float(p["cond"])))
             t, tr = p.get("solve_seconds_median"), r and r.get("solve_seconds_median")
             inner = p.get("inner_iterations_total")
-            rows.append([str(int(p["N"])), f"{float(p['cond']):.0e}", str(p.get("factor_precision")),
+            lib = p.get("factorization") == "library"
+            rows.append([str(int(p["N"])), f"{float(p['cond']):.0e}",
+                         str(p.get("factor_precision")) + (" (library getrf)" if lib else ""),
                          str(p.get("solver", "classical")), str(p.get("status")),
                          str(p.get("iterations", "-")) + (f" ({inner} Krylov)" if inner is not None else ""),
-                         fmt(t and t * 1e3), fmt(tr and tr * 1e3), fmt(ratio(tr, t), ".2f"),
+                         fmt(t and t * 1e3), fmt(p.get("factor_seconds_median") and p["factor_seconds_median"] * 1e3),
+                         fmt(tr and tr * 1e3), fmt(ratio(tr, t), ".2f"),
                          fmt(p.get("rel_error"), ".1e"), fmt(r and r.get("rel_error"), ".1e")])
     table("Mixed-precision refinement vs cuSOLVER fp64 on the same matrix (targets at N = 16384: float32 factors >= 1.8x "
           "faster with rel_error within 10x up to cond 1e6; bf16/fp16 on tensor cores >= 3x where it converges)",
-          ["N", "cond", "factors", "solver", "status", "corrections", "ms", "cuSOLVER ms", "speed-up", "rel_error",
+          ["N", "cond", "factors", "solver", "status", "corrections", "ms", "of it factor ms", "cuSOLVER ms", "speed-up",
+           "rel_error",
            "cuSOLVER rel_error"], rows)
 
 

@@ -22,6 +22,7 @@
 #include "linsolve/csr.hpp"
 #include "linsolve/dense_lu.hpp"
 #include "linsolve/detail/low_precision.hpp"
+#include "linsolve/reference_solve.hpp"
 
 #include <KokkosBlas1_nrminf.hpp>
 #include <KokkosBlas2_gemv.hpp>
@@ -40,9 +41,18 @@ namespace numlab::linsolve {
 
 enum class RefinementSolver { classical, gmres };
 
+// Who computes the low-precision LU: numlab's blocked LU (every precision), or the library's
+// getrf (LAPACK / cuSOLVER: float32 and float64 only).
+enum class Factorization { numlab, library };
+
+inline bool library_factors(FactorPrecision p) {
+  return p == FactorPrecision::float32 || p == FactorPrecision::float64;
+}
+
 struct RefinementOptions {
   FactorPrecision precision = FactorPrecision::float32;
   RefinementSolver solver = RefinementSolver::classical;
+  Factorization factorization = Factorization::numlab;
   int gmres_max_inner = 50;   // GMRES-IR: Krylov vectors per correction (no restart)
   double gmres_tol = 1e-8;    // GMRES-IR: stop when the preconditioned residual falls by this factor
   int max_iter = 30;  // corrections at most (LAPACK dsgesv's ITERMAX)
@@ -270,7 +280,8 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   space.fence();
   const auto t0 = std::chrono::steady_clock::now();
   convert_matrix(space, F, A, o.precision);
-  const LuResult f = lu_factor(space, F, piv, lo);
+  const LuResult f =
+      o.factorization == Factorization::library ? library_lu_factor(space, F, piv) : lu_factor(space, F, piv, lo);
   space.fence();
   res.factor_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (f.status == SolveStatus::singular) {
@@ -364,6 +375,8 @@ RefinementResult mixed_refinement_solve(ExecSpace const& space, DenseMatrix<Exec
                                         RefinementOptions const& o) {
   if (A.extent(0) != A.extent(1) || b.extent(0) != A.extent(0) || x.extent(0) != A.extent(0))
     throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: A must be square, b and x hold n entries");
+  if (o.factorization == Factorization::library && !library_factors(o.precision))
+    throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: the library's getrf factors in float32 or float64 only");
   if (o.precision == FactorPrecision::float64) return detail::refine<double>(space, A, b, x, o);
   return detail::refine<float>(space, A, b, x, o);
 }
@@ -371,6 +384,13 @@ RefinementResult mixed_refinement_solve(ExecSpace const& space, DenseMatrix<Exec
 }  // namespace numlab::linsolve
 
 namespace numlab {
+template <>
+struct EnumNames<linsolve::Factorization> {
+  static constexpr EnumName<linsolve::Factorization> values[] = {
+      {linsolve::Factorization::numlab, "numlab", "numlab's blocked LU (gauss_elim's kernels), every factor_precision"},
+      {linsolve::Factorization::library, "library",
+       "the library's getrf (LAPACK on the host, cuSOLVER on CUDA), factor_precision float32 or float64"}};
+};
 template <>
 struct EnumNames<linsolve::RefinementSolver> {
   static constexpr EnumName<linsolve::RefinementSolver> values[] = {

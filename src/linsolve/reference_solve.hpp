@@ -31,6 +31,16 @@ char const* reference_solve_library() {
   return "kokkoskernels_gesv";
 }
 
+// The library getrf that library_lu_factor calls on ExecSpace (a point's kernel_run).
+template <class ExecSpace>
+char const* library_getrf_name() {
+  if constexpr (detail::is_host_space_v<ExecSpace>) return "lapack_getrf";
+#if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUSOLVER)
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) return "cusolver_getrf";
+#endif
+  return "kokkoskernels_gesv";
+}
+
 // Solves A x = b: A is overwritten by its LU factors, x holds b on entry and the solution on exit.
 // Neither Kokkos Kernels 3.4 nor 4.x hands LAPACK's info back, so singularity is judged on the
 // returned U with the same rule as lu_factor (detail::singular_threshold); an exact zero pivot
@@ -59,6 +69,39 @@ LuResult reference_solve(ExecSpace const& space, DenseMatrix<ExecSpace> A, Vecto
 #endif
   LuResult r;
   r.zero_pivot = detail::first_zero_pivot(space, A, threshold);
+  if (r.zero_pivot >= 0) r.status = SolveStatus::singular;
+  return r;
+}
+
+// PA = LU in place by the library's getrf (LAPACK on the host, cuSOLVER on CUDA: gesv of a zero
+// right-hand side, Kokkos Kernels having no getrf), T = float or double. piv is 0-based, as
+// lu_factor's (the library's is 1-based); only exact zero (or NaN) pivots count as singular, as in
+// lu_factor with zero_pivot_eps = 0, the low-precision factors' rule.
+template <class ExecSpace, class AV>
+LuResult library_lu_factor(ExecSpace const& space, AV const& A,
+                           Kokkos::View<int*, typename ExecSpace::memory_space> const& piv) {
+  using T = typename AV::non_const_value_type;
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "getrf: float or double");
+  using Dev = Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>;
+  const int n = static_cast<int>(A.extent(0));
+  if (A.extent(1) != A.extent(0) || piv.extent(0) < A.extent(0))
+    throw std::invalid_argument("numlab::linsolve::library_lu_factor: A must be square and piv hold n entries");
+  if (n == 0) return {};
+  Kokkos::View<T*, Kokkos::LayoutLeft, Dev> rhs("numlab::library_lu::rhs", n);
+#if NUMLAB_KOKKOS4
+  Kokkos::View<int*, Kokkos::LayoutLeft, Dev> ipiv("numlab::library_lu::ipiv", n);
+  KokkosLapack::gesv(space, A, rhs, ipiv);
+#else
+  Kokkos::View<int*, Kokkos::LayoutLeft, Kokkos::Device<Kokkos::DefaultHostExecutionSpace, Kokkos::HostSpace>> ipiv(
+      "numlab::library_lu::ipiv", n);
+  space.fence();
+  KokkosBlas::gesv(A, rhs, ipiv);
+#endif
+  Kokkos::parallel_for(
+      "numlab::library_lu::pivots", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
+      KOKKOS_LAMBDA(const int i) { piv(i) = ipiv(i) - 1; });
+  LuResult r;
+  r.zero_pivot = detail::first_zero_pivot(space, A, 0.0);
   if (r.zero_pivot >= 0) r.status = SolveStatus::singular;
   return r;
 }

@@ -8,10 +8,12 @@
 #include "linsolve/dense_lu.hpp"
 #include "linsolve/mixed_refinement.hpp"
 #include "linsolve/randsvd.hpp"
+#include "linsolve/reference_solve.hpp"
 
 #include <Kokkos_Core.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -216,6 +218,71 @@ TEST(MixedRefinement, GmresIrPastItsReachIsNotSolved) {
   EXPECT_NE(solve_gmres(t, FactorPrecision::float16, x, 2).outcome, RefinementOutcome::converged);
 }
 
+// PA = LU from the library's getrf (LAPACK / cuSOLVER), its 1-based pivots turned into
+// lu_factor's 0-based ones: rebuilt in fp64 on the host, P A - L U is at float32 rounding (a
+// pivot off by one row fails it by O(1)).
+TEST(LibraryFactors, Float32GetrfRebuildsPA) {
+  const int n = 97;
+  const System s = system(n, 1e4, 21);
+  using Mem = Kokkos::Device<Exec, Exec::memory_space>;
+  Kokkos::View<float**, Kokkos::LayoutLeft, Mem> F("F", n, n);
+  numlab::linsolve::detail::convert_matrix(Exec(), F, s.A, FactorPrecision::float32);
+  Kokkos::View<int*, Exec::memory_space> piv("piv", n);
+  const auto f = library_lu_factor(Exec(), F, piv);
+  ASSERT_NE(f.status, SolveStatus::singular);
+  auto hF = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), F);
+  auto hA = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s.A);
+  auto hp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), piv);
+  std::vector<int> rows(n);
+  for (int i = 0; i < n; ++i) rows[i] = i;
+  for (int k = 0; k < n; ++k) {
+    ASSERT_GE(hp(k), k);
+    ASSERT_LT(hp(k), n);
+    std::swap(rows[k], rows[hp(k)]);
+  }
+  double err = 0, amax = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      double lu = 0;
+      for (int k = 0; k <= std::min(i, j); ++k) lu += (k == i ? 1.0 : double(hF(i, k))) * double(hF(k, j));
+      err = std::max(err, std::fabs(double(hA(rows[i], j)) - lu));
+      amax = std::max(amax, std::fabs(hA(i, j)));
+    }
+  EXPECT_LE(err, n * 0x1.0p-24 * amax * 4);
+  EXPECT_GT(err, 0);  // float32 factors: not the fp64 matrix
+}
+
+// factorization: library, float32: refined to the fp64 backward error like numlab's float32 LU
+// (classical and GMRES-IR), the same forward-error bar; 16-bit factors are not the library's.
+TEST(MixedRefinement, LibraryFloat32FactorsRefineAsNumlabs) {
+  for (double cond : {1e3, 1e6}) {
+    SCOPED_TRACE("cond " + std::to_string(cond));
+    const int n = 131;
+    const System s = system(n, cond, 11);
+    for (auto solver : {RefinementSolver::classical, RefinementSolver::gmres}) {
+      SCOPED_TRACE(numlab::enum_name(solver));
+      RefinementOptions o;
+      o.precision = FactorPrecision::float32;
+      o.solver = solver;
+      Vec xn("xn", n), xl("xl", n);
+      const auto rn = mixed_refinement_solve(Exec(), s.A, s.b, xn, o);
+      o.factorization = Factorization::library;
+      const auto rl = mixed_refinement_solve(Exec(), s.A, s.b, xl, o);
+      ASSERT_EQ(rl.outcome, RefinementOutcome::converged);
+      EXPECT_LE(rl.backward_error_history.back(), std::sqrt(double(n)) * eps);
+      EXPECT_GE(rl.backward_error_history.front(), 1e-9);  // float32 factors
+      EXPECT_LE(std::abs(rl.iterations - rn.iterations), 2);
+      EXPECT_LE(rel_error(xl, s.x_true), 10 * fp64_error(s) + 4 * n * eps);
+    }
+  }
+  const System s = system(20, 10, 1);
+  RefinementOptions o;
+  o.precision = FactorPrecision::bfloat16;
+  o.factorization = Factorization::library;
+  Vec x("x", 20);
+  EXPECT_THROW(mixed_refinement_solve(Exec(), s.A, s.b, x, o), std::invalid_argument);
+}
+
 TEST(MixedRefinement, Float64FactorsNeedNoCorrection) {
   const System s = system(64, 1e4, 2);
   Vec x;
@@ -271,6 +338,37 @@ TEST(MixedRefinement, DriverStatusesAndHistory) {
   EXPECT_EQ(seen, 2);
 }
 
+// factorization: library with 16-bit factors: skipped with the reason, beside a library float32 run
+// that is solved and names the library's getrf in kernel_run.
+TEST(MixedRefinement, DriverLibraryFactorization) {
+  using namespace numlab_test;
+  auto dir = work_dir();
+  fs::path cfg = dir / "mixed_lib.yaml";
+  std::ofstream(cfg) << "name: mixed_lib\nkind: linsolve\nwarmup: 0\nrepetitions: 1\n"
+                        "matrix: {generator: randsvd, N: 60, cond: 100, seed: 4}\n"
+                        "methods:\n"
+                        "  - {name: mixed_refinement, factorization: library, factor_precision: float32}\n"
+                        "  - {name: mixed_refinement, factorization: library, factor_precision: float16}\n";
+  fs::path out = dir / "mixed_lib.h5";
+  ASSERT_EQ(run({cfg.string(), "-o", out.string(), "--overwrite", "-q"}, dir / "mixed_lib.log"), 0)
+      << slurp(dir / "mixed_lib.log");
+  auto pts = numlab::results::read_points(out.string(), /*with_arrays=*/false);
+  ASSERT_EQ(pts.size(), 2u);
+  for (auto const& p : pts) {
+    auto const& a = p.attributes;
+    const auto prec = std::get<std::string>(a.at("factor_precision"));
+    EXPECT_EQ(std::get<std::string>(a.at("factorization")), "library");
+    if (prec == "float32") {
+      EXPECT_EQ(std::get<std::string>(a.at("status")), "solved");
+      const auto k = std::get<std::string>(a.at("kernel_run"));
+      EXPECT_TRUE(k == "lapack_getrf" || k == "cusolver_getrf") << k;
+    } else {
+      EXPECT_EQ(std::get<std::string>(a.at("status")), "skipped");
+      EXPECT_NE(std::get<std::string>(a.at("reason")).find("float32 or float64"), std::string::npos);
+    }
+  }
+}
+
 TEST(MixedRefinement, ConfigErrorsNameFileAndLine) {
   using namespace numlab_test;
   auto dir = work_dir();
@@ -280,7 +378,8 @@ TEST(MixedRefinement, ConfigErrorsNameFileAndLine) {
   };
   for (Case c : {Case{"{name: mixed_refinement, factor_precision: float8}", "factor_precision"},
                  Case{"{name: mixed_refinement, tol: 2}", "tol"},
-                 Case{"{name: mixed_refinement, max_iter: -1}", "max_iter"}}) {
+                 Case{"{name: mixed_refinement, max_iter: -1}", "max_iter"},
+                 Case{"{name: mixed_refinement, factorization: cusolver}", "factorization"}}) {
     SCOPED_TRACE(c.method);
     fs::path cfg = dir / "bad_mixed.yaml";
     std::ofstream(cfg) << "name: bad\nkind: linsolve\nmatrix: {generator: randsvd, N: 10, cond: 10}\nmethods:\n  - "

@@ -16,6 +16,7 @@ namespace numlab::linsolve {
 struct MixedRefinementOptions : GaussElimOptions {
   FactorPrecision factor_precision = FactorPrecision::float32;
   RefinementSolver solver = RefinementSolver::classical;
+  Factorization factorization = Factorization::numlab;
   int gmres_max_inner = 50;
   int max_iter = 30;
   double tol = 0;
@@ -26,6 +27,7 @@ struct MixedRefinementOptions : GaussElimOptions {
         std::make_tuple(
             option("factor_precision", &O::factor_precision, "precision of the LU factors and triangular solves"),
             option("solver", &O::solver, "how each correction equation A d = r is solved"),
+            option("factorization", &O::factorization, "who computes the low-precision LU"),
             option("gmres_max_inner", &O::gmres_max_inner, "GMRES-IR: Krylov steps per correction at most",
                    Range::closed(1, 1000)),
             option("max_iter", &O::max_iter, "refinement steps at most (status refinement_diverged past them)",
@@ -47,6 +49,13 @@ struct MixedRefinementMethod {
   static PointResult run(LinsolveProblem<ExecSpace>& p, Options const& o, RunSettings const& s) {
     PointResult r;
     const int n = int(p.A.numRows());
+    if (o.factorization == Factorization::library && !library_factors(o.factor_precision)) {
+      r.status = "skipped";
+      r.reason = fmt::format("factorization: library factors in float32 or float64 only (LAPACK / cuSOLVER getrf), "
+                             "not {}; use factorization: numlab for 16-bit factors",
+                             enum_name(o.factor_precision));
+      return r;
+    }
     // The fp64 copy and the low-precision factors (4 or 8 B per entry; GMRES-IR one more fp64 copy).
     const double per_entry = (o.factor_precision == FactorPrecision::float64 ? 16.0 : 12.0) +
                              (o.solver == RefinementSolver::gmres && o.factor_precision != FactorPrecision::float64 ? 8.0 : 0.0);
@@ -58,6 +67,7 @@ struct MixedRefinementMethod {
     ro.precision = o.factor_precision;
     ro.max_iter = o.max_iter;
     ro.solver = o.solver;
+    ro.factorization = o.factorization;
     ro.gmres_max_inner = o.gmres_max_inner;
     ro.tol = o.tol;
     ro.lu.block_size = o.block_size;
@@ -88,8 +98,12 @@ struct MixedRefinementMethod {
                      : fmt::format("{} after {} corrections: backward error {:.3g} > tol {:.3g}", to_string(last.outcome),
                                    last.iterations, berr, last.tol);
     }
-    r.metrics["kernel_run"] = std::string(o.solver == RefinementSolver::gmres ? "gmres_ir/" : "") + "recursive_lu/" + lu_panel_kernel_name<ExecSpace>(n, ro.lu) +
-                              (ro.lu.lookahead && detail::lu_can_overlap<ExecSpace>() ? "/lookahead" : "");
+    const std::string factor_kernel =
+        o.factorization == Factorization::library
+            ? std::string(library_getrf_name<ExecSpace>())
+            : std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(n, ro.lu) +
+                  (ro.lu.lookahead && detail::lu_can_overlap<ExecSpace>() ? "/lookahead" : "");
+    r.metrics["kernel_run"] = std::string(o.solver == RefinementSolver::gmres ? "gmres_ir/" : "") + factor_kernel;
     r.metrics["refinement_outcome"] = std::string(to_string(last.outcome));
     r.metrics["iterations"] = std::int64_t(last.iterations);
     r.metrics["refinement_tol_effective"] = last.tol;
