@@ -89,7 +89,11 @@ using lu_space_t = ExecSpace;
 inline constexpr int lu_team_max_rows = 1024;
 
 // The persistent kernel's teams must all be resident at once: on a GPU one team per SM (a team
-// asks for little: 128 threads and at most the backend's team scratch), on the host one per thread.
+// asks for little: 128 threads and at most 40,000 bytes of scratch, so an SM holds one whatever
+// the kernel's registers, which an occupancy query through Kokkos cannot see; concurrency() is
+// 2048 threads per SM), on the host one per thread. Blocks of a look-ahead GEMM on the other
+// stream may hold SMs first, but they never wait for the leaf: they retire and the remaining
+// teams are then scheduled, so the teams' barrier waits, it cannot deadlock.
 template <class ExecSpace>
 int lu_persistent_max_teams(int team_size) {
   const int concurrency = std::max(1, static_cast<int>(ExecSpace().concurrency()));

@@ -7,6 +7,9 @@
 #include "core/options.hpp"
 #include "linsolve/csr.hpp"
 
+#if defined(KOKKOS_ENABLE_OPENMP)
+#include <omp.h>
+#endif
 #include <KokkosBlas3_gemm.hpp>
 #include <KokkosBlas3_trsm.hpp>
 #include <Kokkos_Core.hpp>
@@ -144,6 +147,17 @@ inline const char* to_string(LuPanelKernel k) { return enum_name(k); }
 // also when their default memory is host-accessible (UVM).
 template <class ExecSpace>
 inline constexpr bool is_host_space_v = Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible;
+
+// Whether a team launch on `space` may run its teams one after another: Kokkos 4's OpenMP
+// backend does so when called inside an OpenMP parallel region (3.4 refuses the launch), where
+// the persistent kernel's first team would wait forever for the others' stamps.
+template <class ExecSpace>
+bool teams_may_run_serially(ExecSpace const&) {
+#if defined(KOKKOS_ENABLE_OPENMP)
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::OpenMP>) return omp_get_level() > 0;
+#endif
+  return false;
+}
 
 // The reduction result of the per_column pivot search stays in device memory, so a column costs
 // three kernel launches and no host round trip.
@@ -733,7 +747,8 @@ void factor_leaf_swapping_impl(ExecSpace const& space, AV const& A, PivView cons
     int rows = std::max(work.persistent_min_rows, (m + max_teams - 1) / max_teams);
     rows = std::min(rows, rows_cap);
     const int teams = std::max(1, (m + rows - 1) / rows);
-    if (teams > max_teams) {  // more rows than this space's resident teams hold
+    // More rows than this space's resident teams hold, or teams that would not run side by side.
+    if (teams > max_teams || (teams > 1 && teams_may_run_serially(space))) {
       factor_leaf_swapping_impl<Gpu>(space, A, piv, work, LuPanelKernel::fused, k0, w, s0, s1);
       return;
     }

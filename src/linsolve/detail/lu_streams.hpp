@@ -9,6 +9,9 @@
 #include <Kokkos_Core.hpp>
 
 #include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 namespace numlab::linsolve::detail {
@@ -21,19 +24,33 @@ struct LuStreams {
 };
 
 #if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOS_VERSION) && KOKKOS_VERSION >= 40200
-// Created once per process (a Kokkos::Cuda instance per call would cost its setup every time) and
-// released before Kokkos::finalize.
+inline void cuda_check(cudaError_t e, char const* what) {
+  if (e != cudaSuccess)
+    throw std::runtime_error(std::string("numlab::linsolve::lu look-ahead: ") + what + ": " + cudaGetErrorString(e));
+}
+
+// Created once per process (a Kokkos::Cuda instance per call would cost its setup every time),
+// under a lock (two host threads may factor at once: they then share the two streams, which
+// orders their work but keeps it correct), and released before Kokkos::finalize.
 inline LuStreams<Kokkos::Cuda> const& cuda_lu_streams() {
+  static std::mutex m;
   static std::unique_ptr<LuStreams<Kokkos::Cuda>> streams;
+  std::lock_guard<std::mutex> lock(m);
   if (!streams) {
     int lowest = 0, greatest = 0;
-    cudaDeviceGetStreamPriorityRange(&lowest, &greatest);
+    cuda_check(cudaDeviceGetStreamPriorityRange(&lowest, &greatest), "cudaDeviceGetStreamPriorityRange");
     cudaStream_t a = nullptr, b = nullptr;
-    cudaStreamCreateWithPriority(&a, cudaStreamNonBlocking, lowest);
-    cudaStreamCreateWithPriority(&b, cudaStreamNonBlocking, greatest);
+    cuda_check(cudaStreamCreateWithPriority(&a, cudaStreamNonBlocking, lowest), "cudaStreamCreateWithPriority");
+    if (auto e = cudaStreamCreateWithPriority(&b, cudaStreamNonBlocking, greatest); e != cudaSuccess) {
+      cudaStreamDestroy(a);
+      cuda_check(e, "cudaStreamCreateWithPriority");
+    }
     streams = std::make_unique<LuStreams<Kokkos::Cuda>>(LuStreams<Kokkos::Cuda>{
         Kokkos::Cuda(a, Kokkos::Impl::ManageStream::yes), Kokkos::Cuda(b, Kokkos::Impl::ManageStream::yes), true});
-    Kokkos::push_finalize_hook([] { streams.reset(); });
+    Kokkos::push_finalize_hook([] {
+      std::lock_guard<std::mutex> l(m);
+      streams.reset();
+    });
   }
   return *streams;
 }
@@ -68,10 +85,11 @@ void stream_wait(LuStreams<ExecSpace> const& s, ExecSpace const& waiter, ExecSpa
 #if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOS_VERSION) && KOKKOS_VERSION >= 40200
   if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
     cudaEvent_t e;
-    cudaEventCreateWithFlags(&e, cudaEventDisableTiming);
-    cudaEventRecord(e, signaller.cuda_stream());
-    cudaStreamWaitEvent(waiter.cuda_stream(), e, 0);
+    cuda_check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+    const cudaError_t rec = cudaEventRecord(e, signaller.cuda_stream());
+    const cudaError_t wait = rec == cudaSuccess ? cudaStreamWaitEvent(waiter.cuda_stream(), e, 0) : rec;
     cudaEventDestroy(e);  // released once the wait is done
+    cuda_check(wait, rec == cudaSuccess ? "cudaStreamWaitEvent" : "cudaEventRecord");
     return;
   }
 #endif
