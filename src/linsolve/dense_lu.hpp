@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -303,6 +304,22 @@ LuResult lu_factor(ExecSpace const& space,
   return lu_factor(space, A, piv, o);
 }
 
+// L U x = y for y = P b (the interchanges already applied): x overwrites y. The triangular
+// solves go to the BLAS TPL (y as an n x 1 LayoutLeft matrix).
+template <class ExecSpace, class T>
+void lu_solve_permuted_rhs(ExecSpace const& space,
+                           Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> LU,
+                           Kokkos::View<T*, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> y) {
+  if (LU.extent(1) != LU.extent(0) || y.extent(0) != LU.extent(0))
+    throw std::invalid_argument("numlab::linsolve::lu_solve_permuted_rhs: dimensions of LU and y do not match");
+  if (LU.extent(0) == 0) return;
+  Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>,
+               Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+      Y(y.data(), y.extent(0), 1);
+  detail::trsm_left(space, "L", "U", LU, Y);
+  detail::trsm_left(space, "U", "N", LU, Y);
+}
+
 // Solves A x = b with the factors of lu_factor: x holds b on entry, the solution on exit.
 // Row interchanges, then L y = Pb (unit lower) and U x = y by trsm. Meaningless (inf/NaN, no
 // crash) when lu_factor reported singular.
@@ -315,7 +332,8 @@ void lu_solve(ExecSpace const& space,
   if (LU.extent(1) != LU.extent(0) || piv.extent(0) < LU.extent(0) || x.extent(0) != LU.extent(0))
     throw std::invalid_argument("numlab::linsolve::lu_solve: dimensions of LU, piv and x do not match");
   if (n == 0) return;
-  // The interchanges are a sequential chain: one work item walks them (n swaps, negligible).
+  // The interchanges are a sequential chain: one work item walks them (for one solve; many solves
+  // with one factorisation take lu_permutation's gather).
   Kokkos::parallel_for(
       "numlab::lu::solve_laswp", Kokkos::RangePolicy<ExecSpace>(space, 0, 1), KOKKOS_LAMBDA(const int) {
         for (int k = 0; k < n; ++k) {
@@ -327,12 +345,27 @@ void lu_solve(ExecSpace const& space,
           }
         }
       });
-  // x as an n x 1 LayoutLeft matrix, so the triangular solves go to the BLAS TPL.
-  Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>,
-               Kokkos::MemoryTraits<Kokkos::Unmanaged>>
-      X(x.data(), x.extent(0), 1);
-  detail::trsm_left(space, "L", "U", LU, X);
-  detail::trsm_left(space, "U", "N", LU, X);
+  lu_solve_permuted_rhs(space, LU, x);
+}
+
+// lu_factor's interchanges as one gather, (P b)(k) = b(perm(k)): the swaps applied to the
+// identity, once, on the host (a chain of n dependent steps: on a GPU thread it costs each solve
+// milliseconds at n = 16384, on the host microseconds once). For many solves with one factorisation.
+template <class ExecSpace>
+Kokkos::View<int*, typename ExecSpace::memory_space> lu_permutation(ExecSpace const& space,
+                                                                    Kokkos::View<const int*, typename ExecSpace::memory_space> piv,
+                                                                    int n) {
+  if (piv.extent(0) < static_cast<std::size_t>(n)) throw std::invalid_argument("numlab::linsolve::lu_permutation: piv holds fewer than n entries");
+  Kokkos::View<int*, typename ExecSpace::memory_space> perm(Kokkos::ViewAllocateWithoutInitializing("numlab::lu::perm"), n);
+  Kokkos::View<int*, Kokkos::HostSpace> hp(Kokkos::ViewAllocateWithoutInitializing("numlab::lu::piv_host"), n);
+  Kokkos::deep_copy(space, hp, Kokkos::subview(piv, Kokkos::make_pair(0, n)));
+  space.fence();
+  auto hperm = Kokkos::create_mirror_view(Kokkos::HostSpace(), perm);
+  for (int k = 0; k < n; ++k) hperm(k) = k;
+  for (int k = 0; k < n; ++k) std::swap(hperm(k), hperm(hp(k)));
+  Kokkos::deep_copy(space, perm, hperm);
+  space.fence();  // hperm goes out of scope
+  return perm;
 }
 
 // Dense copy of a CSR matrix, one row per work item; duplicate entries are summed.

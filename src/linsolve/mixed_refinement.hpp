@@ -43,7 +43,7 @@ enum class RefinementSolver { classical, gmres };
 
 // Who computes the low-precision LU: numlab's blocked LU (every precision), or the library's
 // getrf (LAPACK / cuSOLVER: float32 and float64 only).
-enum class Factorization { numlab, library };
+enum class Factorization { numlab_lu, library };
 
 inline bool library_factors(FactorPrecision p) {
   return p == FactorPrecision::float32 || p == FactorPrecision::float64;
@@ -52,7 +52,7 @@ inline bool library_factors(FactorPrecision p) {
 struct RefinementOptions {
   FactorPrecision precision = FactorPrecision::float32;
   RefinementSolver solver = RefinementSolver::classical;
-  Factorization factorization = Factorization::numlab;
+  Factorization factorization = Factorization::numlab_lu;
   int gmres_max_inner = 50;   // GMRES-IR: Krylov vectors per correction (no restart)
   double gmres_tol = 1e-8;    // GMRES-IR: stop when the preconditioned residual falls by this factor
   int max_iter = 30;  // corrections at most (LAPACK dsgesv's ITERMAX)
@@ -138,14 +138,16 @@ double norm_inf(ExecSpace const& space, DenseMatrix<ExecSpace> const& A) {
   return v;
 }
 
-// dst = T(src * scale) (rounded to p's format when emulated) / dst = double(src) * scale.
+// dst(k) = T(src(perm(k)) * scale), rounded to p's format when emulated: the scaled right-hand side
+// with the factors' row interchanges applied (P src), in one pass.
 template <class ExecSpace, class T>
-void to_low(ExecSpace const& space, Vector<ExecSpace> const& src, double scale,
-            Kokkos::View<T*, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> const& dst,
-            FactorPrecision p) {
+void to_low_permuted(ExecSpace const& space, Vector<ExecSpace> const& src, Kokkos::View<const int*, typename ExecSpace::memory_space> const& perm,
+                     double scale,
+                     Kokkos::View<T*, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> const& dst,
+                     FactorPrecision p) {
   Kokkos::parallel_for(
       "numlab::refine::to_low", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(src.extent(0))),
-      KOKKOS_LAMBDA(const int i) { dst(i) = round_to(p, static_cast<T>(src(i) * scale)); });
+      KOKKOS_LAMBDA(const int i) { dst(i) = round_to(p, static_cast<T>(src(perm(i)) * scale)); });
 }
 
 // x += scale * double(d).
@@ -175,32 +177,32 @@ void axpby(ExecSpace const& space, double alpha, X const& x, double beta, Y cons
       KOKKOS_LAMBDA(const int i) { y(i) = alpha * x(i) + beta * y(i); });
 }
 
-// out = (LU)^-1 P v with the fp64 copy F of the factors (d: an fp64 work vector).
+// out = (LU)^-1 P v with the fp64 copy F of the factors (P as lu_permutation's gather).
 template <class ExecSpace, class FV, class PV>
-void apply_factors(ExecSpace const& space, FV const& F, PV const& piv, Vector<ExecSpace> const& v,
-                   Vector<ExecSpace> const& out, Vector<ExecSpace> const& d) {
-  Kokkos::deep_copy(space, d, v);
-  lu_solve(space, F, piv, d);
-  Kokkos::deep_copy(space, out, d);
+void apply_factors(ExecSpace const& space, FV const& F, PV const& perm, Vector<ExecSpace> const& v,
+                   Vector<ExecSpace> const& out) {
+  Kokkos::parallel_for(
+      "numlab::refine::gather", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(v.extent(0))),
+      KOKKOS_LAMBDA(const int i) { out(i) = v(perm(i)); });
+  lu_solve_permuted_rhs(space, F, out);
 }
 
 // GMRES-IR's work space, allocated once per solve: the Krylov basis and two vectors.
 template <class ExecSpace>
 struct GmresWork {
   DenseMatrix<ExecSpace> V;
-  Vector<ExecSpace> w, Av, d;
+  Vector<ExecSpace> w, Av;
   GmresWork(int n, int m)
       : V(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::krylov"), n, m + 1),
         w(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::w"), n),
-        Av(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::Av"), n),
-        d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::pd"), n) {}
+        Av(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::Av"), n) {}
 };
 
 // d := an approximate solution of A d = r by GMRES (fp64, no restart, modified Gram-Schmidt)
 // on the left-preconditioned system M^-1 A d = M^-1 r, M = LU from the fp64 copy F of the
 // low-precision factors; returns the Krylov steps taken, -1 when a value went non-finite.
 template <class ExecSpace, class FV, class PV>
-int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV const& F, PV const& piv,
+int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV const& F, PV const& perm,
                      Vector<ExecSpace> const& r, Vector<ExecSpace> const& out, GmresWork<ExecSpace> const& ws,
                      RefinementOptions const& o) {
   const int m = static_cast<int>(ws.V.extent(1)) - 1;
@@ -208,7 +210,7 @@ int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV
   auto const& w = ws.w;
   auto const& Av = ws.Av;
   auto col = [&](int j) { return Kokkos::subview(V, Kokkos::ALL, j); };
-  apply_factors(space, F, piv, r, w, ws.d);
+  apply_factors(space, F, perm, r, w);
   const double beta = std::sqrt(dot(space, w, w));
   Kokkos::deep_copy(space, out, 0.0);
   if (!std::isfinite(beta)) return -1;
@@ -229,7 +231,7 @@ int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV
     space.fence();
     KokkosBlas::gemv("N", 1.0, A, col(k), 0.0, Av);
 #endif
-    apply_factors(space, F, piv, Av, w, ws.d);
+    apply_factors(space, F, perm, Av, w);
     for (int i = 0; i <= k; ++i) {
       h(i, k) = dot(space, w, col(i));
       axpby(space, -h(i, k), col(i), 1.0, w);
@@ -290,6 +292,7 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
     Kokkos::deep_copy(space, x, 0.0);
     return res;
   }
+  const auto perm = lu_permutation(space, Kokkos::View<const int*, typename ExecSpace::memory_space>(piv), n);
 
   const double anorm = norm_inf(space, A);
   const double bnorm = vec_norm_inf(space, b);
@@ -323,7 +326,7 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
       return res;
     }
     if (gmres && it > 0) {
-      const int k = gmres_correction(space, A, F64, piv, r, dx, *ws, o);
+      const int k = gmres_correction(space, A, F64, perm, r, dx, *ws, o);
       if (k < 0) {
         res.backward_error_history.push_back(std::numeric_limits<double>::quiet_NaN());
         res.iterations = it;
@@ -334,8 +337,8 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
       axpby(space, 1.0, dx, 1.0, x);
     } else if (it > 0 || rnorm > 0) {
       const double scale = rnorm > 0 ? rnorm : 1.0;
-      to_low(space, r, 1.0 / scale, d, o.precision);
-      lu_solve(space, F, piv, d);
+      to_low_permuted(space, r, perm, 1.0 / scale, d, o.precision);
+      lu_solve_permuted_rhs(space, F, d);
       add_correction(space, d, scale, x);
     }
     residual(space, A, b, x, r);
@@ -387,7 +390,7 @@ namespace numlab {
 template <>
 struct EnumNames<linsolve::Factorization> {
   static constexpr EnumName<linsolve::Factorization> values[] = {
-      {linsolve::Factorization::numlab, "numlab", "numlab's blocked LU (gauss_elim's kernels), every factor_precision"},
+      {linsolve::Factorization::numlab_lu, "numlab_lu", "numlab's blocked LU (gauss_elim's kernels), every factor_precision"},
       {linsolve::Factorization::library, "library",
        "the library's getrf (LAPACK on the host, cuSOLVER on CUDA), factor_precision float32 or float64"}};
 };

@@ -283,6 +283,42 @@ TEST(MixedRefinement, LibraryFloat32FactorsRefineAsNumlabs) {
   EXPECT_THROW(mixed_refinement_solve(Exec(), s.A, s.b, x, o), std::invalid_argument);
 }
 
+// lu_permutation's gather and lu_solve_permuted_rhs give lu_solve's solution to the bit (a matrix
+// whose factorisation interchanges most rows).
+TEST(LuPermutation, GatherThenSolveIsLuSolve) {
+  const int n = 300;
+  const System s = system(n, 1e2, 31);
+  DenseMatrix<Exec> F("F", n, n);
+  Kokkos::deep_copy(F, s.A);
+  Kokkos::View<int*, Exec::memory_space> piv("piv", n);
+  lu_factor(Exec(), F, piv);
+  const auto perm = lu_permutation(Exec(), Kokkos::View<const int*, Exec::memory_space>(piv), n);
+  auto hperm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), perm);
+  auto hpiv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), piv);
+  std::vector<int> seen(n, 0);
+  int moved = 0;
+  for (int k = 0; k < n; ++k) {
+    ASSERT_GE(hperm(k), 0);
+    ASSERT_LT(hperm(k), n);
+    ++seen[hperm(k)];
+    moved += hpiv(k) != k;
+  }
+  for (int c : seen) ASSERT_EQ(c, 1);
+  EXPECT_GT(moved, n / 2);
+  Vec x("x", n), y("y", n);
+  Kokkos::deep_copy(x, s.b);
+  lu_solve(Exec(), F, piv, x);
+  auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s.b);
+  auto hy = Kokkos::create_mirror_view(y);
+  for (int k = 0; k < n; ++k) hy(k) = hb(hperm(k));
+  Kokkos::deep_copy(y, hy);
+  lu_solve_permuted_rhs(Exec(), F, y);
+  auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  Kokkos::deep_copy(hy, y);
+  for (int k = 0; k < n; ++k) ASSERT_EQ(hx(k), hy(k)) << k;
+  EXPECT_LE(rel_error(x, s.x_true), 1e-12);
+}
+
 TEST(MixedRefinement, Float64FactorsNeedNoCorrection) {
   const System s = system(64, 1e4, 2);
   Vec x;

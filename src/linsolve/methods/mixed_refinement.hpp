@@ -16,7 +16,7 @@ namespace numlab::linsolve {
 struct MixedRefinementOptions : GaussElimOptions {
   FactorPrecision factor_precision = FactorPrecision::float32;
   RefinementSolver solver = RefinementSolver::classical;
-  Factorization factorization = Factorization::numlab;
+  Factorization factorization = Factorization::numlab_lu;
   int gmres_max_inner = 50;
   int max_iter = 30;
   double tol = 0;
@@ -52,7 +52,7 @@ struct MixedRefinementMethod {
     if (o.factorization == Factorization::library && !library_factors(o.factor_precision)) {
       r.status = "skipped";
       r.reason = fmt::format("factorization: library factors in float32 or float64 only (LAPACK / cuSOLVER getrf), "
-                             "not {}; use factorization: numlab for 16-bit factors",
+                             "not {}; use factorization: numlab_lu for 16-bit factors",
                              enum_name(o.factor_precision));
       return r;
     }
