@@ -53,7 +53,7 @@ struct LuOptions {
   int leaf_width = 0;  // panel width that ends the recursion; 0: 8 on the host, 32 on a GPU
   LuPanelKernel panel_kernel = LuPanelKernel::automatic;
   int team_rows = 0;  // fused kernel: rows per team (then as many teams as that takes); persistent: rows
-                      // per team at least; 0: automatic
+                      // per team at least; tournament: rows per group of round 1; 0: automatic
   int team_size = 0;  // threads per team of the fused and team kernels; 0: automatic
   bool gpu_code = false;  // tests: the GPU code path of the fused/team kernels on a host backend too
   // Mixed precision: a float matrix stored in a 16-bit format (detail::round_block after every
@@ -124,11 +124,16 @@ int lu_persistent_max_rows(int leaf_width, int max_teams) {
 // fused where the leaf is taller than the persistent kernel holds).
 template <class ExecSpace>
 char const* lu_panel_kernel_name(int n, LuOptions const& o) {
+  const int leaf = o.leaf_width > 0 ? o.leaf_width : (detail::is_host_space_v<ExecSpace> ? 8 : 32);
+  const int team_size = o.team_size > 0 ? o.team_size : (detail::is_host_space_v<ExecSpace> ? 1 : 128);
+  const int teams = lu_persistent_max_teams<ExecSpace>(team_size);
+  const bool persistent_holds = n <= lu_persistent_max_rows<ExecSpace>(leaf, teams);
+  // An explicit persistent choice runs fused for leaves taller than its resident teams hold (and
+  // inside an OpenMP parallel region, where no point is recorded: the driver never calls from one).
+  if (o.panel_kernel == LuPanelKernel::persistent) return persistent_holds ? "persistent" : "fused_persistent";
   if (o.panel_kernel != LuPanelKernel::automatic) return to_string(o.panel_kernel);
   if (detail::is_host_space_v<ExecSpace> || n <= lu_team_max_rows) return "team";
-  const int leaf = o.leaf_width > 0 ? o.leaf_width : 32;
-  const int teams = lu_persistent_max_teams<ExecSpace>(o.team_size > 0 ? o.team_size : 128);
-  return n <= lu_persistent_max_rows<ExecSpace>(leaf, teams) ? "persistent_then_team" : "fused_persistent_team";
+  return persistent_holds ? "persistent_then_team" : "fused_persistent_team";
 }
 
 // The automatic choices. Host (Serial/OpenMP): the team kernel with one thread (no fork-join per
@@ -137,8 +142,9 @@ char const* lu_panel_kernel_name(int n, LuOptions const& o) {
 // barrier per column) while the leaf is taller than 1024 rows, the fused one (a launch per
 // column) for leaves taller than the persistent kernel's resident teams hold, and below 1024 rows
 // the team kernel (one launch per leaf; one SM streams such a leaf faster than grid steps cost).
+// value_bytes: the matrix's scalar (the tournament's scratch rows).
 template <class ExecSpace>
-detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o) {
+detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o, std::size_t value_bytes = sizeof(double)) {
   detail::PanelWork<ExecSpace> w;
   constexpr bool host = detail::is_host_space_v<ExecSpace>;
   w.leaf_width = std::max(1, o.leaf_width > 0 ? o.leaf_width : (host ? detail::lu_leaf_width : 32));
@@ -175,6 +181,9 @@ detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o) {
     w.pcand_row = decltype(w.pcand_row)("numlab::lu::persistent_cand_row", 2, t, w.leaf_width);
     w.prow_c = decltype(w.prow_c)("numlab::lu::persistent_row_c", 2, w.leaf_width);
   }
+  if (w.kernel == LuPanelKernel::tournament)
+    w.tournament = detail::tournament_work<typename ExecSpace::memory_space>(n, w.leaf_width, o.team_rows, o.team_size,
+                                                                             value_bytes);
   if (w.kernel == LuPanelKernel::per_column) {
     w.best = detail::PivotSlot<ExecSpace>("numlab::lu::pivot");
   } else {
@@ -214,7 +223,7 @@ LuResult lu_factor(ExecSpace const& space,
                      : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
                                                 : double(std::numeric_limits<T>::epsilon());
   const double threshold = detail::singular_threshold(n, detail::max_abs(space, A), eps);
-  auto work = lu_panel_work<ExecSpace>(n, opt);
+  auto work = lu_panel_work<ExecSpace>(n, opt, sizeof(T));
   if (opt.phases) work.leaf_seconds = &opt.phases->leaves;
 
   // GPU: each panel's interchanges as a gather plan (detail/lu_swap_plan.hpp); host: dlaswp's loop.

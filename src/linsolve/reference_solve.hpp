@@ -21,24 +21,51 @@
 
 namespace numlab::linsolve {
 
+namespace detail {
+
+// The library call library_gesv makes on ExecSpace: getrf + getrs (with_solve) or getrf alone.
+template <class ExecSpace>
+char const* library_lu_call(bool with_solve) {
+  if constexpr (is_host_space_v<ExecSpace>) return with_solve ? "lapack_gesv" : "lapack_getrf";
+#if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUSOLVER)
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) return with_solve ? "cusolver_getrf_getrs" : "cusolver_getrf";
+#endif
+  return "kokkoskernels_gesv";
+}
+
+// The library's gesv: A overwritten by its LU factors, rhs by the solution; returns the library's
+// (1-based) pivots. Size n, not the empty "no pivoting" view: the LAPACK TPL requires pivoting and
+// cuSOLVER rejects a zero-extent pivot view. 3.4's LAPACK specialisation takes the pivots on the
+// default host space only: with OpenMP enabled a Serial-backend solve must still hand them there
+// (else no specialisation links), and its gesv has no execution-space argument (hence the fence).
+template <class ExecSpace, class AV, class BV>
+auto library_gesv(ExecSpace const& space, AV const& A, BV const& rhs) {
+  const int n = static_cast<int>(A.extent(0));
+#if NUMLAB_KOKKOS4
+  Kokkos::View<int*, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> ipiv(
+      "numlab::library_gesv::ipiv", n);
+  KokkosLapack::gesv(space, A, rhs, ipiv);
+#else
+  Kokkos::View<int*, Kokkos::LayoutLeft, Kokkos::Device<Kokkos::DefaultHostExecutionSpace, Kokkos::HostSpace>> ipiv(
+      "numlab::library_gesv::ipiv", n);
+  space.fence();
+  KokkosBlas::gesv(A, rhs, ipiv);
+#endif
+  return ipiv;
+}
+
+}  // namespace detail
+
 // The library reference_solve calls on ExecSpace (a point's kernel_run).
 template <class ExecSpace>
 char const* reference_solve_library() {
-  if constexpr (detail::is_host_space_v<ExecSpace>) return "lapack_gesv";
-#if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUSOLVER)
-  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) return "cusolver_getrf_getrs";
-#endif
-  return "kokkoskernels_gesv";
+  return detail::library_lu_call<ExecSpace>(true);
 }
 
 // The library getrf that library_lu_factor calls on ExecSpace (a point's kernel_run).
 template <class ExecSpace>
 char const* library_getrf_name() {
-  if constexpr (detail::is_host_space_v<ExecSpace>) return "lapack_getrf";
-#if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUSOLVER)
-  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) return "cusolver_getrf";
-#endif
-  return "kokkoskernels_gesv";
+  return detail::library_lu_call<ExecSpace>(false);
 }
 
 // Solves A x = b: A is overwritten by its LU factors, x holds b on entry and the solution on exit.
@@ -53,20 +80,7 @@ LuResult reference_solve(ExecSpace const& space, DenseMatrix<ExecSpace> A, Vecto
     throw std::invalid_argument("numlab::linsolve::reference_solve: A must be square and x hold n entries");
   if (n == 0) return {};
   const double threshold = detail::singular_threshold(n, detail::max_abs(space, A));
-  // Size n (not the empty "no pivoting" view): the LAPACK TPL requires pivoting, and cuSOLVER
-  // rejects a zero-extent pivot view.
-#if NUMLAB_KOKKOS4
-  Kokkos::View<int*, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> ipiv(
-      "numlab::reference_solve::ipiv", n);
-  KokkosLapack::gesv(space, A, x, ipiv);
-#else
-  // 3.4's LAPACK specialisation takes the pivots on the default host space only: with OpenMP
-  // enabled a Serial-backend solve must still hand them there (else no specialisation links).
-  Kokkos::View<int*, Kokkos::LayoutLeft, Kokkos::Device<Kokkos::DefaultHostExecutionSpace, Kokkos::HostSpace>> ipiv(
-      "numlab::reference_solve::ipiv", n);
-  space.fence();  // 3.4's gesv has no execution-space argument
-  KokkosBlas::gesv(A, x, ipiv);
-#endif
+  detail::library_gesv(space, A, x);
   LuResult r;
   r.zero_pivot = detail::first_zero_pivot(space, A, threshold);
   if (r.zero_pivot >= 0) r.status = SolveStatus::singular;
@@ -88,15 +102,7 @@ LuResult library_lu_factor(ExecSpace const& space, AV const& A,
     throw std::invalid_argument("numlab::linsolve::library_lu_factor: A must be square and piv hold n entries");
   if (n == 0) return {};
   Kokkos::View<T*, Kokkos::LayoutLeft, Dev> rhs("numlab::library_lu::rhs", n);
-#if NUMLAB_KOKKOS4
-  Kokkos::View<int*, Kokkos::LayoutLeft, Dev> ipiv("numlab::library_lu::ipiv", n);
-  KokkosLapack::gesv(space, A, rhs, ipiv);
-#else
-  Kokkos::View<int*, Kokkos::LayoutLeft, Kokkos::Device<Kokkos::DefaultHostExecutionSpace, Kokkos::HostSpace>> ipiv(
-      "numlab::library_lu::ipiv", n);
-  space.fence();
-  KokkosBlas::gesv(A, rhs, ipiv);
-#endif
+  const auto ipiv = detail::library_gesv(space, A, rhs);
   Kokkos::parallel_for(
       "numlab::library_lu::pivots", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
       KOKKOS_LAMBDA(const int i) { piv(i) = ipiv(i) - 1; });

@@ -407,6 +407,13 @@ TEST(LuPersistent, SeveralThreadsPerTeamMatchLapack) {
       o.panel_kernel = nl::LuPanelKernel::persistent;
       o.team_size = ts;
       o.gpu_code = gpu_code;
+      // A point's kernel_run: leaves taller than one team's scratch holds (n = 300 with few
+      // teams) run fused, and the name says so.
+      const bool holds = n <= nl::lu_persistent_max_rows<Exec>(o.leaf_width, nl::lu_persistent_max_teams<Exec>(ts));
+      EXPECT_STREQ(nl::lu_panel_kernel_name<Exec>(n, o), holds ? "persistent" : "fused_persistent");
+      if (n == 97) {
+        EXPECT_TRUE(holds);
+      }
       const LuRun lu = run_lu(A, b, o);
       ASSERT_EQ(lu.result.status, nl::SolveStatus::solved);
       EXPECT_EQ(lu.piv, ref.ipiv);  // random entries: unique maxima, LAPACK's pivots
@@ -415,6 +422,182 @@ TEST(LuPersistent, SeveralThreadsPerTeamMatchLapack) {
       EXPECT_LE(residual_inf(A, lu.x, b), 3.0 * n * eps * rec.abs_lu * norm_inf(lu.x));
     }
   }
+}
+
+// ------------------------------------------------------------ tournament pivoting --
+//
+// An independent CALU (Grigori, Demmel & Xiang 2011) in plain loops: panels of width w, each
+// panel's pivot rows by a tree of dgetf2 selections over row groups (G rows in round 1, then F
+// winner sets per group), the winners brought up in order by full-row swaps, the panel
+// eliminated without pivoting, U12 and the trailing update. With numlab's group sizes (the
+// options' team_rows, or one group per thread and one merge) it picks the same pivots.
+struct TournamentShape {
+  int group_rows;  // 0: automatic (host: one group per thread, one merge)
+  int threads;
+};
+
+std::vector<int> gepp_select(const HostMat& A, const std::vector<int>& rows, int k, int w) {
+  const int r = static_cast<int>(rows.size()), cw = std::min(w, r);
+  std::vector<std::vector<double>> S(r, std::vector<double>(w));
+  for (int q = 0; q < r; ++q)
+    for (int j = 0; j < w; ++j) S[q][j] = A(rows[q], k + j);
+  std::vector<int> R = rows;
+  for (int c = 0; c < cw; ++c) {
+    int p = c;
+    for (int q = c + 1; q < r; ++q)
+      if (std::abs(S[q][c]) > std::abs(S[p][c])) p = q;
+    std::swap(S[c], S[p]);
+    std::swap(R[c], R[p]);
+    if (S[c][c] == 0.0) continue;
+    for (int q = c + 1; q < r; ++q) {
+      const double l = S[q][c] / S[c][c];
+      for (int j = c + 1; j < w; ++j) S[q][j] -= l * S[c][j];
+    }
+  }
+  R.resize(cw);
+  return R;
+}
+
+std::vector<int> calu_reference(HostMat A, int w, TournamentShape shape) {
+  const int n = A.n;
+  std::vector<int> ipiv(n), where(n), who(n);
+  std::iota(where.begin(), where.end(), 0);
+  std::iota(who.begin(), who.end(), 0);
+  for (int k = 0; k < n; k += w) {
+    const int wk = std::min(w, n - k), m = n - k;
+    int G = shape.group_rows, F = 0;
+    if (G > 0) {
+      F = std::max(2, G / wk);
+    } else {
+      G = std::max(2 * wk, (m + shape.threads - 1) / shape.threads);
+      F = std::max(2, (m + G - 1) / G);
+    }
+    std::vector<std::vector<int>> sets;
+    for (int r0 = k; r0 < n; r0 += G) {
+      std::vector<int> rows;
+      for (int i = r0; i < std::min(n, r0 + G); ++i) rows.push_back(i);
+      sets.push_back(gepp_select(A, rows, k, wk));
+    }
+    while (sets.size() > 1) {
+      std::vector<std::vector<int>> next;
+      for (std::size_t g = 0; g < sets.size(); g += F) {
+        std::vector<int> rows;
+        for (std::size_t c = g; c < std::min(sets.size(), g + F); ++c) rows.insert(rows.end(), sets[c].begin(), sets[c].end());
+        next.push_back(gepp_select(A, rows, k, wk));
+      }
+      sets = next;
+    }
+    for (int j = 0; j < wk; ++j) {  // sets[0][j]: the row now at that index of A
+      const int p = sets[0][j];
+      ipiv[k + j] = p;
+      for (int c = 0; c < n; ++c) std::swap(A(k + j, c), A(p, c));
+      for (int& q : sets[0]) {  // the later winners' indices follow the swap
+        if (q == k + j) q = p;
+        else if (q == p) q = k + j;
+      }
+    }
+    for (int c = k; c < k + wk; ++c) {  // the panel without pivoting
+      if (A(c, c) == 0.0) continue;
+      for (int i = c + 1; i < n; ++i) {
+        A(i, c) /= A(c, c);
+        for (int j = c + 1; j < k + wk; ++j) A(i, j) -= A(i, c) * A(c, j);
+      }
+    }
+    for (int j = k + wk; j < n; ++j) {  // U12 = L11^-1 A12, A22 -= L21 U12
+      for (int c = k; c < k + wk; ++c)
+        for (int i = c + 1; i < k + wk; ++i) A(i, j) -= A(i, c) * A(c, j);
+      for (int c = k; c < k + wk; ++c)
+        for (int i = k + wk; i < n; ++i) A(i, j) -= A(i, c) * A(c, j);
+    }
+  }
+  return ipiv;
+}
+
+using TournamentCase = std::tuple<int, int, int, Kind>;  // n, leaf width, group rows (0: automatic), kind
+
+class LuTournament : public ::testing::TestWithParam<TournamentCase> {};
+
+// Panels of one leaf (block = leaf), so the reference's panels are numlab's leaves: the same
+// pivots, and the GEPP error bounds with the growth measured (CALU's is GEPP-like in practice).
+TEST_P(LuTournament, MatchesReferenceCalu) {
+  const auto [n, w, group_rows, kind] = GetParam();
+  const unsigned seed = 7000u + 31u * static_cast<unsigned>(n) + static_cast<unsigned>(kind);
+  const HostMat A = make_matrix(n, kind, seed);
+  const std::vector<double> x_true = make_vector(n, seed + 1);
+  const std::vector<double> b = matvec(A, x_true);
+  const LapackSolution ref = lapack_solve(A, b);
+  ASSERT_EQ(ref.info, 0);
+  for (int ts : {0, test_team_size()}) {
+    SCOPED_TRACE("team size " + std::to_string(ts));
+    nl::LuOptions o;
+    o.block_size = w;
+    o.leaf_width = w;
+    o.panel_kernel = nl::LuPanelKernel::tournament;
+    o.team_rows = group_rows;
+    o.team_size = ts;
+    const LuRun lu = run_lu(A, b, o);
+    ASSERT_EQ(lu.result.status, nl::SolveStatus::solved) << "zero pivot " << lu.result.zero_pivot;
+    EXPECT_EQ(lu.piv, calu_reference(A, w, {group_rows, static_cast<int>(Exec::concurrency())}));
+    const Reconstruction rec = reconstruct(A, lu.LU, lu.piv);
+    const double anorm = norm_inf(A);
+    EXPECT_LE(rec.err, 2.0 * n * eps * rec.abs_lu);
+    const double growth_lapack = reconstruct(A, ref.lu, ref.ipiv).abs_lu / anorm;
+    EXPECT_LE(rec.abs_lu / anorm, 4.0 * growth_lapack);
+    EXPECT_LE(residual_inf(A, lu.x, b), 3.0 * n * eps * rec.abs_lu * norm_inf(lu.x));
+    const double fwd = 10.0 * ref.cond_inf * 3.0 * n * eps * (rec.abs_lu / anorm);
+    EXPECT_LE(rel_diff_inf(lu.x, x_true), fwd) << "kappa_inf ~ " << ref.cond_inf;
+  }
+}
+
+std::vector<TournamentCase> tournament_cases() {
+  std::vector<TournamentCase> cases;
+  for (int n : {1, 5, 33, 100, 300})
+    for (int w : {1, 7, 8, 32})
+      for (int g : {0, 5, 16, 64})
+        for (Kind k : {Kind::random, Kind::zero_diagonal, Kind::permutation_like}) {
+          if (n == 1 && k == Kind::zero_diagonal) continue;  // singular
+          if (n < 100 && k != Kind::random) continue;
+          cases.emplace_back(n, w, g, k);
+        }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(DenseLu, LuTournament, ::testing::ValuesIn(tournament_cases()),
+                         [](const ::testing::TestParamInfo<TournamentCase>& info) {
+                           return "n" + std::to_string(std::get<0>(info.param)) + "_leaf" +
+                                  std::to_string(std::get<1>(info.param)) + "_group" +
+                                  std::to_string(std::get<2>(info.param)) + "_" + kind_name(std::get<3>(info.param));
+                         });
+
+// The recursion (outer panels of 64 and 512, leaves of 8 and 32) with tournament leaves: not
+// partial pivoting (pivots other than LAPACK's where there are several groups, LAPACK's with one),
+// within the GEPP error bounds.
+TEST(LuTournament, RecursivePanelsWithinGeppBounds) {
+  const int n = 300;
+  const HostMat A = make_matrix(n, Kind::random, 4242u);
+  const std::vector<double> x_true = make_vector(n, 4243u);
+  const std::vector<double> b = matvec(A, x_true);
+  const LapackSolution ref = lapack_solve(A, b);
+  ASSERT_EQ(ref.info, 0);
+  for (auto [nb, leaf, groups] : {std::tuple{64, 8, 16}, std::tuple{0, 32, 40}, std::tuple{64, 16, 1000}}) {
+    SCOPED_TRACE("block " + std::to_string(nb) + " leaf " + std::to_string(leaf) + " group rows " + std::to_string(groups));
+    nl::LuOptions o;
+    o.block_size = nb;
+    o.leaf_width = leaf;
+    o.panel_kernel = nl::LuPanelKernel::tournament;
+    o.team_rows = groups;
+    const LuRun lu = run_lu(A, b, o);
+    ASSERT_EQ(lu.result.status, nl::SolveStatus::solved);
+    if (groups >= n) EXPECT_EQ(lu.piv, ref.ipiv);  // one group: dgetf2's choices
+    else EXPECT_NE(lu.piv, ref.ipiv);
+    const Reconstruction rec = reconstruct(A, lu.LU, lu.piv);
+    EXPECT_LE(rec.err, 2.0 * n * eps * rec.abs_lu);
+    EXPECT_LE(residual_inf(A, lu.x, b), 3.0 * n * eps * rec.abs_lu * norm_inf(lu.x));
+  }
+  nl::LuOptions wide;
+  wide.panel_kernel = nl::LuPanelKernel::tournament;
+  wide.leaf_width = nl::detail::lu_tournament_max_width + 1;
+  EXPECT_THROW(run_lu(A, b, wide), std::invalid_argument);
 }
 
 std::vector<KernelCase> kernel_cases() {

@@ -283,6 +283,32 @@ TEST(MixedRefinement, LibraryFloat32FactorsRefineAsNumlabs) {
   EXPECT_THROW(mixed_refinement_solve(Exec(), s.A, s.b, x, o), std::invalid_argument);
 }
 
+// Float32 factors by tournament pivoting (many groups: the tree, not dgetf2's choices) refine as
+// partial pivoting's do: CALU's factors are as good a preconditioner.
+TEST(MixedRefinement, TournamentFloat32FactorsRefineAsPartialPivotings) {
+  for (double cond : {1e3, 1e6}) {
+    SCOPED_TRACE("cond " + std::to_string(cond));
+    const int n = 131;
+    const System s = system(n, cond, 13);
+    for (auto solver : {RefinementSolver::classical, RefinementSolver::gmres}) {
+      SCOPED_TRACE(numlab::enum_name(solver));
+      RefinementOptions o;
+      o.precision = FactorPrecision::float32;
+      o.solver = solver;
+      Vec xp("xp", n), xt("xt", n);
+      const auto rp = mixed_refinement_solve(Exec(), s.A, s.b, xp, o);
+      o.lu.panel_kernel = numlab::linsolve::LuPanelKernel::tournament;
+      o.lu.team_rows = 16;
+      const auto rt = mixed_refinement_solve(Exec(), s.A, s.b, xt, o);
+      ASSERT_EQ(rt.outcome, RefinementOutcome::converged);
+      EXPECT_LE(rt.backward_error_history.back(), std::sqrt(double(n)) * eps);
+      EXPECT_GE(rt.backward_error_history.front(), 1e-9);  // float32 factors
+      EXPECT_LE(std::abs(rt.iterations - rp.iterations), 2);
+      EXPECT_LE(rel_error(xt, s.x_true), 10 * fp64_error(s) + 4 * n * eps);
+    }
+  }
+}
+
 // lu_permutation's gather and lu_solve_permuted_rhs give lu_solve's solution to the bit (a matrix
 // whose factorisation interchanges most rows).
 TEST(LuPermutation, GatherThenSolveIsLuSolve) {

@@ -6,6 +6,8 @@
 #include "core/kokkos_ext/compat.hpp"
 #include "core/options.hpp"
 #include "linsolve/csr.hpp"
+#include "linsolve/detail/lu_pivot.hpp"
+#include "linsolve/detail/lu_tournament.hpp"
 
 #if defined(KOKKOS_ENABLE_OPENMP)
 #include <omp.h>
@@ -121,7 +123,11 @@ void laswp_deferred_lower(ExecSpace const& space, AV const& A, PivView const& pi
 //                (a few L2 round trips), not a launch, and the leaf never goes back to memory
 //                between steps. Leaves up to persistent_max_rows (all teams must fit on the
 //                device at once); `fused` above that.
-enum class LuPanelKernel { automatic, per_column, fused, team, persistent };
+//   tournament   not partial pivoting: the pivot rows by a reduction tree over row groups (CALU,
+//                detail/lu_tournament.hpp); a few launches per leaf, no per-column step across the
+//                whole column. Other pivots than LAPACK's (|L| may exceed 1), for the mixed-precision
+//                solver, whose refinement answers for the factors, or by choice.
+enum class LuPanelKernel { automatic, per_column, fused, team, persistent, tournament };
 
 }  // namespace numlab::linsolve::detail
 
@@ -135,18 +141,15 @@ struct EnumNames<linsolve::detail::LuPanelKernel> {
       {linsolve::detail::LuPanelKernel::fused, "fused", "1 launch per column, last-team pivot"},
       {linsolve::detail::LuPanelKernel::team, "team", "1 team launch per leaf"},
       {linsolve::detail::LuPanelKernel::persistent, "persistent",
-       "1 launch per leaf, rows in team scratch, a grid barrier per column"}};
+       "1 launch per leaf, rows in team scratch, a grid barrier per column"},
+      {linsolve::detail::LuPanelKernel::tournament, "tournament",
+       "tournament pivoting (CALU): pivot rows by a reduction tree over row groups, not partial pivoting's"}};
 };
 }  // namespace numlab
 
 namespace numlab::linsolve::detail {
 
 inline const char* to_string(LuPanelKernel k) { return enum_name(k); }
-
-// A host execution space (Serial, OpenMP, Threads): it can run on HostSpace data. Not CUDA/HIP,
-// also when their default memory is host-accessible (UVM).
-template <class ExecSpace>
-inline constexpr bool is_host_space_v = Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible;
 
 // Whether a team launch on `space` may run its teams one after another: Kokkos 4's OpenMP
 // backend does so when called inside an OpenMP parallel region (3.4 refuses the launch), where
@@ -165,47 +168,6 @@ template <class ExecSpace>
 using PivotReducer = Kokkos::MaxLoc<double, int, typename ExecSpace::memory_space>;
 template <class ExecSpace>
 using PivotSlot = typename PivotReducer<ExecSpace>::result_view_type;
-
-// Pivot candidate reducer of the fused and team kernels: the largest |a_ic|, ties to the smaller
-// row (LAPACK idamax's first maximum, whatever the thread layout). Initial value -1: any finite
-// |a| wins, a NaN never does (an all-NaN column keeps loc = INT_MAX, treated as "no interchange").
-using PivotCandidate = Kokkos::ValLocScalar<double, int>;
-
-template <class Space = Kokkos::HostSpace>
-struct PivotMaxFirst {
-  using reducer = PivotMaxFirst<Space>;
-  using value_type = PivotCandidate;
-  using result_view_type = Kokkos::View<value_type, Space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-
-  result_view_type value;
-
-  KOKKOS_INLINE_FUNCTION explicit PivotMaxFirst(value_type& v) : value(&v) {}
-
-  KOKKOS_INLINE_FUNCTION static bool better(double sv, int sl, double dv, int dl) {
-    return sv > dv || (sv == dv && sl < dl);
-  }
-  KOKKOS_INLINE_FUNCTION void join(value_type& dest, const value_type& src) const {
-    if (better(src.val, src.loc, dest.val, dest.loc)) {
-      dest.val = src.val;
-      dest.loc = src.loc;
-    }
-  }
-#if !NUMLAB_KOKKOS4  // 3.x joins through volatile references; 4.x deprecates that overload
-  KOKKOS_INLINE_FUNCTION void join(volatile value_type& dest, const volatile value_type& src) const {
-    if (better(src.val, src.loc, dest.val, dest.loc)) {
-      dest.val = src.val;
-      dest.loc = src.loc;
-    }
-  }
-#endif
-  KOKKOS_INLINE_FUNCTION void init(value_type& v) const {
-    v.val = -1.0;
-    v.loc = INT_MAX;  // not std::numeric_limits: a host function to nvcc without --expt-relaxed-constexpr
-  }
-  KOKKOS_INLINE_FUNCTION value_type& reference() const { return *value.data(); }
-  KOKKOS_INLINE_FUNCTION result_view_type view() const { return value; }
-  KOKKOS_INLINE_FUNCTION bool references_scalar() const { return true; }
-};
 
 // The best of `count` candidates that other teams of the same launch published (volatile loads:
 // their stores are in L2, possibly not in this SM's L1), by PivotMaxFirst's rule.
@@ -674,6 +636,7 @@ struct PanelWork {
   std::shared_ptr<unsigned> pstep_base = std::make_shared<unsigned>(0u);  // steps run so far (the stamps)
   double* leaf_seconds = nullptr;  // LuPhaseTimes::leaves: leaf kernels fenced and timed
   bool gpu_code = !is_host_space_v<ExecSpace>;  // the GPU code path of leaf_row_step / team_swap_rows
+  TournamentWork<MS> tournament;  // tournament
   PivotSlot<ExecSpace> best;  // per_column
   Kokkos::View<PivotCandidate*, MS> partial;  // fused
   Kokkos::View<int, MS> ticket;               // fused
@@ -803,6 +766,7 @@ void factor_panel(ExecSpace const& space, AV const& A, PivView const& piv, Panel
     if (work.leaf_seconds) space.fence();
     const auto t0 = std::chrono::steady_clock::now();
     if (k == LuPanelKernel::per_column) factor_leaf(space, A, piv, work.best, k0, w);
+    else if (k == LuPanelKernel::tournament) factor_leaf_tournament(space, A, piv, work.tournament, k0, w, s0, s1);
     else factor_leaf_swapping(space, A, piv, work, k, k0, w, s0, s1);
     if (work.leaf_seconds) {
       space.fence();

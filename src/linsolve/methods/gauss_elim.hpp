@@ -12,6 +12,13 @@ struct GaussElimOptions : DenseOptions {
   LuPanelKernel panel_kernel = LuPanelKernel::automatic;
   bool lookahead = true;
 
+  static void check(GaussElimOptions const& o) {
+    if (o.panel_kernel == LuPanelKernel::tournament && o.leaf_width > detail::lu_tournament_max_width)
+      throw KeyError("leaf_width", "panel_kernel tournament takes leaf_width <= " +
+                                       std::to_string(detail::lu_tournament_max_width) + ", got " +
+                                       std::to_string(o.leaf_width));
+  }
+
   static auto fields() {
     using O = GaussElimOptions;
     return std::tuple_cat(
@@ -21,7 +28,8 @@ struct GaussElimOptions : DenseOptions {
                    Range::closed(0, 1 << 20)),
             option("panel_kernel", &O::panel_kernel,
                    "leaf factorization: 3 launches per column, 1 fused launch per column, 1 team launch per leaf, "
-                   "1 persistent launch per leaf, or auto (host: team; GPU: persistent, team below 1024 rows)"),
+                   "1 persistent launch per leaf, tournament pivoting (CALU: not partial pivoting's pivots), or auto "
+                   "(host: team; GPU: persistent, team below 1024 rows)"),
             option("lookahead", &O::lookahead,
                    "factor the next panel on a second stream under the trailing update (CUDA; no effect elsewhere)")),
         DenseOptions::fields());
