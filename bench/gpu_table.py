@@ -227,13 +227,13 @@ def main():
         ref = {(int(p["N"]), float(p["cond"])): p for p in mp if p.get("method") == "reference" and ok(p)}
         for p in sorted((p for p in mp if p.get("method") == "mixed_refinement"),
                         key=lambda p: (int(p["N"]), float(p["cond"]), str(p.get("factorization", "")),
-                                       str(p.get("solver", "")))):
+                                       str(p.get("panel_kernel", "")), str(p.get("solver", "")))):
             r = ref.get((int(p["N"]), float(p["cond"])))
             t, tr = p.get("solve_seconds_median"), r and r.get("solve_seconds_median")
             inner = p.get("inner_iterations_total")
             lib = p.get("factorization") == "library"
-            rows.append([str(int(p["N"])), f"{float(p['cond']):.0e}",
-                         str(p.get("factor_precision")) + (" (library getrf)" if lib else ""),
+            how = " (library getrf)" if lib else (" (tournament)" if p.get("panel_kernel") == "tournament" else "")
+            rows.append([str(int(p["N"])), f"{float(p['cond']):.0e}", str(p.get("factor_precision")) + how,
                          str(p.get("solver", "classical")), str(p.get("status")),
                          str(p.get("iterations", "-")) + (f" ({inner} Krylov)" if inner is not None else ""),
                          fmt(t and t * 1e3), fmt(p.get("factor_seconds_median") and p["factor_seconds_median"] * 1e3),
@@ -244,6 +244,21 @@ def main():
           ["N", "cond", "factors", "solver", "status", "corrections", "ms", "of it factor ms", "cuSOLVER ms", "speed-up",
            "rel_error",
            "cuSOLVER rel_error"], rows)
+
+    # numlab's fp64 LU on the same randsvd matrices (partial or tournament pivoting) against cuSOLVER.
+    rows = []
+    for name in ("mixed_refinement_gpu.h5",):
+        mp = load(f(name))
+        ref = {(int(p["N"]), float(p["cond"])): p for p in mp if p.get("method") == "reference" and ok(p)}
+        for p in sorted((p for p in mp if p.get("method") == "gauss_elim" and ok(p)),
+                        key=lambda p: (int(p["N"]), float(p["cond"]), str(p.get("panel_kernel", "")))):
+            r = ref.get((int(p["N"]), float(p["cond"])))
+            t, tr = p.get("solve_seconds_median"), r and r.get("solve_seconds_median")
+            rows.append([str(int(p["N"])), f"{float(p['cond']):.0e}", str(p.get("panel_kernel", "auto")),
+                         fmt(t and t * 1e3, ".1f"), fmt(tr and tr * 1e3, ".1f"), fmt(ratio(t, tr), ".2f"),
+                         fmt(p.get("rel_error"), ".1e"), fmt(r and r.get("rel_error"), ".1e")])
+    table("gauss_elim fp64 on the randsvd matrices vs cuSOLVER (reference) in the same run",
+          ["N", "cond", "panel_kernel", "ms", "cuSOLVER ms", "time / cuSOLVER", "rel_error", "cuSOLVER rel_error"], rows)
 
 
 if __name__ == "__main__":

@@ -429,13 +429,8 @@ TEST(LuPersistent, SeveralThreadsPerTeamMatchLapack) {
 // An independent CALU (Grigori, Demmel & Xiang 2011) in plain loops: panels of width w, each
 // panel's pivot rows by a tree of dgetf2 selections over row groups (G rows in round 1, then F
 // winner sets per group), the winners brought up in order by full-row swaps, the panel
-// eliminated without pivoting, U12 and the trailing update. With numlab's group sizes (the
-// options' team_rows, or one group per thread and one merge) it picks the same pivots.
-struct TournamentShape {
-  int group_rows;  // 0: automatic (host: one group per thread, one merge)
-  int threads;
-};
-
+// eliminated without pivoting, U12 and the trailing update. Given numlab's group sizes (the
+// options' team_rows, or the automatic ones of the backend) it picks the same pivots.
 std::vector<int> gepp_select(const HostMat& A, const std::vector<int>& rows, int k, int w) {
   const int r = static_cast<int>(rows.size()), cw = std::min(w, r);
   std::vector<std::vector<double>> S(r, std::vector<double>(w));
@@ -458,20 +453,23 @@ std::vector<int> gepp_select(const HostMat& A, const std::vector<int>& rows, int
   return R;
 }
 
-std::vector<int> calu_reference(HostMat A, int w, TournamentShape shape) {
+// The group sizes lu_factor's tournament takes (numlab's rule, an input of the reference).
+nl::detail::TournamentShape shape_of(int group_rows, int m, int w) {
+  return nl::detail::tournament_shape(nl::detail::is_host_space_v<Exec>, group_rows,
+                                      nl::detail::lu_tournament_gpu_rows(w, sizeof(double)), m, w,
+                                      static_cast<int>(Exec::concurrency()));
+}
+
+std::vector<int> calu_reference(HostMat A, int w, int group_rows) {
   const int n = A.n;
   std::vector<int> ipiv(n), where(n), who(n);
   std::iota(where.begin(), where.end(), 0);
   std::iota(who.begin(), who.end(), 0);
   for (int k = 0; k < n; k += w) {
     const int wk = std::min(w, n - k), m = n - k;
-    int G = shape.group_rows, F = 0;
-    if (G > 0) {
-      F = std::max(2, G / wk);
-    } else {
-      G = std::max(2 * wk, (m + shape.threads - 1) / shape.threads);
-      F = std::max(2, (m + G - 1) / G);
-    }
+    const auto shape = shape_of(group_rows, m, wk);
+    const int G = shape.group_rows;
+    const std::size_t F = static_cast<std::size_t>(shape.fan_in);
     std::vector<std::vector<int>> sets;
     for (int r0 = k; r0 < n; r0 += G) {
       std::vector<int> rows;
@@ -537,7 +535,7 @@ TEST_P(LuTournament, MatchesReferenceCalu) {
     o.team_size = ts;
     const LuRun lu = run_lu(A, b, o);
     ASSERT_EQ(lu.result.status, nl::SolveStatus::solved) << "zero pivot " << lu.result.zero_pivot;
-    EXPECT_EQ(lu.piv, calu_reference(A, w, {group_rows, static_cast<int>(Exec::concurrency())}));
+    EXPECT_EQ(lu.piv, calu_reference(A, w, group_rows));
     const Reconstruction rec = reconstruct(A, lu.LU, lu.piv);
     const double anorm = norm_inf(A);
     EXPECT_LE(rec.err, 2.0 * n * eps * rec.abs_lu);

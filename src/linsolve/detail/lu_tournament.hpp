@@ -252,6 +252,26 @@ inline int lu_tournament_gpu_rows(int w, std::size_t value_bytes) {
   return std::max(rows, 2 * w);
 }
 
+// The tree of a leaf of m rows and width w: G rows per group in round 1, F winner sets per group
+// after. group_rows > 0 (an option, the tests): G = group_rows, F = max(2, G / w); a GPU: a team's
+// scratch rows (gpu_rows), F as before; the host: one group per thread and one merge.
+struct TournamentShape {
+  int group_rows = 0;
+  int fan_in = 0;
+};
+
+inline TournamentShape tournament_shape(bool host, int group_rows, int gpu_rows, int m, int w, int threads) {
+  TournamentShape s;
+  if (group_rows > 0 || !host) {
+    s.group_rows = group_rows > 0 ? group_rows : gpu_rows;
+    s.fan_in = std::max(2, s.group_rows / std::max(1, w));
+  } else {
+    s.group_rows = std::max(2 * w, (m + threads - 1) / std::max(1, threads));
+    s.fan_in = std::max(2, (m + s.group_rows - 1) / s.group_rows);  // one merge
+  }
+  return s;
+}
+
 template <class MS>
 TournamentWork<MS> tournament_work(int n, int leaf_width, int group_rows, int team_size, std::size_t value_bytes) {
   if (leaf_width > lu_tournament_max_width)
@@ -269,10 +289,8 @@ TournamentWork<MS> tournament_work(int n, int leaf_width, int group_rows, int te
   return tw;
 }
 
-// The leaf A(k0:n, k0:k0+w) by tournament pivoting, interchanges applied across [s0, s1).
-// Group sizes: tw.group_rows when set (F = max(2, G / w) sets per later group); on a GPU a team's
-// scratch rows (F = rows / w: 128 rows and F = 4 in fp64 at w = 32, a tree of 5 rounds at
-// n = 16384); on the host one group per thread and one merge.
+// The leaf A(k0:n, k0:k0+w) by tournament pivoting, interchanges applied across [s0, s1); the
+// tree by tournament_shape (a GPU in fp64 at w = 32: 128 rows and F = 4, 5 rounds at n = 16384).
 template <class ExecSpace, class AV, class PivView>
 void factor_leaf_tournament(ExecSpace const& space, AV const& A, PivView const& piv,
                             TournamentWork<typename ExecSpace::memory_space> const& tw, int k0, int w, int s0, int s1) {
@@ -283,17 +301,8 @@ void factor_leaf_tournament(ExecSpace const& space, AV const& A, PivView const& 
   const int m = n - k0;
   if (m <= 0 || w <= 0) return;
   const int threads = std::max(1, static_cast<int>(space.concurrency()));
-  int G = 0, F = 0;
-  if (tw.group_rows > 0) {
-    G = tw.group_rows;
-    F = std::max(2, G / w);
-  } else if (!host) {
-    G = tw.gpu_rows;
-    F = std::max(2, G / w);
-  } else {
-    G = std::max(2 * w, (m + threads - 1) / threads);
-    F = std::max(2, (m + G - 1) / G);  // one merge
-  }
+  const TournamentShape shape = tournament_shape(host, tw.group_rows, tw.gpu_rows, m, w, threads);
+  const int G = shape.group_rows, F = shape.fan_in;
   const int level = host ? 1 : 0;  // host: Kokkos' level 0 is small (32 KiB on OpenMP)
   auto team = [&](int rows) {
     if (tw.team_size > 0) return tw.team_size;
