@@ -22,6 +22,7 @@
 #include "linsolve/csr.hpp"
 #include "linsolve/dense_lu.hpp"
 #include "linsolve/detail/low_precision.hpp"
+#include "linsolve/detail/tensor_core_gemms.hpp"
 #include "linsolve/reference_solve.hpp"
 
 #include <KokkosBlas1_nrminf.hpp>
@@ -282,8 +283,11 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   space.fence();
   const auto t0 = std::chrono::steady_clock::now();
   convert_matrix(space, F, A, o.precision);
-  const LuResult f =
-      o.factorization == Factorization::library ? library_lu_factor(space, F, piv) : lu_factor(space, F, piv, lo);
+  const LuResult f = [&] {
+    if (o.factorization == Factorization::library) return library_lu_factor(space, F, piv);
+    Tf32GemmScope<ExecSpace> tensor_cores(o.precision == FactorPrecision::tf32);
+    return lu_factor(space, F, piv, lo);
+  }();
   space.fence();
   res.factor_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (f.status == SolveStatus::singular) {
@@ -380,6 +384,8 @@ RefinementResult mixed_refinement_solve(ExecSpace const& space, DenseMatrix<Exec
     throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: A must be square, b and x hold n entries");
   if (o.factorization == Factorization::library && !library_factors(o.precision))
     throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: the library's getrf factors in float32 or float64 only");
+  if (o.precision == FactorPrecision::tf32 && !detail::tf32_gemms_available<ExecSpace>())
+    throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: tf32 factors need TF32 tensor cores (a CUDA build with cuBLAS)");
   if (o.precision == FactorPrecision::float64) return detail::refine<double>(space, A, b, x, o);
   return detail::refine<float>(space, A, b, x, o);
 }

@@ -309,6 +309,30 @@ TEST(MixedRefinement, TournamentFloat32FactorsRefineAsPartialPivotings) {
   }
 }
 
+// TF32 tensor-core GEMMs in the float32 factorisation (CUDA): the factors are TF32's, not
+// float32's (the first backward error an order of magnitude and more above float32's: the math
+// mode took effect), and refinement still reaches the fp64 backward error. Elsewhere refused.
+TEST(MixedRefinement, Tf32FactorsOnTensorCores) {
+  const int n = 1024;  // GEMMs large enough for cuBLAS to take tensor cores
+  const System s = system(n, 1e2, 17);
+  RefinementOptions o;
+  o.precision = FactorPrecision::tf32;
+  Vec x("x", n);
+  if (!numlab::linsolve::detail::tf32_gemms_available<Exec>()) {
+    EXPECT_THROW(mixed_refinement_solve(Exec(), s.A, s.b, x, o), std::invalid_argument);
+    return;
+  }
+  const auto rt = mixed_refinement_solve(Exec(), s.A, s.b, x, o);
+  ASSERT_EQ(rt.outcome, RefinementOutcome::converged);
+  EXPECT_LE(rt.backward_error_history.back(), std::sqrt(double(n)) * eps);
+  EXPECT_LE(rel_error(x, s.x_true), 10 * fp64_error(s) + 4 * n * eps);
+  o.precision = FactorPrecision::float32;
+  Vec xf("xf", n);
+  const auto rf = mixed_refinement_solve(Exec(), s.A, s.b, xf, o);
+  EXPECT_GT(rt.backward_error_history.front(), 10 * rf.backward_error_history.front());
+  EXPECT_GE(rt.iterations, rf.iterations);
+}
+
 // lu_permutation's gather and lu_solve_permuted_rhs give lu_solve's solution to the bit (a matrix
 // whose factorisation interchanges most rows).
 TEST(LuPermutation, GatherThenSolveIsLuSolve) {
@@ -410,15 +434,26 @@ TEST(MixedRefinement, DriverLibraryFactorization) {
                         "matrix: {generator: randsvd, N: 60, cond: 100, seed: 4}\n"
                         "methods:\n"
                         "  - {name: mixed_refinement, factorization: library, factor_precision: float32}\n"
-                        "  - {name: mixed_refinement, factorization: library, factor_precision: float16}\n";
+                        "  - {name: mixed_refinement, factorization: library, factor_precision: float16}\n"
+                        "  - {name: mixed_refinement, factor_precision: tf32}\n";
   fs::path out = dir / "mixed_lib.h5";
   ASSERT_EQ(run({cfg.string(), "-o", out.string(), "--overwrite", "-q"}, dir / "mixed_lib.log"), 0)
       << slurp(dir / "mixed_lib.log");
   auto pts = numlab::results::read_points(out.string(), /*with_arrays=*/false);
-  ASSERT_EQ(pts.size(), 2u);
+  ASSERT_EQ(pts.size(), 3u);
   for (auto const& p : pts) {
     auto const& a = p.attributes;
     const auto prec = std::get<std::string>(a.at("factor_precision"));
+    if (prec == "tf32") {  // tensor cores or nothing: a CUDA build runs it, any other says why not
+      if (numlab::linsolve::detail::tf32_gemms_available<Exec>()) {
+        EXPECT_EQ(std::get<std::string>(a.at("status")), "solved");
+        EXPECT_NE(std::get<std::string>(a.at("kernel_run")).find("tf32_cublas_gemms"), std::string::npos);
+      } else {
+        EXPECT_EQ(std::get<std::string>(a.at("status")), "skipped");
+        EXPECT_NE(std::get<std::string>(a.at("reason")).find("CUDA"), std::string::npos);
+      }
+      continue;
+    }
     EXPECT_EQ(std::get<std::string>(a.at("factorization")), "library");
     if (prec == "float32") {
       EXPECT_EQ(std::get<std::string>(a.at("status")), "solved");

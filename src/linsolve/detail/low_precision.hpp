@@ -15,7 +15,9 @@
 
 namespace numlab::linsolve {
 
-enum class FactorPrecision { float64, float32, bfloat16, float16 };
+// tf32: float32 storage, the factorisation's GEMMs on TF32 tensor cores (inputs rounded to a 10-bit
+// fraction, products accumulated in fp32): cuBLAS math mode on CUDA builds, nothing to emulate it elsewhere.
+enum class FactorPrecision { float64, float32, bfloat16, float16, tf32 };
 
 // Unit roundoff u (half the machine epsilon) of each format.
 constexpr double unit_roundoff(FactorPrecision p) {
@@ -24,6 +26,7 @@ constexpr double unit_roundoff(FactorPrecision p) {
     case FactorPrecision::float32: return 0x1.0p-24;
     case FactorPrecision::bfloat16: return 0x1.0p-8;
     case FactorPrecision::float16: return 0x1.0p-11;
+    case FactorPrecision::tf32: return 0x1.0p-11;  // of the GEMMs' inputs
   }
   return 0;
 }
@@ -42,7 +45,9 @@ struct EnumNames<linsolve::FactorPrecision> {
       {linsolve::FactorPrecision::bfloat16, "bfloat16",
        "bfloat16 storage emulated in fp32 (8-bit significand), fp32 arithmetic inside each kernel"},
       {linsolve::FactorPrecision::float16, "float16",
-       "IEEE binary16 storage emulated in fp32 (11-bit significand, max 65504), fp32 arithmetic inside each kernel"}};
+       "IEEE binary16 storage emulated in fp32 (11-bit significand, max 65504), fp32 arithmetic inside each kernel"},
+      {linsolve::FactorPrecision::tf32, "tf32",
+       "fp32 factors whose GEMMs run on TF32 tensor cores (11-bit significand inputs, fp32 accumulation; CUDA only)"}};
 };
 }  // namespace numlab
 

@@ -102,7 +102,9 @@ struct TournamentRound {
     });
     t.team_barrier();
     // dgetf2 of the group without moving rows: a chosen row is marked (rank) and leaves the search.
-    // Step c eliminates column c-1 with the previous pivot and searches column c in one pass.
+    // Step c eliminates column c-1 with the previous pivot and searches column c in one pass; the
+    // thread that owns the previous pivot row marks it there (a team range maps a row to the same
+    // thread every time), so a step is one reduction and one barrier.
     const int cw = rows < w ? rows : w;
     int prev = -1;
     T d = 1;
@@ -111,6 +113,7 @@ struct TournamentRound {
       Kokkos::parallel_reduce(
           Kokkos::TeamThreadRange(t, rows),
           [&](const int q, PivotCandidate& m) {
+            if (q == prev) rank(q) = c - 1;
             if (rank(q) < c) return;  // a pivot already
             if (prev >= 0 && d != T(0)) {
               const T l = S((c - 1) * ld + q) / d;
@@ -127,14 +130,11 @@ struct TournamentRound {
           PivotMaxFirst<>(best));
       t.team_barrier();  // every row's update done (the result may arrive before the reduction's barrier)
       const int p = best.loc;
-      Kokkos::single(Kokkos::PerTeam(t), [&]() {
-        rank(p) = c;
-        order(c) = p;
-      });
-      t.team_barrier();
+      Kokkos::single(Kokkos::PerTeam(t), [&]() { order(c) = p; });  // read after the loop's barriers
       prev = p;
       d = S(c * ld + p);
     }
+    t.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, cw), [&](const int c) { out_rows(g * w + c) = R(order(c)); });
     Kokkos::single(Kokkos::PerTeam(t), [&]() { out_count(g) = cw; });
     if (!last) return;

@@ -56,6 +56,11 @@ struct MixedRefinementMethod {
                              enum_name(o.factor_precision));
       return r;
     }
+    if (o.factor_precision == FactorPrecision::tf32 && !detail::tf32_gemms_available<ExecSpace>()) {
+      r.status = "skipped";
+      r.reason = "factor_precision: tf32 runs its GEMMs on TF32 tensor cores: a CUDA build with cuBLAS (not emulated)";
+      return r;
+    }
     // The fp64 copy and the low-precision factors (4 or 8 B per entry; GMRES-IR one more fp64 copy).
     const double per_entry = (o.factor_precision == FactorPrecision::float64 ? 16.0 : 12.0) +
                              (o.solver == RefinementSolver::gmres && o.factor_precision != FactorPrecision::float64 ? 8.0 : 0.0);
@@ -102,7 +107,8 @@ struct MixedRefinementMethod {
         o.factorization == Factorization::library
             ? std::string(library_getrf_name<ExecSpace>())
             : std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(n, ro.lu) +
-                  (ro.lu.lookahead && detail::lu_can_overlap<ExecSpace>() ? "/lookahead" : "");
+                  (ro.lu.lookahead && detail::lu_can_overlap<ExecSpace>() ? "/lookahead" : "") +
+                  (o.factor_precision == FactorPrecision::tf32 ? "/tf32_cublas_gemms" : "");
     r.metrics["kernel_run"] = std::string(o.solver == RefinementSolver::gmres ? "gmres_ir/" : "") + factor_kernel;
     r.metrics["refinement_outcome"] = std::string(to_string(last.outcome));
     r.metrics["iterations"] = std::int64_t(last.iterations);
