@@ -6,6 +6,7 @@
 #include "core/kokkos_ext/compat.hpp"
 #include "linsolve/csr.hpp"
 #include "linsolve/detail/dense_lu_impl.hpp"
+#include "linsolve/detail/lu_nopivot.hpp"
 #include "linsolve/detail/lu_streams.hpp"
 #include "linsolve/detail/lu_swap_plan.hpp"
 #include "linsolve/detail/low_precision.hpp"
@@ -297,6 +298,98 @@ LuResult lu_factor(ExecSpace const& space,
   });
   detail::stream_wait(st, space, M);
 
+  LuResult r;
+  r.zero_pivot = detail::first_zero_pivot(space, A, threshold);
+  if (r.zero_pivot >= 0) r.status = SolveStatus::singular;
+  return r;
+}
+
+// A := L\U in place WITHOUT pivoting (A = LU; detail/lu_nopivot.hpp): for a matrix made safe for it
+// (a random butterfly transformation, linsolve/butterfly.hpp), never for gauss_elim. Blocks of
+// opt.block_size columns (0: lu_default_block_size(n)); the leaves' width is
+// detail::lu_nopivot_leaf, opt's panel options do not apply. Zero pivots as lu_factor reports them.
+template <class ExecSpace, class T>
+LuResult lu_factor_unpivoted(ExecSpace const& space,
+                             Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> A,
+                             LuOptions const& opt) {
+  const int n = static_cast<int>(A.extent(0));
+  if (A.extent(1) != A.extent(0)) throw std::invalid_argument("numlab::linsolve::lu_factor_unpivoted: A must be square");
+  if (n == 0) return {};
+  const int nb = std::clamp(opt.block_size > 0 ? opt.block_size : lu_default_block_size(n), 1, n);
+  const double eps = opt.zero_pivot_eps >= 0        ? opt.zero_pivot_eps
+                     : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
+                                                : double(std::numeric_limits<T>::epsilon());
+  const double threshold = detail::singular_threshold(n, detail::max_abs(space, A), eps);
+  detail::lu_factor_nopivot(space, A, nb, opt.storage);
+  LuResult r;
+  r.zero_pivot = detail::first_zero_pivot(space, A, threshold);
+  if (r.zero_pivot >= 0) r.status = SolveStatus::singular;
+  return r;
+}
+
+// PA = LU with the interchanges restricted to each diagonal block of opt.block_size rows (0:
+// lu_default_block_size(n)): P is block diagonal, piv[k] stays inside k's block. Per block the
+// diagonal block is factored with partial pivoting among its own rows (lu_factor, opt's panel
+// options), its interchanges are applied to the rest of its rows, then L21 = A21 U11^-1 and U12 by
+// trsm and the trailing update by gemm: no pivot search below the block, so no tall panel. Less
+// stable than partial pivoting (|l_ij| is not bounded by 1 below the block), far more than none;
+// for the mixed-precision solver, after a random butterfly transformation (measured at n = 2048,
+// randsvd, float32, blocks of 512: first backward errors as partial pivoting's, 100x below none's).
+template <class ExecSpace, class T>
+LuResult lu_factor_block_local(ExecSpace const& space,
+                               Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> A,
+                               Kokkos::View<int*, typename ExecSpace::memory_space> piv, LuOptions const& opt) {
+  using MS = typename ExecSpace::memory_space;
+  using matrix_t = Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, MS>>;
+  const int n = static_cast<int>(A.extent(0));
+  if (A.extent(1) != A.extent(0) || piv.extent(0) < A.extent(0))
+    throw std::invalid_argument("numlab::linsolve::lu_factor_block_local: A must be square and piv hold n entries");
+  if (n == 0) return {};
+  const int nb = std::clamp(opt.block_size > 0 ? opt.block_size : lu_default_block_size(n), 1, n);
+  const double eps = opt.zero_pivot_eps >= 0        ? opt.zero_pivot_eps
+                     : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
+                                                : double(std::numeric_limits<T>::epsilon());
+  const double threshold = detail::singular_threshold(n, detail::max_abs(space, A), eps);
+  const bool plans_on = (opt.gpu_code || !detail::is_host_space_v<ExecSpace>) && nb <= detail::swap_plan_max_nb;
+  const int panels = (n + nb - 1) / nb;
+  detail::SwapPlans<MS> plans;
+  if (plans_on) plans = detail::SwapPlans<MS>(panels, nb);
+  LuOptions bo = opt;  // the diagonal blocks: one recursive panel each, in program order
+  bo.block_size = 0;
+  bo.lookahead = false;
+  bo.phases = nullptr;
+  Kokkos::View<int*, MS> lpiv("numlab::lu::block_piv", nb);
+  using range_t = detail::range_t;
+  for (int k = 0; k < n; k += nb) {
+    const int k2 = std::min(k + nb, n);
+    matrix_t D = Kokkos::subview(A, range_t(k, k2), range_t(k, k2));
+    lu_factor(space, D, lpiv, bo);
+    Kokkos::parallel_for("numlab::lu::block_piv_offset", Kokkos::RangePolicy<ExecSpace>(space, 0, k2 - k),
+                         KOKKOS_LAMBDA(const int i) { piv(k + i) = k + lpiv(i); });
+    if (plans_on) detail::swap_plan_build(space, plans, k / nb, piv, k, k2);  // the last one too: for L
+    if (k2 == n) break;
+    if (plans_on) {
+      detail::swap_plan_apply(space, plans, k / nb, A, k2, n);
+    } else {
+      detail::laswp(space, A, piv, k, k2, k2, n);
+    }
+    auto A11 = Kokkos::subview(A, range_t(k, k2), range_t(k, k2));
+    auto A12 = Kokkos::subview(A, range_t(k, k2), range_t(k2, n));
+    auto A21 = Kokkos::subview(A, range_t(k2, n), range_t(k, k2));
+    auto A22 = Kokkos::subview(A, range_t(k2, n), range_t(k2, n));
+    detail::trsm_right(space, "U", "N", A11, A21);  // L21 = A21 U11^-1
+    detail::trsm_left(space, "L", "U", A11, A12);   // U12 = L11^-1 (P A12)
+    detail::gemm_nn(space, -1.0, A21, A12, 1.0, A22);
+    detail::round_block(space, A12, opt.storage);
+    detail::round_block(space, A21, opt.storage);
+    detail::round_block(space, A22, opt.storage);
+  }
+  // Each block's interchanges on the L columns left of it, deferred as in lu_factor.
+  if (plans_on) {
+    for (int p = 1; p < panels; ++p) detail::swap_plan_apply(space, plans, p, A, 0, p * nb);
+  } else {
+    detail::laswp_deferred_lower(space, A, piv, nb);
+  }
   LuResult r;
   r.zero_pivot = detail::first_zero_pivot(space, A, threshold);
   if (r.zero_pivot >= 0) r.status = SolveStatus::singular;

@@ -19,6 +19,7 @@
 
 #include "core/interrupt.hpp"
 #include "core/kokkos_ext/compat.hpp"
+#include "linsolve/butterfly.hpp"
 #include "linsolve/csr.hpp"
 #include "linsolve/dense_lu.hpp"
 #include "linsolve/detail/low_precision.hpp"
@@ -32,6 +33,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <string>
@@ -46,6 +48,12 @@ enum class RefinementSolver { classical, gmres };
 // getrf (LAPACK / cuSOLVER: float32 and float64 only).
 enum class Factorization { numlab_lu, library };
 
+// The low-precision LU's row interchanges: over all rows below the diagonal (partial pivoting, or
+// the tournament by panel_kernel), within each diagonal block of block_size rows
+// (lu_factor_block_local: no tall panel, the rest BLAS-3), or none (lu_factor_unpivoted). The last
+// two are meant to follow a random butterfly transformation (butterfly_depth > 0).
+enum class Pivoting { partial, block_local, none };
+
 inline bool library_factors(FactorPrecision p) {
   return p == FactorPrecision::float32 || p == FactorPrecision::float64;
 }
@@ -59,6 +67,10 @@ struct RefinementOptions {
   int max_iter = 30;  // corrections at most (LAPACK dsgesv's ITERMAX)
   double tol = 0;     // berr target; 0: sqrt(n) eps_64 (dsgesv's rule)
   LuOptions lu;       // the low-precision factorisation's tuning (storage is set from precision)
+  Pivoting pivoting = Pivoting::partial;
+  int butterfly_depth = 0;           // > 0: factor U^T A V, U and V random butterflies of this depth
+                                     // (clamped to floor(log2 n)); 0: A itself
+  std::uint64_t butterfly_seed = 0;  // U from seed, V from seed + 1
 };
 
 enum class RefinementOutcome { converged, diverged, stagnated, max_iterations, factor_singular, nonfinite };
@@ -170,22 +182,37 @@ double dot(ExecSpace const& space, X const& a, Y const& b) {
   return s;
 }
 
-// y := alpha x + beta y.
+// y := alpha x + beta y; beta == 0 does not read y (the BLAS rule: y may hold uninitialised NaNs).
 template <class ExecSpace, class X, class Y>
 void axpby(ExecSpace const& space, double alpha, X const& x, double beta, Y const& y) {
   Kokkos::parallel_for(
       "numlab::refine::axpby", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(y.extent(0))),
-      KOKKOS_LAMBDA(const int i) { y(i) = alpha * x(i) + beta * y(i); });
+      KOKKOS_LAMBDA(const int i) { y(i) = beta == 0 ? alpha * x(i) : alpha * x(i) + beta * y(i); });
 }
 
-// out = (LU)^-1 P v with the fp64 copy F of the factors (P as lu_permutation's gather).
+// The two random butterflies of butterfly_depth > 0: the factors are those of U^T A V.
+template <class ExecSpace>
+struct ButterflyPair {
+  Butterfly<ExecSpace> U, V;
+  Vector<ExecSpace> t;  // U^T v before the interchanges gather it
+};
+
+// out = (LU)^-1 P v with the fp64 copy F of the factors (P as lu_permutation's gather); with
+// butterflies (the factors of P U^T A V), out = V (LU)^-1 P U^T v.
 template <class ExecSpace, class FV, class PV>
-void apply_factors(ExecSpace const& space, FV const& F, PV const& perm, Vector<ExecSpace> const& v,
-                   Vector<ExecSpace> const& out) {
+void apply_factors(ExecSpace const& space, FV const& F, PV const& perm, ButterflyPair<ExecSpace> const* rbt,
+                   Vector<ExecSpace> const& v, Vector<ExecSpace> const& out) {
+  Vector<ExecSpace> src = v;
+  if (rbt) {
+    Kokkos::deep_copy(space, rbt->t, v);
+    butterfly_apply_transpose(space, rbt->U, rbt->t);
+    src = rbt->t;
+  }
   Kokkos::parallel_for(
       "numlab::refine::gather", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(v.extent(0))),
-      KOKKOS_LAMBDA(const int i) { out(i) = v(perm(i)); });
+      KOKKOS_LAMBDA(const int i) { out(i) = src(perm(i)); });
   lu_solve_permuted_rhs(space, F, out);
+  if (rbt) butterfly_apply(space, rbt->V, out);
 }
 
 // GMRES-IR's work space, allocated once per solve: the Krylov basis and two vectors.
@@ -204,14 +231,14 @@ struct GmresWork {
 // low-precision factors; returns the Krylov steps taken, -1 when a value went non-finite.
 template <class ExecSpace, class FV, class PV>
 int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV const& F, PV const& perm,
-                     Vector<ExecSpace> const& r, Vector<ExecSpace> const& out, GmresWork<ExecSpace> const& ws,
+                     ButterflyPair<ExecSpace> const* rbt, Vector<ExecSpace> const& r, Vector<ExecSpace> const& out, GmresWork<ExecSpace> const& ws,
                      RefinementOptions const& o) {
   const int m = static_cast<int>(ws.V.extent(1)) - 1;
   auto const& V = ws.V;
   auto const& w = ws.w;
   auto const& Av = ws.Av;
   auto col = [&](int j) { return Kokkos::subview(V, Kokkos::ALL, j); };
-  apply_factors(space, F, perm, r, w);
+  apply_factors(space, F, perm, rbt, r, w);
   const double beta = std::sqrt(dot(space, w, w));
   Kokkos::deep_copy(space, out, 0.0);
   if (!std::isfinite(beta)) return -1;
@@ -232,7 +259,7 @@ int gmres_correction(ExecSpace const& space, DenseMatrix<ExecSpace> const& A, FV
     space.fence();
     KokkosBlas::gemv("N", 1.0, A, col(k), 0.0, Av);
 #endif
-    apply_factors(space, F, perm, Av, w);
+    apply_factors(space, F, perm, rbt, Av, w);
     for (int i = 0; i <= k; ++i) {
       h(i, k) = dot(space, w, col(i));
       axpby(space, -h(i, k), col(i), 1.0, w);
@@ -280,12 +307,31 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   // The low-precision factors.
   Kokkos::View<T**, Kokkos::LayoutLeft, Mem> F(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::F"), n, n);
   Kokkos::View<int*, typename ExecSpace::memory_space> piv("numlab::refine::piv", n);
+  const int depth = std::min(o.butterfly_depth, butterfly_max_depth(n));
+  const bool butterflies = depth > 0;
+  std::unique_ptr<ButterflyPair<ExecSpace>> rbt;
   space.fence();
   const auto t0 = std::chrono::steady_clock::now();
-  convert_matrix(space, F, A, o.precision);
+  if (butterflies) {
+    // F = U^T A V in T, rounded to the factors' format once transformed.
+    rbt = std::make_unique<ButterflyPair<ExecSpace>>(ButterflyPair<ExecSpace>{
+        make_butterfly(space, n, depth, o.butterfly_seed), make_butterfly(space, n, depth, o.butterfly_seed + 1),
+        Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::rbt_t"), n)});
+    convert_matrix(space, F, A, FactorPrecision::float64);
+    butterfly_transform_matrix(space, rbt->U, rbt->V, F);
+    round_block(space, F, o.precision);
+  } else {
+    convert_matrix(space, F, A, o.precision);
+  }
   const LuResult f = [&] {
     if (o.factorization == Factorization::library) return library_lu_factor(space, F, piv);
     Tf32GemmScope<ExecSpace> tensor_cores(o.precision == FactorPrecision::tf32);
+    if (o.pivoting == Pivoting::none) {
+      Kokkos::parallel_for("numlab::refine::identity_piv", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
+                           KOKKOS_LAMBDA(const int k) { piv(k) = k; });
+      return lu_factor_unpivoted(space, F, lo);
+    }
+    if (o.pivoting == Pivoting::block_local) return lu_factor_block_local(space, F, piv, lo);
     return lu_factor(space, F, piv, lo);
   }();
   space.fence();
@@ -304,6 +350,8 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   Kokkos::View<T*, Kokkos::LayoutLeft, Mem> d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::d"), n);
   const bool gmres = o.solver == RefinementSolver::gmres;
   Vector<ExecSpace> dx;
+  Vector<ExecSpace> t;  // random_butterfly: U^T r and V d in fp64
+  if (butterflies) t = Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::t"), n);
   DenseMatrix<ExecSpace> F64;  // GMRES-IR: the factors' values in fp64 (an n x n copy)
   std::unique_ptr<GmresWork<ExecSpace>> ws;
   if (gmres) {
@@ -330,7 +378,7 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
       return res;
     }
     if (gmres && it > 0) {
-      const int k = gmres_correction(space, A, F64, perm, r, dx, *ws, o);
+      const int k = gmres_correction(space, A, F64, perm, rbt.get(), r, dx, *ws, o);
       if (k < 0) {
         res.backward_error_history.push_back(std::numeric_limits<double>::quiet_NaN());
         res.iterations = it;
@@ -341,9 +389,19 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
       axpby(space, 1.0, dx, 1.0, x);
     } else if (it > 0 || rnorm > 0) {
       const double scale = rnorm > 0 ? rnorm : 1.0;
-      to_low_permuted(space, r, perm, 1.0 / scale, d, o.precision);
-      lu_solve_permuted_rhs(space, F, d);
-      add_correction(space, d, scale, x);
+      if (butterflies) {  // d = (LU)^-1 U^T r / scale, x += scale V d
+        Kokkos::deep_copy(space, t, r);
+        butterfly_apply_transpose(space, rbt->U, t);
+        to_low_permuted(space, t, perm, 1.0 / scale, d, o.precision);
+        lu_solve_permuted_rhs(space, F, d);
+        axpby(space, 1.0, d, 0.0, t);
+        butterfly_apply(space, rbt->V, t);
+        axpby(space, scale, t, 1.0, x);
+      } else {
+        to_low_permuted(space, r, perm, 1.0 / scale, d, o.precision);
+        lu_solve_permuted_rhs(space, F, d);
+        add_correction(space, d, scale, x);
+      }
     }
     residual(space, A, b, x, r);
     space.fence();
@@ -384,6 +442,11 @@ RefinementResult mixed_refinement_solve(ExecSpace const& space, DenseMatrix<Exec
     throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: A must be square, b and x hold n entries");
   if (o.factorization == Factorization::library && !library_factors(o.precision))
     throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: the library's getrf factors in float32 or float64 only");
+  if (o.factorization == Factorization::library && (o.pivoting != Pivoting::partial || o.butterfly_depth > 0))
+    throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: the library's getrf pivots by rows itself: "
+                                "pivoting partial, butterfly_depth 0");
+  if (o.butterfly_depth < 0)
+    throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: butterfly_depth must be >= 0");
   if (o.precision == FactorPrecision::tf32 && !detail::tf32_gemms_available<ExecSpace>())
     throw std::invalid_argument("numlab::linsolve::mixed_refinement_solve: tf32 factors need TF32 tensor cores (a CUDA build with cuBLAS)");
   if (o.precision == FactorPrecision::float64) return detail::refine<double>(space, A, b, x, o);
@@ -399,6 +462,16 @@ struct EnumNames<linsolve::Factorization> {
       {linsolve::Factorization::numlab_lu, "numlab_lu", "numlab's blocked LU (gauss_elim's kernels), every factor_precision"},
       {linsolve::Factorization::library, "library",
        "the library's getrf (LAPACK on the host, cuSOLVER on CUDA), factor_precision float32 or float64"}};
+};
+template <>
+struct EnumNames<linsolve::Pivoting> {
+  static constexpr EnumName<linsolve::Pivoting> values[] = {
+      {linsolve::Pivoting::partial, "partial",
+       "interchanges over all rows below the diagonal (partial pivoting, or the tournament by panel_kernel)"},
+      {linsolve::Pivoting::block_local, "block_local",
+       "interchanges within each diagonal block of block_size rows only: no tall panel, the rest BLAS-3 "
+       "(with butterfly_depth > 0)"},
+      {linsolve::Pivoting::none, "none", "no interchanges: all BLAS-3 but small diagonal blocks (with butterfly_depth > 0)"}};
 };
 template <>
 struct EnumNames<linsolve::RefinementSolver> {

@@ -20,6 +20,22 @@ struct MixedRefinementOptions : GaussElimOptions {
   int gmres_max_inner = 50;
   int max_iter = 30;
   double tol = 0;
+  Pivoting pivoting = Pivoting::partial;
+  int butterfly_depth = 0;
+  std::int64_t butterfly_seed = 0;
+
+  static void check(MixedRefinementOptions const& o) {
+    GaussElimOptions::check(o);
+    if (o.factorization == Factorization::library && o.pivoting != Pivoting::partial)
+      throw KeyError("pivoting", std::string("factorization: library (getrf) does partial pivoting itself; pivoting: ") +
+                                     numlab::enum_name(o.pivoting) + " needs factorization: numlab_lu");
+    if (o.factorization == Factorization::library && o.butterfly_depth > 0)
+      throw KeyError("butterfly_depth", "factorization: library (getrf) factors A itself; butterfly_depth > 0 needs "
+                                        "factorization: numlab_lu");
+    if (o.pivoting == Pivoting::none && o.panel_kernel != LuPanelKernel::automatic)
+      throw KeyError("panel_kernel", "pivoting: none has no pivot search, so no panel kernel to choose; "
+                                     "leave panel_kernel at auto");
+  }
 
   static auto fields() {
     using O = MixedRefinementOptions;
@@ -34,7 +50,14 @@ struct MixedRefinementOptions : GaussElimOptions {
                    Range::closed(0, 1e6)),
             option("tol", &O::tol,
                    "stop when ||b - A x||_inf / (||A||_inf ||x||_inf + ||b||_inf) <= tol; 0 = sqrt(N) eps_64",
-                   Range::closed(0, 1))),
+                   Range::closed(0, 1)),
+            option("pivoting", &O::pivoting, "the low-precision LU's row interchanges"),
+            option("butterfly_depth", &O::butterfly_depth,
+                   "> 0: factor U^T A V with U, V random recursive butterflies of this depth (at most floor(log2 N) "
+                   "levels are used); 0: A",
+                   Range::closed(0, 30)),
+            option("butterfly_seed", &O::butterfly_seed, "seed of the butterfly U (V: seed + 1)",
+                   Range::closed(0, 9.2e18))),
         GaussElimOptions::fields());
   }
 };
@@ -75,6 +98,9 @@ struct MixedRefinementMethod {
     ro.factorization = o.factorization;
     ro.gmres_max_inner = o.gmres_max_inner;
     ro.tol = o.tol;
+    ro.pivoting = o.pivoting;
+    ro.butterfly_depth = o.butterfly_depth;
+    ro.butterfly_seed = static_cast<std::uint64_t>(o.butterfly_seed);
     ro.lu.block_size = o.block_size;
     ro.lu.leaf_width = o.leaf_width;
     ro.lu.panel_kernel = o.panel_kernel;
@@ -103,12 +129,20 @@ struct MixedRefinementMethod {
                      : fmt::format("{} after {} corrections: backward error {:.3g} > tol {:.3g}", to_string(last.outcome),
                                    last.iterations, berr, last.tol);
     }
-    const std::string factor_kernel =
-        o.factorization == Factorization::library
-            ? std::string(library_getrf_name<ExecSpace>())
-            : std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(n, ro.lu) +
-                  (ro.lu.lookahead && detail::lu_can_overlap<ExecSpace>() ? "/lookahead" : "") +
-                  (o.factor_precision == FactorPrecision::tf32 ? "/tf32_cublas_gemms" : "");
+    const std::string factor_kernel = [&]() -> std::string {
+      if (o.factorization == Factorization::library) return library_getrf_name<ExecSpace>();
+      std::string k = o.butterfly_depth > 0 ? fmt::format("butterfly_d{}/", std::min(o.butterfly_depth, butterfly_max_depth(n)))
+                                            : std::string();
+      if (o.pivoting == Pivoting::none) {
+        k += "unpivoted_lu";
+      } else if (o.pivoting == Pivoting::block_local) {  // the diagonal blocks' leaves
+        k += std::string("block_local_lu/") + lu_panel_kernel_name<ExecSpace>(std::min(n, ro.lu.block_size > 0 ? ro.lu.block_size : lu_default_block_size(n)), ro.lu);
+      } else {
+        k += std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(n, ro.lu) +
+             (ro.lu.lookahead && detail::lu_can_overlap<ExecSpace>() ? "/lookahead" : "");
+      }
+      return k + (o.factor_precision == FactorPrecision::tf32 ? "/tf32_cublas_gemms" : "");
+    }();
     r.metrics["kernel_run"] = std::string(o.solver == RefinementSolver::gmres ? "gmres_ir/" : "") + factor_kernel;
     r.metrics["refinement_outcome"] = std::string(to_string(last.outcome));
     r.metrics["iterations"] = std::int64_t(last.iterations);
