@@ -227,12 +227,22 @@ def main():
         ref = {(int(p["N"]), float(p["cond"])): p for p in mp if p.get("method") == "reference" and ok(p)}
         for p in sorted((p for p in mp if p.get("method") == "mixed_refinement"),
                         key=lambda p: (int(p["N"]), float(p["cond"]), str(p.get("factorization", "")),
+                                       str(p.get("factor_precision", "")), str(p.get("pivoting", "")),
+                                       int(p.get("butterfly_depth", 0) or 0), int(p.get("block_size", 0) or 0),
                                        str(p.get("panel_kernel", "")), str(p.get("solver", "")))):
             r = ref.get((int(p["N"]), float(p["cond"])))
             t, tr = p.get("solve_seconds_median"), r and r.get("solve_seconds_median")
             inner = p.get("inner_iterations_total")
             lib = p.get("factorization") == "library"
-            how = " (library getrf)" if lib else (" (tournament)" if p.get("panel_kernel") == "tournament" else "")
+            piv = str(p.get("pivoting", "partial"))
+            bd = int(p.get("butterfly_depth", 0) or 0)
+            bs = int(p.get("block_size", 0) or 0)
+            how = " (library getrf)" if lib else " (" + ", ".join(
+                x for x in ["tournament" if p.get("panel_kernel") == "tournament" else "",
+                            f"butterflies d{bd}" if bd > 0 else "",
+                            "" if piv == "partial" else piv + (f" {bs}" if bs > 0 and piv == "block_local" else ""),
+                            ] if x) + ")"
+            how = "" if how == " ()" else how
             rows.append([str(int(p["N"])), f"{float(p['cond']):.0e}", str(p.get("factor_precision")) + how,
                          str(p.get("solver", "classical")), str(p.get("status")),
                          str(p.get("iterations", "-")) + (f" ({inner} Krylov)" if inner is not None else ""),

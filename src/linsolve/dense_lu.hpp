@@ -35,6 +35,16 @@ struct LuResult {
 // is on par with or ~5% ahead of the pure recursion.
 inline int lu_default_block_size(int n) { return std::clamp(n, 1, 512); }
 
+// The outer panel width lu_factor uses on ExecSpace: `requested` if > 0, else the host's
+// lu_default_block_size and on a GPU panels of 256 (lu_bench mode=time on an H200, widths 128 to
+// 2048: 256 best or within 1% of it at N = 2000, 8192, 16384, 13.7 / 64.1 / 186.4 ms against
+// 14.7 / 66.3 / 188.6 ms with 512: results/reference/gpu-h200-block-local/lu_scan_block.txt).
+template <class ExecSpace>
+int lu_block_size(int n, int requested) {
+  if (requested > 0) return std::clamp(requested, 1, std::max(1, n));
+  return detail::is_host_space_v<ExecSpace> ? lu_default_block_size(n) : std::clamp(n, 1, 256);
+}
+
 using detail::LuPanelKernel;
 
 // Where lu_factor's time goes, each phase fenced (LuOptions::phases).
@@ -50,7 +60,7 @@ struct LuPhaseTimes {
 
 // Tuning of lu_factor; zeros (and `automatic`) pick per execution space.
 struct LuOptions {
-  int block_size = 0;  // outer panel width; 0: lu_default_block_size(n)
+  int block_size = 0;  // outer panel width; 0: lu_block_size's automatic width
   int leaf_width = 0;  // panel width that ends the recursion; 0: 8 on the host, 32 on a GPU
   LuPanelKernel panel_kernel = LuPanelKernel::automatic;
   int team_rows = 0;  // fused kernel: rows per team (then as many teams as that takes); persistent: rows
@@ -203,9 +213,9 @@ detail::PanelWork<ExecSpace> lu_panel_work(int n, LuOptions const& o, std::size_
 // update by gemm. A singular matrix is factored to the end (no NaN from a zero pivot) and
 // reported as singular with the first zero pivot.
 //
-// Launches at n = 16384 on a GPU (block 512, leaf 32): 512 leaves of one launch each (persistent,
-// team for the last 1024 rows) + per panel 15 (trsm, gemm) pairs of the recursion and one (laswp,
-// trsm, gemm): ~1,600 in all, ~1,000 of them cuBLAS. With the fused kernel's launch per column
+// Launches at n = 16384 on a GPU (block 256, leaf 32): 512 leaves of one launch each (persistent,
+// team for the last 1024 rows) + per panel 7 (trsm, gemm) pairs of the recursion and one (swap
+// plan, trsm, gemm): ~1,600 in all, ~1,000 of them cuBLAS (block 512: as many). With the fused kernel's launch per column
 // it was ~17,000, with three launches per column and leaves of 8 ~57,000.
 //
 // Any scalar T (double for gauss_elim; float for the mixed-precision solver, optionally rounded to
@@ -219,7 +229,7 @@ LuResult lu_factor(ExecSpace const& space,
   if (A.extent(1) != A.extent(0) || piv.extent(0) < A.extent(0))
     throw std::invalid_argument("numlab::linsolve::lu_factor: A must be square and piv hold n entries");
   if (n == 0) return {};
-  const int nb = std::clamp(opt.block_size > 0 ? opt.block_size : lu_default_block_size(n), 1, n);
+  const int nb = lu_block_size<ExecSpace>(n, opt.block_size);
   const double eps = opt.zero_pivot_eps >= 0        ? opt.zero_pivot_eps
                      : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
                                                 : double(std::numeric_limits<T>::epsilon());
@@ -306,7 +316,7 @@ LuResult lu_factor(ExecSpace const& space,
 
 // A := L\U in place WITHOUT pivoting (A = LU; detail/lu_nopivot.hpp): for a matrix made safe for it
 // (a random butterfly transformation, linsolve/butterfly.hpp), never for gauss_elim. Blocks of
-// opt.block_size columns (0: lu_default_block_size(n)); the leaves' width is
+// opt.block_size columns (0: lu_block_size's automatic width); the leaves' width is
 // detail::lu_nopivot_leaf, opt's panel options do not apply. Zero pivots as lu_factor reports them.
 template <class ExecSpace, class T>
 LuResult lu_factor_unpivoted(ExecSpace const& space,
@@ -315,7 +325,7 @@ LuResult lu_factor_unpivoted(ExecSpace const& space,
   const int n = static_cast<int>(A.extent(0));
   if (A.extent(1) != A.extent(0)) throw std::invalid_argument("numlab::linsolve::lu_factor_unpivoted: A must be square");
   if (n == 0) return {};
-  const int nb = std::clamp(opt.block_size > 0 ? opt.block_size : lu_default_block_size(n), 1, n);
+  const int nb = lu_block_size<ExecSpace>(n, opt.block_size);
   const double eps = opt.zero_pivot_eps >= 0        ? opt.zero_pivot_eps
                      : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
                                                 : double(std::numeric_limits<T>::epsilon());
@@ -328,7 +338,7 @@ LuResult lu_factor_unpivoted(ExecSpace const& space,
 }
 
 // PA = LU with the interchanges restricted to each diagonal block of opt.block_size rows (0:
-// lu_default_block_size(n)): P is block diagonal, piv[k] stays inside k's block. Per block the
+// lu_block_size's automatic width): P is block diagonal, piv[k] stays inside k's block. Per block the
 // diagonal block is factored with partial pivoting among its own rows (lu_factor, opt's panel
 // options), its interchanges are applied to the rest of its rows, then L21 = A21 U11^-1 and U12 by
 // trsm and the trailing update by gemm: no pivot search below the block, so no tall panel. Less
@@ -345,7 +355,7 @@ LuResult lu_factor_block_local(ExecSpace const& space,
   if (A.extent(1) != A.extent(0) || piv.extent(0) < A.extent(0))
     throw std::invalid_argument("numlab::linsolve::lu_factor_block_local: A must be square and piv hold n entries");
   if (n == 0) return {};
-  const int nb = std::clamp(opt.block_size > 0 ? opt.block_size : lu_default_block_size(n), 1, n);
+  const int nb = lu_block_size<ExecSpace>(n, opt.block_size);
   const double eps = opt.zero_pivot_eps >= 0        ? opt.zero_pivot_eps
                      : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
                                                 : double(std::numeric_limits<T>::epsilon());
@@ -396,7 +406,7 @@ LuResult lu_factor_block_local(ExecSpace const& space,
   return r;
 }
 
-// block_size 0 picks lu_default_block_size(n); everything else automatic.
+// block_size 0 picks lu_block_size's automatic width; everything else automatic.
 template <class ExecSpace, class T>
 LuResult lu_factor(ExecSpace const& space,
                    Kokkos::View<T**, Kokkos::LayoutLeft, Kokkos::Device<ExecSpace, typename ExecSpace::memory_space>> A,

@@ -323,14 +323,14 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   } else {
     convert_matrix(space, F, A, o.precision);
   }
+  // No interchanges: the identity (here, not in the lambda below: nvcc takes no device lambda there).
+  if (o.pivoting == Pivoting::none)
+    Kokkos::parallel_for("numlab::refine::identity_piv", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
+                         KOKKOS_LAMBDA(const int k) { piv(k) = k; });
   const LuResult f = [&] {
     if (o.factorization == Factorization::library) return library_lu_factor(space, F, piv);
     Tf32GemmScope<ExecSpace> tensor_cores(o.precision == FactorPrecision::tf32);
-    if (o.pivoting == Pivoting::none) {
-      Kokkos::parallel_for("numlab::refine::identity_piv", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
-                           KOKKOS_LAMBDA(const int k) { piv(k) = k; });
-      return lu_factor_unpivoted(space, F, lo);
-    }
+    if (o.pivoting == Pivoting::none) return lu_factor_unpivoted(space, F, lo);
     if (o.pivoting == Pivoting::block_local) return lu_factor_block_local(space, F, piv, lo);
     return lu_factor(space, F, piv, lo);
   }();

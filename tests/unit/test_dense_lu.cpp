@@ -241,7 +241,7 @@ LuRun run_lu(const HostMat& A, const std::vector<double>& b, nl::LuOptions const
   return r;
 }
 
-// block_size 0: lu_default_block_size(n); everything else automatic.
+// block_size 0: lu_block_size's automatic width; everything else automatic.
 LuRun run_lu(const HostMat& A, const std::vector<double>& b, int block_size) {
   nl::LuOptions o;
   o.block_size = block_size;

@@ -136,7 +136,7 @@ struct MixedRefinementMethod {
       if (o.pivoting == Pivoting::none) {
         k += "unpivoted_lu";
       } else if (o.pivoting == Pivoting::block_local) {  // the diagonal blocks' leaves
-        k += std::string("block_local_lu/") + lu_panel_kernel_name<ExecSpace>(std::min(n, ro.lu.block_size > 0 ? ro.lu.block_size : lu_default_block_size(n)), ro.lu);
+        k += std::string("block_local_lu/") + lu_panel_kernel_name<ExecSpace>(lu_block_size<ExecSpace>(n, ro.lu.block_size), ro.lu);
       } else {
         k += std::string("recursive_lu/") + lu_panel_kernel_name<ExecSpace>(n, ro.lu) +
              (ro.lu.lookahead && detail::lu_can_overlap<ExecSpace>() ? "/lookahead" : "");
