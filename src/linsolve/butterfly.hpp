@@ -45,7 +45,7 @@ struct Butterfly {
 // The largest depth whose every segment keeps at least two indices: floor(log2 n) (0 for n < 2).
 inline int butterfly_max_depth(int n) {
   int d = 0;
-  while (n >= 2 << d) ++d;
+  while ((n >> (d + 1)) >= 1) ++d;  // n >= 2^(d+1), without overflow
   return d;
 }
 

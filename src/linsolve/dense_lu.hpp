@@ -365,7 +365,7 @@ LuResult lu_factor_block_local(ExecSpace const& space,
   detail::SwapPlans<MS> plans;
   if (plans_on) plans = detail::SwapPlans<MS>(panels, nb);
   LuOptions bo = opt;  // the diagonal blocks: one recursive panel each, in program order
-  bo.block_size = 0;
+  bo.block_size = nb;
   bo.lookahead = false;
   bo.phases = nullptr;
   Kokkos::View<int*, MS> lpiv("numlab::lu::block_piv", nb);
@@ -389,9 +389,9 @@ LuResult lu_factor_block_local(ExecSpace const& space,
     auto A22 = Kokkos::subview(A, range_t(k2, n), range_t(k2, n));
     detail::trsm_right(space, "U", "N", A11, A21);  // L21 = A21 U11^-1
     detail::trsm_left(space, "L", "U", A11, A12);   // U12 = L11^-1 (P A12)
-    detail::gemm_nn(space, -1.0, A21, A12, 1.0, A22);
-    detail::round_block(space, A12, opt.storage);
+    detail::round_block(space, A12, opt.storage);   // the stored factors are what the update uses
     detail::round_block(space, A21, opt.storage);
+    detail::gemm_nn(space, -1.0, A21, A12, 1.0, A22);
     detail::round_block(space, A22, opt.storage);
   }
   // Each block's interchanges on the L columns left of it, deferred as in lu_factor.

@@ -350,7 +350,7 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   Kokkos::View<T*, Kokkos::LayoutLeft, Mem> d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::d"), n);
   const bool gmres = o.solver == RefinementSolver::gmres;
   Vector<ExecSpace> dx;
-  Vector<ExecSpace> t;  // random_butterfly: U^T r and V d in fp64
+  Vector<ExecSpace> t;  // butterflies: U^T r and V d in fp64
   if (butterflies) t = Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::t"), n);
   DenseMatrix<ExecSpace> F64;  // GMRES-IR: the factors' values in fp64 (an n x n copy)
   std::unique_ptr<GmresWork<ExecSpace>> ws;

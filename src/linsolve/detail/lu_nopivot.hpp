@@ -104,9 +104,9 @@ void factor_square_nopivot(ExecSpace const& space, AV const& A, int k0, int m, F
   auto A22 = Kokkos::subview(A, range_t(k1, k2), range_t(k1, k2));
   trsm_left(space, "L", "U", A11, A12);
   trsm_right(space, "U", "N", A11, A21);
-  gemm_nn(space, -1.0, A21, A12, 1.0, A22);
-  round_block(space, A12, storage);
+  round_block(space, A12, storage);  // the stored factors are what the update uses
   round_block(space, A21, storage);
+  gemm_nn(space, -1.0, A21, A12, 1.0, A22);
   round_block(space, A22, storage);
   factor_square_nopivot(space, A, k1, m - m1, storage);
 }
@@ -127,9 +127,9 @@ void lu_factor_nopivot(ExecSpace const& space, AV const& A, int nb, FactorPrecis
     auto A22 = Kokkos::subview(A, range_t(k2, n), range_t(k2, n));
     trsm_right(space, "U", "N", A11, A21);  // L21 = A21 U11^-1
     trsm_left(space, "L", "U", A11, A12);   // U12 = L11^-1 A12
-    gemm_nn(space, -1.0, A21, A12, 1.0, A22);
     round_block(space, A12, storage);
     round_block(space, A21, storage);
+    gemm_nn(space, -1.0, A21, A12, 1.0, A22);
     round_block(space, A22, storage);
   }
 }

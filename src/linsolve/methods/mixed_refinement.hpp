@@ -51,7 +51,10 @@ struct MixedRefinementOptions : GaussElimOptions {
             option("tol", &O::tol,
                    "stop when ||b - A x||_inf / (||A||_inf ||x||_inf + ||b||_inf) <= tol; 0 = sqrt(N) eps_64",
                    Range::closed(0, 1)),
-            option("pivoting", &O::pivoting, "the low-precision LU's row interchanges"),
+            option("pivoting", &O::pivoting,
+                   "the low-precision LU's row interchanges (block_local: block_size, leaf_width and panel_kernel "
+                   "apply to the diagonal blocks, lookahead does not; none: leaf_width, panel_kernel and lookahead "
+                   "do not apply)"),
             option("butterfly_depth", &O::butterfly_depth,
                    "> 0: factor U^T A V with U, V random recursive butterflies of this depth (at most floor(log2 N) "
                    "levels are used); 0: A",
