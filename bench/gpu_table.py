@@ -234,15 +234,15 @@ def main():
             t, tr = p.get("solve_seconds_median"), r and r.get("solve_seconds_median")
             inner = p.get("inner_iterations_total")
             lib = p.get("factorization") == "library"
-            piv = str(p.get("pivoting", "partial"))
-            bd = int(p.get("butterfly_depth", 0) or 0)
-            bs = int(p.get("block_size", 0) or 0)
-            how = " (library getrf)" if lib else " (" + ", ".join(
-                x for x in ["tournament" if p.get("panel_kernel") == "tournament" else "",
-                            f"butterflies d{bd}" if bd > 0 else "",
-                            "" if piv == "partial" else piv + (f" {bs}" if bs > 0 and piv == "block_local" else ""),
-                            ] if x) + ")"
-            how = "" if how == " ()" else how
+            piv, bd, bs = str(p.get("pivoting", "partial")), int(p.get("butterfly_depth") or 0), int(p.get("block_size") or 0)
+            notes = ["library getrf"] if lib else []
+            if p.get("panel_kernel") == "tournament":
+                notes.append("tournament")
+            if bd > 0:
+                notes.append(f"butterflies d{bd}")
+            if piv != "partial":
+                notes.append(piv + (f" {bs}" if bs > 0 and piv == "block_local" else ""))
+            how = f" ({', '.join(notes)})" if notes else ""
             rows.append([str(int(p["N"])), f"{float(p['cond']):.0e}", str(p.get("factor_precision")) + how,
                          str(p.get("solver", "classical")), str(p.get("status")),
                          str(p.get("iterations", "-")) + (f" ({inner} Krylov)" if inner is not None else ""),

@@ -39,7 +39,6 @@ struct Butterfly {
   std::vector<Kokkos::View<int* [2], MS>> pairs;  // level l: (p, q) pairs
   std::vector<Kokkos::View<int*, MS>> singles;    // level l: indices scaled alone
   std::vector<Kokkos::View<double*, MS>> diag;    // level l: D_l, n entries
-  std::vector<std::vector<double>> diag_host;     // the same, for references and records
 };
 
 // The largest depth whose every segment keeps at least two indices: floor(log2 n) (0 for n < 2).
@@ -70,31 +69,29 @@ Butterfly<ExecSpace> make_butterfly(ExecSpace const& space, int n, int depth, st
   if (n < 0 || depth < 0 || depth > butterfly_max_depth(n))
     throw std::invalid_argument("numlab::linsolve::make_butterfly: depth must lie in [0, floor(log2 n)] (n = " +
                                 std::to_string(n) + ", depth " + std::to_string(depth) + ")");
+  using MS = typename ExecSpace::memory_space;
   Butterfly<ExecSpace> b;
   b.n = n;
   b.depth = depth;
   std::mt19937_64 rng(seed);  // its raw output is the same everywhere (distributions are not)
   auto u = [&rng] { return double(rng() >> 11) * 0x1.0p-53 - 0.5; };
   for (int l = 0; l < depth; ++l) {
-    std::vector<int> p, q, s;
-    for (auto [lo, len] : butterfly_segments(n, l)) {
-      const int h = len / 2;
-      for (int i = 0; i < h; ++i) {
-        p.push_back(lo + i);
-        q.push_back(lo + h + i);
-      }
-      if (len % 2) s.push_back(lo + 2 * h);
-    }
-    Kokkos::View<int* [2], typename ExecSpace::memory_space> pv("numlab::rbt::pairs", p.size());
-    Kokkos::View<int*, typename ExecSpace::memory_space> sv("numlab::rbt::singles", s.size());
-    Kokkos::View<double*, typename ExecSpace::memory_space> dv("numlab::rbt::diag", n);
+    const auto segments = butterfly_segments(n, l);
+    std::size_t np = 0, ns = 0;
+    for (auto [lo, len] : segments) np += len / 2, ns += len % 2;
+    Kokkos::View<int* [2], MS> pv("numlab::rbt::pairs", np);
+    Kokkos::View<int*, MS> sv("numlab::rbt::singles", ns);
+    Kokkos::View<double*, MS> dv("numlab::rbt::diag", n);
     auto hp = Kokkos::create_mirror_view(pv);
     auto hs = Kokkos::create_mirror_view(sv);
     auto hd = Kokkos::create_mirror_view(dv);
-    for (std::size_t k = 0; k < p.size(); ++k) hp(k, 0) = p[k], hp(k, 1) = q[k];
-    for (std::size_t k = 0; k < s.size(); ++k) hs(k) = s[k];
-    std::vector<double> d(n);
-    for (int i = 0; i < n; ++i) hd(i) = d[i] = std::exp(u() / 10);
+    np = ns = 0;
+    for (auto [lo, len] : segments) {
+      const int h = len / 2;
+      for (int i = 0; i < h; ++i, ++np) hp(np, 0) = lo + i, hp(np, 1) = lo + h + i;
+      if (len % 2) hs(ns++) = lo + 2 * h;
+    }
+    for (int i = 0; i < n; ++i) hd(i) = std::exp(u() / 10);
     Kokkos::deep_copy(space, pv, hp);
     Kokkos::deep_copy(space, sv, hs);
     Kokkos::deep_copy(space, dv, hd);
@@ -102,7 +99,6 @@ Butterfly<ExecSpace> make_butterfly(ExecSpace const& space, int n, int depth, st
     b.pairs.push_back(pv);
     b.singles.push_back(sv);
     b.diag.push_back(dv);
-    b.diag_host.push_back(std::move(d));
   }
   return b;
 }
@@ -173,44 +169,46 @@ void butterfly_transform_matrix(ExecSpace const& space, Butterfly<ExecSpace> con
   for (int l = V.depth - 1; l >= 0; --l) detail::butterfly_level_matrix(space, V, l, A, 1);
 }
 
-// v := U^T v.
-template <class ExecSpace, class XV>
-void butterfly_apply_transpose(ExecSpace const& space, Butterfly<ExecSpace> const& U, XV const& v) {
-  using T = typename XV::non_const_value_type;
-  for (int l = U.depth - 1; l >= 0; --l) {
-    auto pr = U.pairs[l];
-    auto sg = U.singles[l];
-    auto D = U.diag[l];
-    Kokkos::parallel_for(
-        "numlab::rbt::vec_t", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(pr.extent(0))),
-        KOKKOS_LAMBDA(const int k) { detail::butterfly_t_pair<T>(v(pr(k, 0)), v(pr(k, 1)), D(pr(k, 0)), D(pr(k, 1))); });
-    Kokkos::parallel_for(
-        "numlab::rbt::vec_t_single", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(sg.extent(0))),
-        KOKKOS_LAMBDA(const int k) { v(sg(k)) = T(D(sg(k)) * v(sg(k))); });
-  }
-}
+namespace detail {
 
-// v := V v: L_0 first, (x_p, x_q) <- (D_p x_p + D_q x_q, D_p x_p - D_q x_q) / sqrt(2).
+// Level l of bf on the vector v: the transposed form (B^T v) or the plain one (B v:
+// (x_p, x_q) <- (D_p x_p + D_q x_q, D_p x_p - D_q x_q) / sqrt(2)); singles are scaled by D alone.
 template <class ExecSpace, class XV>
-void butterfly_apply(ExecSpace const& space, Butterfly<ExecSpace> const& V, XV const& v) {
+void butterfly_level_vector(ExecSpace const& space, Butterfly<ExecSpace> const& bf, int l, XV const& v, bool transposed) {
   using T = typename XV::non_const_value_type;
-  for (int l = 0; l < V.depth; ++l) {
-    auto pr = V.pairs[l];
-    auto sg = V.singles[l];
-    auto D = V.diag[l];
-    Kokkos::parallel_for(
-        "numlab::rbt::vec", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(pr.extent(0))),
-        KOKKOS_LAMBDA(const int k) {
+  auto pr = bf.pairs[l];
+  auto sg = bf.singles[l];
+  auto D = bf.diag[l];
+  Kokkos::parallel_for(
+      "numlab::rbt::vec", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(pr.extent(0))),
+      KOKKOS_LAMBDA(const int k) {
+        const int p = pr(k, 0), q = pr(k, 1);
+        if (transposed) {
+          butterfly_t_pair<T>(v(p), v(q), D(p), D(q));
+        } else {
           constexpr double s = 0.70710678118654752440;
-          const int p = pr(k, 0), q = pr(k, 1);
           const double a = D(p) * v(p), b = D(q) * v(q);
           v(p) = T(s * (a + b));
           v(q) = T(s * (a - b));
-        });
-    Kokkos::parallel_for(
-        "numlab::rbt::vec_single", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(sg.extent(0))),
-        KOKKOS_LAMBDA(const int k) { v(sg(k)) = T(D(sg(k)) * v(sg(k))); });
-  }
+        }
+      });
+  Kokkos::parallel_for(
+      "numlab::rbt::vec_single", Kokkos::RangePolicy<ExecSpace>(space, 0, static_cast<int>(sg.extent(0))),
+      KOKKOS_LAMBDA(const int k) { v(sg(k)) = T(D(sg(k)) * v(sg(k))); });
+}
+
+}  // namespace detail
+
+// v := U^T v (L_{d-1}^T first).
+template <class ExecSpace, class XV>
+void butterfly_apply_transpose(ExecSpace const& space, Butterfly<ExecSpace> const& U, XV const& v) {
+  for (int l = U.depth - 1; l >= 0; --l) detail::butterfly_level_vector(space, U, l, v, true);
+}
+
+// v := V v (L_0 first).
+template <class ExecSpace, class XV>
+void butterfly_apply(ExecSpace const& space, Butterfly<ExecSpace> const& V, XV const& v) {
+  for (int l = 0; l < V.depth; ++l) detail::butterfly_level_vector(space, V, l, v, false);
 }
 
 }  // namespace numlab::linsolve

@@ -81,6 +81,43 @@ struct LuOptions {
 };
 
 
+namespace detail {
+
+// The singularity rule's threshold for A before factorisation (see singular_threshold): eps is
+// opt.zero_pivot_eps, else the emulated storage format's, else T's.
+template <class T, class ExecSpace, class AV>
+double zero_pivot_threshold(ExecSpace const& space, AV const& A, LuOptions const& opt) {
+  const double eps = opt.zero_pivot_eps >= 0     ? opt.zero_pivot_eps
+                     : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
+                                                : double(std::numeric_limits<T>::epsilon());
+  return singular_threshold(static_cast<int>(A.extent(0)), max_abs(space, A), eps);
+}
+
+// The factorisation's outcome: singular at the first pivot at or below the threshold.
+template <class ExecSpace, class AV>
+LuResult factors_result(ExecSpace const& space, AV const& A, double threshold) {
+  LuResult r;
+  r.zero_pivot = first_zero_pivot(space, A, threshold);
+  if (r.zero_pivot >= 0) r.status = SolveStatus::singular;
+  return r;
+}
+
+// The L columns of every panel of nb follow the interchanges of the panels after it, deferred to
+// the end (no step reads them again): each column streams through memory once per later panel.
+// By the panels' swap plans where they were built, else dlaswp's loop.
+template <class ExecSpace, class AV, class PivView>
+void deferred_lower_swaps(ExecSpace const& space, SwapPlans<typename ExecSpace::memory_space> const* plans,
+                          AV const& A, PivView const& piv, int nb) {
+  const int n = static_cast<int>(A.extent(0));
+  if (plans) {
+    for (int p = 1; p * nb < n; ++p) swap_plan_apply(space, *plans, p, A, 0, p * nb);
+  } else {
+    laswp_deferred_lower(space, A, piv, nb);
+  }
+}
+
+}  // namespace detail
+
 // The execution space the dense LU of ExecSpace's data runs on: Serial for a multi-threaded host
 // backend (OpenMP, Threads) where Serial is enabled, ExecSpace otherwise. On the host the LU's flops
 // are in gemm/trsm, which the BLAS library threads itself; the panel and interchange kernels between
@@ -230,10 +267,7 @@ LuResult lu_factor(ExecSpace const& space,
     throw std::invalid_argument("numlab::linsolve::lu_factor: A must be square and piv hold n entries");
   if (n == 0) return {};
   const int nb = lu_block_size<ExecSpace>(n, opt.block_size);
-  const double eps = opt.zero_pivot_eps >= 0        ? opt.zero_pivot_eps
-                     : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
-                                                : double(std::numeric_limits<T>::epsilon());
-  const double threshold = detail::singular_threshold(n, detail::max_abs(space, A), eps);
+  const double threshold = detail::zero_pivot_threshold<T>(space, A, opt);
   auto work = lu_panel_work<ExecSpace>(n, opt, sizeof(T));
   if (opt.phases) work.leaf_seconds = &opt.phases->leaves;
 
@@ -297,21 +331,10 @@ LuResult lu_factor(ExecSpace const& space,
     update(M, k, k3, n);  // while the rest of the update runs here
     if (k2 < n) detail::stream_wait(st, M, S);  // the next step needs that panel's pivots
   }
-  // The L columns of every panel follow the interchanges of the panels after it, deferred to the
-  // end (no step reads them again): each column streams through memory once per later panel.
-  phase(&LuPhaseTimes::lower_swaps, [&] {
-    if (plans_on) {
-      for (int p = 1; p < panels; ++p) detail::swap_plan_apply(M, plans, p, A, 0, p * nb);
-    } else {
-      detail::laswp_deferred_lower(M, A, piv, nb);
-    }
-  });
+  phase(&LuPhaseTimes::lower_swaps, [&] { detail::deferred_lower_swaps(M, plans_on ? &plans : nullptr, A, piv, nb); });
   detail::stream_wait(st, space, M);
 
-  LuResult r;
-  r.zero_pivot = detail::first_zero_pivot(space, A, threshold);
-  if (r.zero_pivot >= 0) r.status = SolveStatus::singular;
-  return r;
+  return detail::factors_result(space, A, threshold);
 }
 
 // A := L\U in place WITHOUT pivoting (A = LU; detail/lu_nopivot.hpp): for a matrix made safe for it
@@ -326,15 +349,9 @@ LuResult lu_factor_unpivoted(ExecSpace const& space,
   if (A.extent(1) != A.extent(0)) throw std::invalid_argument("numlab::linsolve::lu_factor_unpivoted: A must be square");
   if (n == 0) return {};
   const int nb = lu_block_size<ExecSpace>(n, opt.block_size);
-  const double eps = opt.zero_pivot_eps >= 0        ? opt.zero_pivot_eps
-                     : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
-                                                : double(std::numeric_limits<T>::epsilon());
-  const double threshold = detail::singular_threshold(n, detail::max_abs(space, A), eps);
+  const double threshold = detail::zero_pivot_threshold<T>(space, A, opt);
   detail::lu_factor_nopivot(space, A, nb, opt.storage);
-  LuResult r;
-  r.zero_pivot = detail::first_zero_pivot(space, A, threshold);
-  if (r.zero_pivot >= 0) r.status = SolveStatus::singular;
-  return r;
+  return detail::factors_result(space, A, threshold);
 }
 
 // PA = LU with the interchanges restricted to each diagonal block of opt.block_size rows (0:
@@ -356,10 +373,7 @@ LuResult lu_factor_block_local(ExecSpace const& space,
     throw std::invalid_argument("numlab::linsolve::lu_factor_block_local: A must be square and piv hold n entries");
   if (n == 0) return {};
   const int nb = lu_block_size<ExecSpace>(n, opt.block_size);
-  const double eps = opt.zero_pivot_eps >= 0        ? opt.zero_pivot_eps
-                     : is_emulated(opt.storage) ? 2 * unit_roundoff(opt.storage)
-                                                : double(std::numeric_limits<T>::epsilon());
-  const double threshold = detail::singular_threshold(n, detail::max_abs(space, A), eps);
+  const double threshold = detail::zero_pivot_threshold<T>(space, A, opt);
   const bool plans_on = (opt.gpu_code || !detail::is_host_space_v<ExecSpace>) && nb <= detail::swap_plan_max_nb;
   const int panels = (n + nb - 1) / nb;
   detail::SwapPlans<MS> plans;
@@ -383,27 +397,10 @@ LuResult lu_factor_block_local(ExecSpace const& space,
     } else {
       detail::laswp(space, A, piv, k, k2, k2, n);
     }
-    auto A11 = Kokkos::subview(A, range_t(k, k2), range_t(k, k2));
-    auto A12 = Kokkos::subview(A, range_t(k, k2), range_t(k2, n));
-    auto A21 = Kokkos::subview(A, range_t(k2, n), range_t(k, k2));
-    auto A22 = Kokkos::subview(A, range_t(k2, n), range_t(k2, n));
-    detail::trsm_right(space, "U", "N", A11, A21);  // L21 = A21 U11^-1
-    detail::trsm_left(space, "L", "U", A11, A12);   // U12 = L11^-1 (P A12)
-    detail::round_block(space, A12, opt.storage);   // the stored factors are what the update uses
-    detail::round_block(space, A21, opt.storage);
-    detail::gemm_nn(space, -1.0, A21, A12, 1.0, A22);
-    detail::round_block(space, A22, opt.storage);
+    detail::eliminate_below_block(space, A, k, k2, n, opt.storage);  // U12 from P A12
   }
-  // Each block's interchanges on the L columns left of it, deferred as in lu_factor.
-  if (plans_on) {
-    for (int p = 1; p < panels; ++p) detail::swap_plan_apply(space, plans, p, A, 0, p * nb);
-  } else {
-    detail::laswp_deferred_lower(space, A, piv, nb);
-  }
-  LuResult r;
-  r.zero_pivot = detail::first_zero_pivot(space, A, threshold);
-  if (r.zero_pivot >= 0) r.status = SolveStatus::singular;
-  return r;
+  detail::deferred_lower_swaps(space, plans_on ? &plans : nullptr, A, piv, nb);
+  return detail::factors_result(space, A, threshold);
 }
 
 // block_size 0 picks lu_block_size's automatic width; everything else automatic.

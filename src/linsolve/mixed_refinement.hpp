@@ -194,7 +194,7 @@ void axpby(ExecSpace const& space, double alpha, X const& x, double beta, Y cons
 template <class ExecSpace>
 struct ButterflyPair {
   Butterfly<ExecSpace> U, V;
-  Vector<ExecSpace> t;  // U^T v before the interchanges gather it
+  Vector<ExecSpace> t;  // fp64 scratch: U^T v before the interchanges gather it, V d
 };
 
 // out = (LU)^-1 P v with the fp64 copy F of the factors (P as lu_permutation's gather); with
@@ -350,8 +350,6 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
   Kokkos::View<T*, Kokkos::LayoutLeft, Mem> d(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::d"), n);
   const bool gmres = o.solver == RefinementSolver::gmres;
   Vector<ExecSpace> dx;
-  Vector<ExecSpace> t;  // butterflies: U^T r and V d in fp64
-  if (butterflies) t = Vector<ExecSpace>(Kokkos::ViewAllocateWithoutInitializing("numlab::refine::t"), n);
   DenseMatrix<ExecSpace> F64;  // GMRES-IR: the factors' values in fp64 (an n x n copy)
   std::unique_ptr<GmresWork<ExecSpace>> ws;
   if (gmres) {
@@ -389,7 +387,8 @@ RefinementResult refine(ExecSpace const& space, DenseMatrix<ExecSpace> const& A,
       axpby(space, 1.0, dx, 1.0, x);
     } else if (it > 0 || rnorm > 0) {
       const double scale = rnorm > 0 ? rnorm : 1.0;
-      if (butterflies) {  // d = (LU)^-1 U^T r / scale, x += scale V d
+      if (butterflies) {  // d = (LU)^-1 P U^T r / scale, x += scale V d (t: U^T r, then V d, in fp64)
+        auto const& t = rbt->t;
         Kokkos::deep_copy(space, t, r);
         butterfly_apply_transpose(space, rbt->U, t);
         to_low_permuted(space, t, perm, 1.0 / scale, d, o.precision);

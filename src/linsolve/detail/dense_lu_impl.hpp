@@ -60,6 +60,19 @@ void trsm_left(ExecSpace const& space, const char* uplo, const char* diag, TV co
 #endif
 }
 
+// B := B op(T)^{-1} from the right; uplo "L"/"U", diag "U" (unit) / "N".
+template <class ExecSpace, class TV, class BV>
+void trsm_right(ExecSpace const& space, const char* uplo, const char* diag, TV const& T, BV const& B) {
+  static_assert(is_layout_left_v<TV> && is_layout_left_v<BV>);
+  if (B.extent(0) == 0 || B.extent(1) == 0) return;
+#if NUMLAB_KOKKOS4
+  KokkosBlas::trsm(space, "R", uplo, "N", diag, 1.0, T, B);
+#else
+  space.fence();
+  KokkosBlas::trsm("R", uplo, "N", diag, 1.0, T, B);
+#endif
+}
+
 // Applies the interchanges piv[k0..k1) in order to columns [c0, c1) of A (LAPACK dlaswp).
 // One column per work item: its swaps are sequential, the columns independent.
 template <class ExecSpace, class AV, class PivView>

@@ -25,19 +25,6 @@ namespace numlab::linsolve::detail {
 // Widest diagonal block one team factors in scratch (64 x 64 fp64: 32 KiB).
 inline constexpr int lu_nopivot_leaf = 64;
 
-// B := B op(T)^{-1} from the right; uplo "L"/"U", diag "U" (unit) / "N".
-template <class ExecSpace, class TV, class BV>
-void trsm_right(ExecSpace const& space, const char* uplo, const char* diag, TV const& T, BV const& B) {
-  static_assert(is_layout_left_v<TV> && is_layout_left_v<BV>);
-  if (B.extent(0) == 0 || B.extent(1) == 0) return;
-#if NUMLAB_KOKKOS4
-  KokkosBlas::trsm(space, "R", uplo, "N", diag, 1.0, T, B);
-#else
-  space.fence();
-  KokkosBlas::trsm("R", uplo, "N", diag, 1.0, T, B);
-#endif
-}
-
 // One team factors the m x m block D (m <= lu_nopivot_leaf) without pivoting, in scratch
 // (column-major S[j*m + i]): per column the multipliers, a barrier, the rank-1 update of the rest,
 // a barrier. A zero pivot gives zero multipliers here; the triangular solves of the blocks beyond
@@ -86,6 +73,23 @@ void factor_leaf_nopivot(ExecSpace const& space, AV const& D) {
                        f);
 }
 
+// With the diagonal block [k0, k1)^2 of the square [k0, k2)^2 of A factored (L11 U11, stored as
+// L\U): U12 = L11^-1 A12 and L21 = A21 U11^-1 by trsm, then A22 -= L21 U12 by gemm, each block
+// rounded to `storage` once written (the update uses the stored factors).
+template <class ExecSpace, class AV>
+void eliminate_below_block(ExecSpace const& space, AV const& A, int k0, int k1, int k2, FactorPrecision storage) {
+  auto A11 = Kokkos::subview(A, range_t(k0, k1), range_t(k0, k1));
+  auto A12 = Kokkos::subview(A, range_t(k0, k1), range_t(k1, k2));
+  auto A21 = Kokkos::subview(A, range_t(k1, k2), range_t(k0, k1));
+  auto A22 = Kokkos::subview(A, range_t(k1, k2), range_t(k1, k2));
+  trsm_left(space, "L", "U", A11, A12);
+  trsm_right(space, "U", "N", A11, A21);
+  round_block(space, A12, storage);
+  round_block(space, A21, storage);
+  gemm_nn(space, -1.0, A21, A12, 1.0, A22);
+  round_block(space, A22, storage);
+}
+
 // The square block A[k0, k0 + m) x [k0, k0 + m) factored without pivoting, by halves down to the
 // leaves (dgetrf2's recursion without its interchanges).
 template <class ExecSpace, class AV>
@@ -96,19 +100,9 @@ void factor_square_nopivot(ExecSpace const& space, AV const& A, int k0, int m, F
     return;
   }
   const int m1 = std::max(lu_nopivot_leaf, m / 2 / lu_nopivot_leaf * lu_nopivot_leaf);  // leaves stay whole
-  const int k1 = k0 + m1, k2 = k0 + m;
   factor_square_nopivot(space, A, k0, m1, storage);
-  auto A11 = Kokkos::subview(A, range_t(k0, k1), range_t(k0, k1));
-  auto A12 = Kokkos::subview(A, range_t(k0, k1), range_t(k1, k2));
-  auto A21 = Kokkos::subview(A, range_t(k1, k2), range_t(k0, k1));
-  auto A22 = Kokkos::subview(A, range_t(k1, k2), range_t(k1, k2));
-  trsm_left(space, "L", "U", A11, A12);
-  trsm_right(space, "U", "N", A11, A21);
-  round_block(space, A12, storage);  // the stored factors are what the update uses
-  round_block(space, A21, storage);
-  gemm_nn(space, -1.0, A21, A12, 1.0, A22);
-  round_block(space, A22, storage);
-  factor_square_nopivot(space, A, k1, m - m1, storage);
+  eliminate_below_block(space, A, k0, k0 + m1, k0 + m, storage);
+  factor_square_nopivot(space, A, k0 + m1, m - m1, storage);
 }
 
 // A := L\U in place, no interchanges, blocks of nb columns (entries rounded to `storage` after
@@ -120,17 +114,7 @@ void lu_factor_nopivot(ExecSpace const& space, AV const& A, int nb, FactorPrecis
   for (int k = 0; k < n; k += nb) {
     const int k2 = std::min(k + nb, n);
     factor_square_nopivot(space, A, k, k2 - k, storage);
-    if (k2 == n) break;
-    auto A11 = Kokkos::subview(A, range_t(k, k2), range_t(k, k2));
-    auto A12 = Kokkos::subview(A, range_t(k, k2), range_t(k2, n));
-    auto A21 = Kokkos::subview(A, range_t(k2, n), range_t(k, k2));
-    auto A22 = Kokkos::subview(A, range_t(k2, n), range_t(k2, n));
-    trsm_right(space, "U", "N", A11, A21);  // L21 = A21 U11^-1
-    trsm_left(space, "L", "U", A11, A12);   // U12 = L11^-1 A12
-    round_block(space, A12, storage);
-    round_block(space, A21, storage);
-    gemm_nn(space, -1.0, A21, A12, 1.0, A22);
-    round_block(space, A22, storage);
+    if (k2 < n) eliminate_below_block(space, A, k, k2, n, storage);
   }
 }
 
