@@ -130,9 +130,26 @@ def main():
         table("Native fp32 flash forward (backend: cuda_native, 3xTF32) vs SDPA efficient fp32, TF32 off (target >= 2.0x)",
               ["N", "D", "kernel", "native TFLOP/s", "efficient", "native / efficient", "Kokkos flash", "native / Kokkos"],
               rows)
+    rows = []
+    nb32 = {m: pick(load(f("attn_gpu_fp32_native.h5")), "flash_bwd", dq=m) for m in ("atomic", "separate")}
+    for mode, b in nb32.items():
+        for k in sorted(b):
+            a = b[k].get("backward_tflops")
+            e = eff.get(k, {}).get("backward_tflops")
+            at = nb32["atomic"].get(k, {}).get("backward_tflops")
+            kk = by_mode[mode].get(k, {}).get("backward_tflops")
+            rows.append([str(k[0]), str(k[1]), mode, str(b[k].get("kernel_run", "")), fmt(a), fmt(e),
+                         fmt(ratio(a, e), ".2f"), fmt(ratio(at, a), ".2f") if mode == "separate" else "-", fmt(kk),
+                         fmt(ratio(a, kk), ".2f")])
+    if rows:
+        table("Native fp32 flash backward (backend: cuda_native, 3xTF32) vs SDPA efficient fp32 backward, TF32 off "
+              "(target >= 1.5x)",
+              ["N", "D", "dQ", "kernel", "native TFLOP/s", "efficient", "native / efficient", "time / atomic",
+               "Kokkos flash_bwd", "native / Kokkos"], rows)
     acc32 = load(f("attn_gpu_fp32_native_accuracy.h5"))
     rows = []
-    for p in sorted((p for p in acc32 if ok(p)), key=lambda p: (int(p["D"]), int(bool(p.get("causal", 0))), int(p["N"]))):
+    for p in sorted((p for p in acc32 if ok(p) and p.get("method") == "flash"),
+                    key=lambda p: (int(p["D"]), int(bool(p.get("causal", 0))), int(p["N"]))):
         cells = [str(p["D"]), "yes" if p.get("causal") else "no", str(p["N"])]
         for x in ("O", "L"):
             e, b = p.get(f"{x}_max_abs_error"), p.get(f"{x}_max_abs_error_standard_same_precision")
@@ -143,6 +160,20 @@ def main():
         table("Native fp32 forward accuracy: error vs fp64 beside standard attention in fp32 on the host (target <= 2)",
               ["D", "causal", "N", "O max-abs", "std fp32", "ratio", "rel-fro ratio", "L max-abs", "std fp32", "ratio",
                "rel-fro ratio"], rows)
+    rows = []
+    for p in sorted((p for p in acc32 if ok(p) and p.get("method") == "flash_bwd"),
+                    key=lambda p: (int(p["D"]), int(bool(p.get("causal", 0))), int(p["N"]), str(p.get("dq")))):
+        cells = [str(p["D"]), "yes" if p.get("causal") else "no", str(p["N"]), str(p.get("dq"))]
+        for x in ("dQ", "dK", "dV"):
+            e, b = p.get(f"{x}_max_abs_error"), p.get(f"{x}_max_abs_error_standard_same_precision")
+            ef, bf = p.get(f"{x}_rel_fro_error"), p.get(f"{x}_rel_fro_error_standard_same_precision")
+            cells += [fmt(e, ".2e"), fmt(ratio(e, b), ".2f"), fmt(ratio(ef, bf), ".2f")]
+        rows.append(cells)
+    if rows:
+        table("Native fp32 backward accuracy: error vs fp64 over that of standard attention's backward in fp32 on the "
+              "host (target <= 2)",
+              ["D", "causal", "N", "dQ", "dQ max-abs", "ratio", "rel-fro ratio", "dK max-abs", "ratio", "rel-fro ratio",
+               "dV max-abs", "ratio", "rel-fro ratio"], rows)
 
     nat = load(f("attn_cuda_bench.h5"))
     half = load(f("peers_torch_half.h5"))

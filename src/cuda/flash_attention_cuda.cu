@@ -124,11 +124,10 @@ KernelRun tiled_forward(ForwardArgs const& a, void* cuda_stream) {
 
 KernelRun flash_backward(BackwardArgs const& a, void* cuda_stream) {
   const AttnShape& s = a.shape;
-  if (a.dtype == DType::fp32)
-    throw std::runtime_error("numlab::cuda::flash_backward: no fp32 backward yet (bf16, fp16; fp32 runs the forward)");
   check_shape(s, a.dtype, "flash_backward");
   auto st = static_cast<cudaStream_t>(cuda_stream);
-  const std::size_t q_bytes = 2 * std::size_t(s.B) * s.H * s.N * s.D, kv_bytes = 2 * std::size_t(s.B) * s.H * s.N_kv * s.D;
+  const std::size_t e = element_bytes(a.dtype);
+  const std::size_t q_bytes = e * s.B * s.H * s.N * s.D, kv_bytes = e * s.B * s.H * s.N_kv * s.D;
   if (s.N == 0 || s.N_kv == 0) {  // no query-key pair: every gradient is zero
     if (q_bytes) memset_or_throw(a.dq, q_bytes, st, "flash_backward: zero dQ");
     if (kv_bytes) memset_or_throw(a.dk, kv_bytes, st, "flash_backward: zero dK"),
@@ -141,6 +140,8 @@ KernelRun flash_backward(BackwardArgs const& a, void* cuda_stream) {
   if (a.workspace_bytes < backward_workspace_bytes(s, a.deterministic))
     throw std::runtime_error("numlab::cuda::flash_backward: workspace_bytes < backward_workspace_bytes()");
   const float scale = resolve_scale(a.scale, s.D);
+  if (a.dtype == DType::fp32)
+    return s.D == 64 ? detail::launch_bwd_fp32<64>(a, scale, st) : detail::launch_bwd_fp32<128>(a, scale, st);
   if (a.dtype == DType::bf16) return dispatch_bwd<__nv_bfloat16>(a, scale, st);
   return dispatch_bwd<__half>(a, scale, st);
 }

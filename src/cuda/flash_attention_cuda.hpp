@@ -7,11 +7,11 @@
 
 namespace numlab::cuda {
 
-// fp32: the forward only (flash_forward, D = 64 and 128), on TF32 tensor cores with split operands
-// (flash_fwd_fp32_kernel.cuh); tensors of fp32.
+// fp32: D = 64 and 128, forward and backward on TF32 tensor cores with split operands
+// (flash_fwd_fp32_kernel.cuh, flash_bwd_fp32_kernel.cuh); tensors of fp32.
 enum class DType { bf16, fp16, fp32 };
 
-// How the fp32 forward forms its products: tf32x3 (every operand x = hi + lo in TF32, x y ~ hi hi +
+// How the fp32 kernels form their products: tf32x3 (every operand x = hi + lo in TF32, x y ~ hi hi +
 // hi lo + lo hi: fp32-level accuracy, the default) or tf32x1 (hi hi alone: TF32 accuracy, ~1e-3
 // relative; only to measure what the split costs).
 enum class Fp32Products { tf32x3, tf32x1 };
@@ -62,16 +62,17 @@ struct BackwardArgs {
   void *dq = nullptr, *dk = nullptr, *dv = nullptr;
   void* workspace = nullptr;
   std::size_t workspace_bytes = 0;
+  Fp32Products fp32_products = Fp32Products::tf32x3;  // dtype fp32 only
 };
 
 bool supports_head_dim(int D);  // 64, 128, 256
-bool supports_head_dim(DType t, int D);  // fp32: 64, 128 (the forward); bf16, fp16: 64, 128, 256
+bool supports_head_dim(DType t, int D);  // fp32: 64, 128; bf16, fp16: 64, 128, 256
 std::size_t element_bytes(DType t);      // 2 or 4
-// LSE * log2(e) and D_i = rowsum(dO o O) (fp32 [B,H,N] each) plus, unless deterministic, the fp32 dQ
+// LSE * log2(e) (as hi + lo), D_i = rowsum(dO o O) (fp32 [B,H,N] each) plus, unless deterministic, the fp32 dQ
 // accumulator [B,H,N,D].
 std::size_t backward_workspace_bytes(AttnShape const&, bool deterministic);
 // Both throw std::runtime_error on an unsupported head dim, bad arguments or a launch error
-// (flash_backward and tiled_forward: on dtype fp32, which has a forward only).
+// (tiled_forward: on dtype fp32, which has no such kernel).
 // cuda_stream is a cudaStream_t (nullptr: the legacy default stream).
 // Both return what they launched; a forced kernel that cannot run throws std::runtime_error.
 KernelRun flash_forward(ForwardArgs const&, void* cuda_stream);

@@ -84,8 +84,8 @@ KernelRun launch_bwd(BackwardArgs const& a, float scale, cudaStream_t stream) {
   }
   if (dq_accum && cudaMemsetAsync(dq_accum, 0, dq_accum_bytes(s), stream) != cudaSuccess) check_launch("memset dQ");
 
-  BwdParams p{a.q, a.k, a.v, a.dout, lse2, dvec, dq_accum, a.dq, a.dk, a.dv,
-              s.N, s.N_kv, s.causal, a.deterministic, scale, scale * kLog2e};
+  BwdParams p{a.q, a.k, a.v, a.dout, lse2, dvec, nullptr, dq_accum, a.dq, a.dk, a.dv,
+              s.N, s.N_kv, s.causal, a.deterministic, scale, scale * kLog2e, 0.f};
   using KB = BwdKernel<T, D>;
   launch_tiled(flash_bwd_kernel<T, D>, s.N_kv, KB::BN, s.B * s.H, KB::NThreads, KB::kSmemBytes, stream, p,
                "flash_bwd_kernel");

@@ -23,24 +23,27 @@ __device__ __forceinline__ uint32_t tf32_rna(float x) {
 // zero, as cvt.rna does; a carry moves into the exponent correctly.
 __device__ __forceinline__ uint32_t tf32_round_bits(float x) { return (__float_as_uint(x) + 0x1000u) & 0xffffe000u; }
 
-// NUMLAB_FA_FP32_HI_TRUNC=1 (default): hi = x with the low 13 bits cleared (one logic op), lo =
-// round(x - hi) (x - hi is exact), |lo| < 2^-10 |x|; 0: hi = round(x), |lo| <= 2^-11 |x|. Either way
-// hi + lo = x (1 + O(2^-21)) and lo's rounding is unbiased.
+// HiTrunc: hi = x with the low 13 bits cleared (one logic op), lo = round(x - hi) (x - hi is exact),
+// |lo| < 2^-10 |x|; else hi = round(x), |lo| <= 2^-11 |x|, and the dropped lo lo is 4x smaller. Either
+// way hi + lo = x (1 + O(2^-21)) and lo's rounding is unbiased. The forward truncates
+// (NUMLAB_FA_FP32_HI_TRUNC, default 1); the backward rounds (NUMLAB_FA_FP32_BWD_HI_TRUNC, default 0:
+// truncated, its errors were 2.5-3.5x standard fp32's on an H200, rounded 1-2x; see fp32_warp_mma.cuh).
 #ifndef NUMLAB_FA_FP32_HI_TRUNC
 #define NUMLAB_FA_FP32_HI_TRUNC 1
 #endif
 
-// Terms of the split: 1 = hi only (1xTF32, plain TF32 accuracy: hi rounded), 3 = 3xTF32.
-template <int Terms>
+// Terms of the split: 1 = hi only (1xTF32, plain TF32 accuracy: hi rounded), 3 = 3xTF32, 4 = 3xTF32
+// plus lo lo (measured against 3 in the backward's harness).
+template <int Terms, bool HiTrunc = NUMLAB_FA_FP32_HI_TRUNC>
 struct Tf32Split {
-  static_assert(Terms == 1 || Terms == 3, "1xTF32 or 3xTF32");
+  static_assert(Terms == 1 || Terms == 3 || Terms == 4, "1xTF32, 3xTF32 or 4xTF32");
   uint32_t hi, lo;
   Tf32Split() = default;
   __device__ __forceinline__ explicit Tf32Split(float x) {
     if constexpr (Terms == 1) {
       hi = tf32_round_bits(x);
     } else {
-      hi = NUMLAB_FA_FP32_HI_TRUNC ? __float_as_uint(x) & 0xffffe000u : tf32_round_bits(x);
+      hi = HiTrunc ? __float_as_uint(x) & 0xffffe000u : tf32_round_bits(x);
       lo = tf32_round_bits(x - __uint_as_float(hi));
     }
   }
@@ -58,10 +61,11 @@ __device__ __forceinline__ void mma1688_tf32(float (&c)[4], uint32_t a0, uint32_
 
 // c += A B with A and B given as splits: the small products first, then hi * hi (3xTF32), or
 // hi * hi alone (1xTF32).
-template <int Terms>
-__device__ __forceinline__ void mma_split(float (&c)[4], Tf32Split<Terms> const (&a)[4], Tf32Split<Terms> const& b0,
-                                          Tf32Split<Terms> const& b1) {
-  if constexpr (Terms == 3) {
+template <int Terms, bool HiTrunc>
+__device__ __forceinline__ void mma_split(float (&c)[4], Tf32Split<Terms, HiTrunc> const (&a)[4],
+                                          Tf32Split<Terms, HiTrunc> const& b0, Tf32Split<Terms, HiTrunc> const& b1) {
+  if constexpr (Terms == 4) mma1688_tf32(c, a[0].lo, a[1].lo, a[2].lo, a[3].lo, b0.lo, b1.lo);
+  if constexpr (Terms >= 3) {
     mma1688_tf32(c, a[0].lo, a[1].lo, a[2].lo, a[3].lo, b0.hi, b1.hi);
     mma1688_tf32(c, a[0].hi, a[1].hi, a[2].hi, a[3].hi, b0.lo, b1.lo);
   }

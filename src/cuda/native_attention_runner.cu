@@ -302,7 +302,7 @@ BackwardRun NativeAttention::standard_backward(TimingOptions const& opt) {
   return r;
 }
 
-BackwardRun NativeAttention::backward(bool deterministic, TimingOptions const& opt) {
+BackwardRun NativeAttention::backward(bool deterministic, TimingOptions const& opt, Fp32Products fp32_products) {
   auto& m = *impl_;
   if (!m.dout) throw std::logic_error(std::string(kWho) + ": backward() needs dO, which was not given");
   m.ensure_forward_state();
@@ -316,6 +316,7 @@ BackwardRun NativeAttention::backward(bool deterministic, TimingOptions const& o
   a.dtype = m.dtype;
   a.scale = m.scale;
   a.deterministic = deterministic;
+  a.fp32_products = fp32_products;
   a.q = m.q.get();
   a.k = m.k.get();
   a.v = m.v.get();

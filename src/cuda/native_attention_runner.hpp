@@ -91,7 +91,7 @@ class NativeAttention {
                      Fp32Products fp32_products = Fp32Products::tf32x3);
   // flash_backward likewise. Its forward state (O, lse) is made by one untimed
   // flash_forward on first use and kept, like the inputs.
-  BackwardRun backward(bool deterministic, TimingOptions const& opt);
+  BackwardRun backward(bool deterministic, TimingOptions const& opt, Fp32Products fp32_products = Fp32Products::tf32x3);
   // Standard attention on cuBLAS (standard_attention_cuda.hpp): the S/P buffer is allocated for
   // the call and counted in peak_device_bytes, as O and lse are.
   ForwardRun standard_forward(TimingOptions const& opt);

@@ -62,6 +62,56 @@ template <> struct FwdFp32Tile<128> {
                        kMinBlocks = 1, kChainS = NUMLAB_FA_FP32_CHAIN_S, kChainPV = NUMLAB_FA_FP32_CHAIN_PV;
 };
 
+// Backward in fp32 (flash_bwd_fp32_kernel.cuh, mma.sync m16n8k8 tf32, every GPU): kNWarps warps of 16
+// keys (kBlockN = 16 kNWarps) keep K, V and their dK, dV accumulators; Q, dO and the row statistics
+// of kBlockM query rows stream through 2 cp.async stages. In atomic mode dS^T goes through shared
+// memory for dQ = dS K, split over (kBlockM / 16) x (16 kNWarps / kBlockM) warps over (kBlockM x D).
+// Shared = (2 kBlockN + 4 kBlockM) (D + 4) 4 + kBlockM (kBlockN + 4) 4 (atomic mode) + 16 kBlockM bytes:
+// D=64 174 KiB, D=128 215 KiB. Registers per thread ~ D (dK, dV) + kBlockM/2 (S^T, dP^T) + splits.
+// The deterministic dQ pass (flash_bwd_fp32_dq_kernel.cuh) has the forward's shape: kNWarps warps of 16
+// query rows, K and V in kBlockN-row tiles, 2 stages; shared (2 kBlockM + 4 kBlockN) (D + 4) 4 bytes.
+#ifndef NUMLAB_FA_FP32_BWD_WARPS
+#define NUMLAB_FA_FP32_BWD_WARPS 8
+#endif
+#ifndef NUMLAB_FA_FP32_BWD_BLOCK_M_D64
+#define NUMLAB_FA_FP32_BWD_BLOCK_M_D64 32
+#endif
+#ifndef NUMLAB_FA_FP32_BWD_BLOCK_M_D128
+#define NUMLAB_FA_FP32_BWD_BLOCK_M_D128 32
+#endif
+#ifndef NUMLAB_FA_FP32_DQ_WARPS
+#define NUMLAB_FA_FP32_DQ_WARPS 4
+#endif
+#ifndef NUMLAB_FA_FP32_DQ_BLOCK_N
+#define NUMLAB_FA_FP32_DQ_BLOCK_N 64
+#endif
+// k-steps per tensor-core accumulation chain of S^T and dP^T (over D), of dV, dK (over the query
+// block) and of dQ (over the key block), as kChainS / kChainPV in the forward.
+#ifndef NUMLAB_FA_FP32_BWD_CHAIN_S
+#define NUMLAB_FA_FP32_BWD_CHAIN_S 2
+#endif
+#ifndef NUMLAB_FA_FP32_BWD_CHAIN_PV
+#define NUMLAB_FA_FP32_BWD_CHAIN_PV 4
+#endif
+#ifndef NUMLAB_FA_FP32_BWD_CHAIN_DQ
+#define NUMLAB_FA_FP32_BWD_CHAIN_DQ 4
+#endif
+template <int D> struct BwdFp32Tile;
+template <> struct BwdFp32Tile<64> {
+  static constexpr int kNWarps = NUMLAB_FA_FP32_BWD_WARPS, kBlockM = NUMLAB_FA_FP32_BWD_BLOCK_M_D64,
+                       kChainS = NUMLAB_FA_FP32_BWD_CHAIN_S, kChainPV = NUMLAB_FA_FP32_BWD_CHAIN_PV,
+                       kChainDq = NUMLAB_FA_FP32_BWD_CHAIN_DQ;
+};
+template <> struct BwdFp32Tile<128> {
+  static constexpr int kNWarps = NUMLAB_FA_FP32_BWD_WARPS, kBlockM = NUMLAB_FA_FP32_BWD_BLOCK_M_D128,
+                       kChainS = NUMLAB_FA_FP32_BWD_CHAIN_S, kChainPV = NUMLAB_FA_FP32_BWD_CHAIN_PV,
+                       kChainDq = NUMLAB_FA_FP32_BWD_CHAIN_DQ;
+};
+template <int D> struct BwdFp32DqTile {
+  static constexpr int kNWarps = NUMLAB_FA_FP32_DQ_WARPS, kBlockN = NUMLAB_FA_FP32_DQ_BLOCK_N,
+                       kChainS = NUMLAB_FA_FP32_BWD_CHAIN_S, kChainPV = NUMLAB_FA_FP32_BWD_CHAIN_PV;
+};
+
 // Backward (dK, dV and, in atomic mode, dQ): a CTA owns kBlockN keys and walks all query blocks of
 // kBlockM rows. Its five GEMMs are split over the warps as a 2-D warp grid each:
 //   S^T, dP^T  (kBlockN x kBlockM):  kWarpsKeyS  x (kNWarps / kWarpsKeyS)

@@ -80,6 +80,27 @@ extern "C" int fa_backward(int B, int H, int N, int Nkv, int D, int causal, int 
   }
 }
 
+// dtype fp32: terms 3 = 3xTF32 (the default kernels), 1 = 1xTF32.
+extern "C" int fa_backward_fp32(int B, int H, int N, int Nkv, int D, int causal, int terms, float scale, int det,
+                                const void* q, const void* k, const void* v, const void* o, const void* dout,
+                                const float* lse, void* dq, void* dk, void* dv, void* ws, long ws_bytes,
+                                void* stream) {
+  try {
+    BackwardArgs a;
+    a.shape = shape(B, H, N, Nkv, D, causal);
+    a.dtype = DType::fp32;
+    a.fp32_products = terms == 1 ? Fp32Products::tf32x1 : Fp32Products::tf32x3;
+    a.scale = scale, a.deterministic = det != 0;
+    a.q = q, a.k = k, a.v = v, a.o = o, a.dout = dout, a.lse = lse, a.dq = dq, a.dk = dk, a.dv = dv;
+    a.workspace = ws, a.workspace_bytes = std::size_t(ws_bytes);
+    flash_backward(a, stream);
+    return 0;
+  } catch (std::exception const& e) {
+    std::snprintf(g_err, sizeof g_err, "%s", e.what());
+    return 1;
+  }
+}
+
 extern "C" double fa_forward_flops(int B, int H, int N, int Nkv, int D, int causal) {
   return double(forward_flops(shape(B, H, N, Nkv, D, causal)));
 }

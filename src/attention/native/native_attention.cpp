@@ -51,7 +51,7 @@ void validate_point(PointSpec const& pt, RunSettings const& s, std::vector<std::
   const bool fp32 = dtype == "float32";
   if (!is_native_dtype(dtype) && !fp32)
     throw KeyError("dtype", fmt::format("backend '{}' (the native tensor-core path) runs dtype bfloat16, float16 or "
-                                        "float32 (its forward), not '{}'; float64 runs on the Kokkos backends (e.g. "
+                                        "float32 (flash and flash_bwd), not '{}'; float64 runs on the Kokkos backends (e.g. "
                                         "'backend: default')",
                                         kBackend, dtype));
   if (std::find(native_methods.begin(), native_methods.end(), pt.method) == native_methods.end())
@@ -59,10 +59,10 @@ void validate_point(PointSpec const& pt, RunSettings const& s, std::vector<std::
                                           "methods are {}",
                                           pt.method, kBackend, fmt::join(native_methods, ", ")));
   if (fp32) {
-    if (pt.method != "flash")
+    if (pt.method != "flash" && pt.method != "flash_bwd")
       throw KeyError("methods", fmt::format("method '{}' has no native float32 kernel; with backend '{}' and dtype "
-                                            "float32 the method is flash (the forward; float32 backward runs on the "
-                                            "Kokkos backends)",
+                                            "float32 the methods are flash and flash_bwd (3xTF32 on tensor cores; "
+                                            "the other float32 methods run on the Kokkos backends)",
                                             pt.method, kBackend));
     if (has(pt.options, "kernel") && get_string(pt.options, "kernel") == "wgmma_sm90")
       throw KeyError("kernel", fmt::format("kernel 'wgmma_sm90' has no float32 version: the native float32 forward "
