@@ -66,12 +66,19 @@ template <> struct FwdFp32Tile<128> {
 // keys (kBlockN = 16 kNWarps) keep K, V and their dK, dV accumulators; Q, dO and the row statistics
 // of kBlockM query rows stream through 2 cp.async stages. In atomic mode dS^T goes through shared
 // memory for dQ = dS K, split over (kBlockM / 16) x (16 kNWarps / kBlockM) warps over (kBlockM x D).
-// Shared = (2 kBlockN + 4 kBlockM) (D + 4) 4 + kBlockM (kBlockN + 4) 4 (atomic mode) + 16 kBlockM bytes:
-// D=64 174 KiB, D=128 215 KiB. Registers per thread ~ D (dK, dV) + kBlockM/2 (S^T, dP^T) + splits.
-// The deterministic dQ pass (flash_bwd_fp32_dq_kernel.cuh) has the forward's shape: kNWarps warps of 16
-// query rows, K and V in kBlockN-row tiles, 2 stages; shared (2 kBlockM + 4 kBlockN) (D + 4) 4 bytes.
-#ifndef NUMLAB_FA_FP32_BWD_WARPS
-#define NUMLAB_FA_FP32_BWD_WARPS 8
+// Shared = (2 kBlockN + 4 kBlockM) (D + 4) 4 + kBlockM (kBlockN + 4) 4 (atomic mode) + 24 kBlockM bytes:
+// D=64 (4 warps, kBlockM 32) 78 KiB, D=128 (8 warps, kBlockM 32) 215 KiB. Registers per thread ~ D (dK,
+// dV) + kBlockM/2 (S^T, dP^T) + splits. The deterministic dQ pass (flash_bwd_fp32_dq_kernel.cuh) has the
+// forward's shape: kNWarps warps of 16 query rows, K and V in kBlockN-row tiles, 2 stages; shared
+// (32 kNWarps + 4 kBlockN) (D + 4) 4 bytes. Measured on an H200 (bench_fp32_bwd.py, SDPA efficient
+// fp32 bwd = 1): D=64 with 8 warps 1.44-1.48x, 4 warps 1.53-1.57x; D=128 kBlockM 16 1.10-1.13x, 32
+// 1.17-1.20x, 4 warps x kBlockM 64 0.46x (spills); dQ pass at D=128 4 warps x 64 keys 0.65-0.68x,
+// 8 warps x 32 keys 0.81-0.84x (at D=64 1.00-1.03x against 1.05-1.08x for 4 x 64).
+#ifndef NUMLAB_FA_FP32_BWD_WARPS_D64
+#define NUMLAB_FA_FP32_BWD_WARPS_D64 4
+#endif
+#ifndef NUMLAB_FA_FP32_BWD_WARPS_D128
+#define NUMLAB_FA_FP32_BWD_WARPS_D128 8
 #endif
 #ifndef NUMLAB_FA_FP32_BWD_BLOCK_M_D64
 #define NUMLAB_FA_FP32_BWD_BLOCK_M_D64 32
@@ -79,11 +86,17 @@ template <> struct FwdFp32Tile<128> {
 #ifndef NUMLAB_FA_FP32_BWD_BLOCK_M_D128
 #define NUMLAB_FA_FP32_BWD_BLOCK_M_D128 32
 #endif
-#ifndef NUMLAB_FA_FP32_DQ_WARPS
-#define NUMLAB_FA_FP32_DQ_WARPS 4
+#ifndef NUMLAB_FA_FP32_DQ_WARPS_D64
+#define NUMLAB_FA_FP32_DQ_WARPS_D64 4
 #endif
-#ifndef NUMLAB_FA_FP32_DQ_BLOCK_N
-#define NUMLAB_FA_FP32_DQ_BLOCK_N 64
+#ifndef NUMLAB_FA_FP32_DQ_BLOCK_N_D64
+#define NUMLAB_FA_FP32_DQ_BLOCK_N_D64 64
+#endif
+#ifndef NUMLAB_FA_FP32_DQ_WARPS_D128
+#define NUMLAB_FA_FP32_DQ_WARPS_D128 8
+#endif
+#ifndef NUMLAB_FA_FP32_DQ_BLOCK_N_D128
+#define NUMLAB_FA_FP32_DQ_BLOCK_N_D128 32
 #endif
 // k-steps per tensor-core accumulation chain of S^T and dP^T (over D), of dV, dK (over the query
 // block) and of dQ (over the key block), as kChainS / kChainPV in the forward.
@@ -98,17 +111,22 @@ template <> struct FwdFp32Tile<128> {
 #endif
 template <int D> struct BwdFp32Tile;
 template <> struct BwdFp32Tile<64> {
-  static constexpr int kNWarps = NUMLAB_FA_FP32_BWD_WARPS, kBlockM = NUMLAB_FA_FP32_BWD_BLOCK_M_D64,
+  static constexpr int kNWarps = NUMLAB_FA_FP32_BWD_WARPS_D64, kBlockM = NUMLAB_FA_FP32_BWD_BLOCK_M_D64,
                        kChainS = NUMLAB_FA_FP32_BWD_CHAIN_S, kChainPV = NUMLAB_FA_FP32_BWD_CHAIN_PV,
                        kChainDq = NUMLAB_FA_FP32_BWD_CHAIN_DQ;
 };
 template <> struct BwdFp32Tile<128> {
-  static constexpr int kNWarps = NUMLAB_FA_FP32_BWD_WARPS, kBlockM = NUMLAB_FA_FP32_BWD_BLOCK_M_D128,
+  static constexpr int kNWarps = NUMLAB_FA_FP32_BWD_WARPS_D128, kBlockM = NUMLAB_FA_FP32_BWD_BLOCK_M_D128,
                        kChainS = NUMLAB_FA_FP32_BWD_CHAIN_S, kChainPV = NUMLAB_FA_FP32_BWD_CHAIN_PV,
                        kChainDq = NUMLAB_FA_FP32_BWD_CHAIN_DQ;
 };
-template <int D> struct BwdFp32DqTile {
-  static constexpr int kNWarps = NUMLAB_FA_FP32_DQ_WARPS, kBlockN = NUMLAB_FA_FP32_DQ_BLOCK_N,
+template <int D> struct BwdFp32DqTile;
+template <> struct BwdFp32DqTile<64> {
+  static constexpr int kNWarps = NUMLAB_FA_FP32_DQ_WARPS_D64, kBlockN = NUMLAB_FA_FP32_DQ_BLOCK_N_D64,
+                       kChainS = NUMLAB_FA_FP32_BWD_CHAIN_S, kChainPV = NUMLAB_FA_FP32_BWD_CHAIN_PV;
+};
+template <> struct BwdFp32DqTile<128> {
+  static constexpr int kNWarps = NUMLAB_FA_FP32_DQ_WARPS_D128, kBlockN = NUMLAB_FA_FP32_DQ_BLOCK_N_D128,
                        kChainS = NUMLAB_FA_FP32_BWD_CHAIN_S, kChainPV = NUMLAB_FA_FP32_BWD_CHAIN_PV;
 };
 
