@@ -610,6 +610,7 @@ TEST_P(CudaNativeFp32Backward, MeetsTheFp32RuleWhere1xTf32DoesNot) {
     auto ref = p.reference();
     auto base = nn::standard_same_precision(s, nc::DType::fp32, p.Q.data(), p.K.data(), p.V.data(), p.dO.data());
     EXPECT_STREQ(g_atomic.kernel.name, "mma_sm80_3xtf32");
+    EXPECT_STREQ(g_det.kernel.name, "mma_sm80_3xtf32");
     EXPECT_STREQ(g_1x.kernel.name, "mma_sm80_1xtf32");
     const std::int64_t q_bytes = std::int64_t(p.Q.size()) * 4, kv_bytes = std::int64_t(p.K.size()) * 4;
     for (auto const* g : {&g_atomic, &g_det}) {
