@@ -43,8 +43,9 @@ inline constexpr char const* kBackend = "cuda_native";
 inline constexpr char const* kDeprecatedBackend = "cuda";
 
 // Checks of one point that depend on the backend (throws KeyError naming the key):
-// bfloat16 / float16 only with backend cuda_native and float32 / float64 only without; with
-// cuda_native only the methods with a native run (`native_methods`) and the native head dims.
+// bfloat16 / float16 only with backend cuda_native, float64 only without, float32 with cuda_native
+// for flash and flash_bwd only; with cuda_native only the methods with a native run
+// (`native_methods`) and the native head dims.
 // (The kernel and tile options are checked by the experiment, from the methods' Options.)
 void validate_point(PointSpec const& pt, RunSettings const& s, std::vector<std::string> const& native_methods);
 
