@@ -30,6 +30,18 @@ constexpr bool kBwdHiTrunc = NUMLAB_FA_FP32_BWD_HI_TRUNC != 0;
 // reads columns 2t, 2t + 1: the C fragments' order.
 __device__ __forceinline__ int kperm_pos(int j) { return (j & 1) ? (j >> 1) + 4 : j >> 1; }
 
+// The A fragments of k-steps kg .. kg + CH - 1 (ldmatrix from a_addr, the lane's row of A), split.
+template <int CH, class Split>
+__device__ __forceinline__ void load_a_split(Split (&a)[CH][4], uint32_t a_addr, int kg) {
+#pragma unroll
+  for (int i = 0; i < CH; ++i) {
+    uint32_t qa[4];
+    ldsm_x4(qa, a_addr + uint32_t((kg + i) * 32));
+#pragma unroll
+    for (int r = 0; r < 4; ++r) a[i][r] = Split(__uint_as_float(qa[r]));
+  }
+}
+
 // C = A B^T over K = 8 KSTEPS, in chains of CH k-steps: sA points at the warp's first row of A, sB at
 // the first of the 8 NT rows of B.
 template <int Terms, int NT, int KSTEPS, int CH, int LD>
@@ -41,13 +53,7 @@ __device__ __forceinline__ void mma_abt(float (&c)[NT][4], const float* sA, cons
 #pragma unroll
   for (int kg = 0; kg < KSTEPS; kg += CH) {
     Split a[CH][4];
-#pragma unroll
-    for (int i = 0; i < CH; ++i) {
-      uint32_t qa[4];
-      ldsm_x4(qa, a_addr + uint32_t((kg + i) * 32));
-#pragma unroll
-      for (int r = 0; r < 4; ++r) a[i][r] = Split(__uint_as_float(qa[r]));
-    }
+    load_a_split(a, a_addr, kg);
 #pragma unroll
     for (int np = 0; np < NT / 2; ++np) {
       float cc[2][4] = {};
@@ -110,13 +116,7 @@ __device__ __forceinline__ void mma_ab_perm(float (&c)[NT][4], const float* sA, 
 #pragma unroll
   for (int kg = 0; kg < KT; kg += CH) {
     Split a[CH][4];
-#pragma unroll
-    for (int i = 0; i < CH; ++i) {
-      uint32_t qa[4];
-      ldsm_x4(qa, a_addr + uint32_t((kg + i) * 32));
-#pragma unroll
-      for (int r = 0; r < 4; ++r) a[i][r] = Split(__uint_as_float(qa[r]));
-    }
+    load_a_split(a, a_addr, kg);
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
       float cc[4] = {};

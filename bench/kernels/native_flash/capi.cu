@@ -62,13 +62,15 @@ extern "C" long fa_workspace_bytes(int B, int H, int N, int Nkv, int D, int caus
   return long(backward_workspace_bytes(shape(B, H, N, Nkv, D, causal), det != 0));
 }
 
-extern "C" int fa_backward(int B, int H, int N, int Nkv, int D, int causal, int fp16, float scale, int det,
-                           const void* q, const void* k, const void* v, const void* o, const void* dout,
-                           const float* lse, void* dq, void* dk, void* dv, void* ws, long ws_bytes, void* stream) {
+// flash_backward in `dtype` (fp32: with `products`); 0, or 1 with the message in fa_last_error().
+static int backward(int B, int H, int N, int Nkv, int D, int causal, DType dtype, Fp32Products products, float scale,
+                    int det, const void* q, const void* k, const void* v, const void* o, const void* dout,
+                    const float* lse, void* dq, void* dk, void* dv, void* ws, long ws_bytes, void* stream) {
   try {
     BackwardArgs a;
     a.shape = shape(B, H, N, Nkv, D, causal);
-    a.dtype = fp16 ? DType::fp16 : DType::bf16;
+    a.dtype = dtype;
+    a.fp32_products = products;
     a.scale = scale, a.deterministic = det != 0;
     a.q = q, a.k = k, a.v = v, a.o = o, a.dout = dout, a.lse = lse, a.dq = dq, a.dk = dk, a.dv = dv;
     a.workspace = ws, a.workspace_bytes = std::size_t(ws_bytes);
@@ -80,25 +82,20 @@ extern "C" int fa_backward(int B, int H, int N, int Nkv, int D, int causal, int 
   }
 }
 
+extern "C" int fa_backward(int B, int H, int N, int Nkv, int D, int causal, int fp16, float scale, int det,
+                           const void* q, const void* k, const void* v, const void* o, const void* dout,
+                           const float* lse, void* dq, void* dk, void* dv, void* ws, long ws_bytes, void* stream) {
+  return backward(B, H, N, Nkv, D, causal, fp16 ? DType::fp16 : DType::bf16, Fp32Products::tf32x3, scale, det, q, k,
+                  v, o, dout, lse, dq, dk, dv, ws, ws_bytes, stream);
+}
+
 // dtype fp32: terms 3 = 3xTF32 (the default kernels), 1 = 1xTF32.
 extern "C" int fa_backward_fp32(int B, int H, int N, int Nkv, int D, int causal, int terms, float scale, int det,
                                 const void* q, const void* k, const void* v, const void* o, const void* dout,
                                 const float* lse, void* dq, void* dk, void* dv, void* ws, long ws_bytes,
                                 void* stream) {
-  try {
-    BackwardArgs a;
-    a.shape = shape(B, H, N, Nkv, D, causal);
-    a.dtype = DType::fp32;
-    a.fp32_products = terms == 1 ? Fp32Products::tf32x1 : Fp32Products::tf32x3;
-    a.scale = scale, a.deterministic = det != 0;
-    a.q = q, a.k = k, a.v = v, a.o = o, a.dout = dout, a.lse = lse, a.dq = dq, a.dk = dk, a.dv = dv;
-    a.workspace = ws, a.workspace_bytes = std::size_t(ws_bytes);
-    flash_backward(a, stream);
-    return 0;
-  } catch (std::exception const& e) {
-    std::snprintf(g_err, sizeof g_err, "%s", e.what());
-    return 1;
-  }
+  return backward(B, H, N, Nkv, D, causal, DType::fp32, terms == 1 ? Fp32Products::tf32x1 : Fp32Products::tf32x3,
+                  scale, det, q, k, v, o, dout, lse, dq, dk, dv, ws, ws_bytes, stream);
 }
 
 extern "C" double fa_forward_flops(int B, int H, int N, int Nkv, int D, int causal) {
