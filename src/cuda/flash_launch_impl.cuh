@@ -7,11 +7,14 @@
 #include "flash_bwd_preprocess.cuh"
 #include "flash_fwd_kernel.cuh"
 #include "flash_fwd_sm90_kernel.cuh"
+#include "flash_fwd_sm90_ws_kernel.cuh"
 #include "flash_launch.cuh"
 #include "tiled_fwd_kernel.cuh"
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace numlab::cuda::detail {
 
@@ -19,6 +22,11 @@ namespace numlab::cuda::detail {
 // the others run the mma.sync kernel.
 #ifndef NUMLAB_FA_SM90_FWD
 #define NUMLAB_FA_SM90_FWD 7
+#endif
+// Of those, the head dims whose wgmma forward is the warp-specialised TMA kernel (same mask); the
+// others run flash_fwd_sm90_kernel (every thread loads by cp.async, warpgroups in lock step).
+#ifndef NUMLAB_FA_SM90_WS
+#define NUMLAB_FA_SM90_WS 7
 #endif
 
 // Whether the device runs this kernel from sm_90a machine code (CMake's "90a" target): only then does
@@ -34,6 +42,9 @@ bool runs_sm90a_code(Kernel* kernel) {
   }
   return cached[dev] == 1;
 }
+
+// TMA reads from 16-byte aligned global addresses only.
+inline bool tma_addressable(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15) == 0; }
 
 // A kernel whose tile may need more than 48 KiB of dynamic shared memory (opted in here): one CTA
 // per tile_rows rows (the last one ragged) of each of `heads` heads.
@@ -55,6 +66,22 @@ KernelRun launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
   if (a.kernel == cuda::FwdKernel::wgmma_sm90 && !sm90)
     throw std::runtime_error("numlab::cuda::flash_forward: kernel wgmma_sm90 needs a device that runs sm_90a code "
                              "(H100, H200) and a head dim it is built for");
+  if (sm90 && a.kernel != cuda::FwdKernel::mma_sm80 && (NUMLAB_FA_SM90_WS & (D == 64 ? 1 : D == 128 ? 2 : 4)) &&
+      s.N > 0 && s.N_kv > 0 && tma_addressable(a.q) && tma_addressable(a.k) && tma_addressable(a.v) &&
+      runs_sm90a_code(flash_fwd_sm90_ws_kernel<T, D>)) {
+    using KW = FwdSm90WsKernel<T, D>;
+    constexpr CUtensorMapDataType dt =
+        std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    const long heads = long(s.B) * s.H;
+    const FwdTmaParams tp{p, make_tile_map(a.q, dt, heads, s.N, D, KW::BM), make_tile_map(a.k, dt, heads, s.N_kv, D, KW::BN),
+                          make_tile_map(a.v, dt, heads, s.N_kv, D, KW::BN)};
+    launch_tiled(flash_fwd_sm90_ws_kernel<T, D>, s.N, KW::BM, s.B * s.H, KW::NThreads, KW::kSmemBytes, stream, tp,
+                 "flash_fwd_sm90_ws_kernel");
+    static const std::string variant = "sm_90a wgmma, TMA producer warpgroup + " + std::to_string(KW::NWG) +
+                                       " consumer warpgroups" + (KW::Cfg::kPingPong ? " in ping-pong" : "") + ", " +
+                                       std::to_string(KW::S) + " stages";
+    return {"wgmma_sm90", KW::BM, KW::BN, variant.c_str()};
+  }
   if (sm90 && a.kernel != cuda::FwdKernel::mma_sm80) {
     using K90 = FwdSm90Kernel<T, D>;
     launch_tiled(flash_fwd_sm90_kernel<T, D>, s.N, K90::BM, s.B * s.H, K90::NThreads, K90::kSmemBytes, stream, p,

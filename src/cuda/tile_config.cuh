@@ -30,6 +30,43 @@ template <class T> struct FwdSm90Tile<T, 64>  { static constexpr int kWarpGroups
 template <class T> struct FwdSm90Tile<T, 128> { static constexpr int kWarpGroups = 2, kBlockN = 128, kMinBlocks = 1; };
 template <class T> struct FwdSm90Tile<T, 256> { static constexpr int kWarpGroups = 2, kBlockN = 64, kMinBlocks = 1; };
 
+// Forward on sm_90a, warp-specialised (flash_fwd_sm90_ws_kernel.cuh): one producer warpgroup (TMA)
+// and kConsumerWarpGroups consumers of 64 query rows (kBlockM = 64 kConsumerWarpGroups), K/V in
+// kBlockN-row tiles through kStages stages, one CTA per SM; consumers take turns issuing (kPingPong).
+// Registers per consumer thread (240 with 2 consumers, 160 with 3) ~ D/2 (O) + kBlockN/2 (S) + kBlockN/4 (P).
+// Shared = (kBlockM + 2 kStages kBlockN) * D * 2 bytes (+1 KB), at most 227 KiB.
+#ifndef NUMLAB_FA_WS_STAGES
+#define NUMLAB_FA_WS_STAGES 2
+#endif
+#ifndef NUMLAB_FA_WS_PINGPONG
+#define NUMLAB_FA_WS_PINGPONG 1
+#endif
+#ifndef NUMLAB_FA_WS_D64_WG
+#define NUMLAB_FA_WS_D64_WG 3
+#endif
+#ifndef NUMLAB_FA_WS_D64_BN
+#define NUMLAB_FA_WS_D64_BN 128
+#endif
+#ifndef NUMLAB_FA_WS_D128_BN
+#define NUMLAB_FA_WS_D128_BN 128
+#endif
+#ifndef NUMLAB_FA_WS_D256_BN
+#define NUMLAB_FA_WS_D256_BN 64
+#endif
+template <class T, int D> struct FwdSm90WsTile;
+template <class T> struct FwdSm90WsTile<T, 64> {
+  static constexpr int kConsumerWarpGroups = NUMLAB_FA_WS_D64_WG, kBlockN = NUMLAB_FA_WS_D64_BN, kStages = NUMLAB_FA_WS_STAGES;
+  static constexpr bool kPingPong = NUMLAB_FA_WS_PINGPONG;
+};
+template <class T> struct FwdSm90WsTile<T, 128> {
+  static constexpr int kConsumerWarpGroups = 2, kBlockN = NUMLAB_FA_WS_D128_BN, kStages = NUMLAB_FA_WS_STAGES;
+  static constexpr bool kPingPong = NUMLAB_FA_WS_PINGPONG;
+};
+template <class T> struct FwdSm90WsTile<T, 256> {
+  static constexpr int kConsumerWarpGroups = 2, kBlockN = NUMLAB_FA_WS_D256_BN, kStages = NUMLAB_FA_WS_STAGES;
+  static constexpr bool kPingPong = NUMLAB_FA_WS_PINGPONG;
+};
+
 // Forward in fp32 (flash_fwd_fp32_kernel.cuh, mma.sync m16n8k8 tf32, every GPU): kNWarps warps of 16
 // query rows (kBlockM = 16 kNWarps), K/V in kBlockN-row tiles, 2 stages, kMinBlocks CTAs per SM.
 // Shared = (kBlockM + 4 kBlockN) (D + 4) * 4 bytes: D=64 102 KiB (2 CTAs per SM), D=128 198 KiB.

@@ -32,6 +32,7 @@ p.add_argument("--extra", type=int, default=1, help="also causal bf16 (D 128 N 8
 p.add_argument("--sdpa", default="flash,cudnn", help="SDPA backends to time ('' for none)")
 p.add_argument("--no-sdpa", action="store_true")
 p.add_argument("--no-det", action="store_true", help="skip timing the deterministic backward")
+p.add_argument("--fwd-only", action="store_true", help="time the forward only (no backward, SDPA forward only)")
 p.add_argument("--tag", default="")
 FWD_KERNELS = ["auto", "wgmma_sm90", "mma_sm80"]  # fa_set_forward_kernel's numbering
 p.add_argument("--fwd-kernel", default="auto", choices=FWD_KERNELS,
@@ -242,6 +243,8 @@ def sdpa_time(backend, q, k, v, do, causal, reps):
         with sdpa_kernel([backend]):
             qq, kk, vv = (t.detach().requires_grad_() for t in (q, k, v))
             fwd = bench(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal), reps)
+            if args.fwd_only:
+                return fwd, None
             o = F.scaled_dot_product_attention(qq, kk, vv, is_causal=causal)
             bwd = bench(lambda: torch.autograd.grad(o, (qq, kk, vv), do, retain_graph=True), reps)
             return fwd, bwd
@@ -284,9 +287,9 @@ def run_bench(reps):
                 t_f = bench(lambda: fa_forward(q, k, v, causal, 0.0, o2, lse2), reps)
                 dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
                 ba = Bwd(q, k, causal, False)
-                t_ba = bench(lambda: ba(q, k, v, o, do, lse, dq, dk, dv), reps)
+                t_ba = None if args.fwd_only else bench(lambda: ba(q, k, v, o, do, lse, dq, dk, dv), reps)
                 t_bd = None
-                if not args.no_det:
+                if not args.no_det and not args.fwd_only:
                     bd = Bwd(q, k, causal, True)
                     t_bd = bench(lambda: bd(q, k, v, o, do, lse, dq, dk, dv), reps)
             except Exception as e:
@@ -312,15 +315,15 @@ def summary(rows):
     cases = {}
     for r in rows:
         cases.setdefault((r["dtype"], r["N"], r["D"], r["causal"]), {})[r["lib"]] = r
-    log("summary: TFLOP/s (x SDPA flash); fwd | bwd atomic; libraries: " + ", ".join(NAMES))
+    log("summary: TFLOP/s (x SDPA flash, x cuDNN 'c'); fwd | bwd atomic; libraries: " + ", ".join(NAMES))
     for (dt, N, D, c), per in cases.items():
         any_r = next(iter(per.values()))
-        f = " ".join(f"{per[n]['fwd']:6.1f}({per[n]['fwd'] / any_r['fwd_flash']:4.2f})" if n in per else " " * 12
-                     for n in NAMES)
+        f = " ".join(f"{per[n]['fwd']:6.1f}({per[n]['fwd'] / any_r['fwd_flash']:4.2f}, {per[n]['fwd'] / any_r['fwd_cudnn']:4.2f}c)"
+                     if n in per else " " * 19 for n in NAMES)
         b = " ".join(f"{per[n]['bwd_atomic']:6.1f}({per[n]['bwd_atomic'] / any_r['bwd_flash']:4.2f})" if n in per
                      else " " * 12 for n in NAMES)
-        log(f"{dt:8} N{N:<6d} D{D:<4d} c{int(c)} | {f} | flash {any_r['fwd_flash']:6.1f} || {b} | "
-            f"flash {any_r['bwd_flash']:6.1f}")
+        log(f"{dt:8} N{N:<6d} D{D:<4d} c{int(c)} | {f} | flash {any_r['fwd_flash']:6.1f} cudnn {any_r['fwd_cudnn']:6.1f} || "
+            f"{b} | flash {any_r['bwd_flash']:6.1f}")
 
 
 log(torch.cuda.get_device_name(), torch.__version__, " ".join(f"{n}={l}" for n, l in zip(NAMES, args.libs)))
