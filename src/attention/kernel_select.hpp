@@ -29,7 +29,7 @@ enum class FlashFwdKernel {
   automatic,
   team_scratch,    // Kokkos, any backend and dtype: K/V tiles in team scratch (flash_fwd_kernel.hpp)
   register_tiled,  // Kokkos on a GPU, fp32, D 64/128, tiles 64 x 64 (flash_fwd_gpu_kernel.hpp)
-  wgmma_sm90,      // native CUDA, bf16/fp16, sm_90a: warpgroup MMA (cuda/flash_fwd_sm90_kernel.cuh)
+  wgmma_sm90,      // native CUDA, bf16/fp16, sm_90a: warpgroup MMA (cuda/flash_fwd_sm90_ws_kernel.cuh)
   mma_sm80,        // native CUDA, bf16/fp16, sm_80+: mma.sync (cuda/flash_fwd_kernel.cuh)
 };
 

@@ -35,6 +35,9 @@ template <class T> struct FwdSm90Tile<T, 256> { static constexpr int kWarpGroups
 // kBlockN-row tiles through kStages stages, one CTA per SM; consumers take turns issuing (kPingPong).
 // Registers per consumer thread (240 with 2 consumers, 160 with 3) ~ D/2 (O) + kBlockN/2 (S) + kBlockN/4 (P).
 // Shared = (kBlockM + 2 kStages kBlockN) * D * 2 bytes (+1 KB), at most 227 KiB.
+// Measured on an H200 (bf16, B N = 16k; docs/native-attention-kernels.md): D=64 3 consumers x kBlockN 128
+// beat 2 x 128 and 2 x 192 by 10-15%; D=128 kBlockN 128, 176 and 192 within 3% of each other (128 best
+// causal); D=256 kBlockN 80 beat 64 by 4-10% (the largest tile the shared memory holds).
 #ifndef NUMLAB_FA_WS_STAGES
 #define NUMLAB_FA_WS_STAGES 2
 #endif
@@ -51,7 +54,7 @@ template <class T> struct FwdSm90Tile<T, 256> { static constexpr int kWarpGroups
 #define NUMLAB_FA_WS_D128_BN 128
 #endif
 #ifndef NUMLAB_FA_WS_D256_BN
-#define NUMLAB_FA_WS_D256_BN 64
+#define NUMLAB_FA_WS_D256_BN 80
 #endif
 template <class T, int D> struct FwdSm90WsTile;
 template <class T> struct FwdSm90WsTile<T, 64> {

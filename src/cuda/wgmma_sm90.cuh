@@ -91,6 +91,40 @@ struct Wgmma;
 #define NUMLAB_SS_256 "%128, %129", "%130"
 #define NUMLAB_RS1_256 "%133"
 #define NUMLAB_RS_256 "{%128, %129, %130, %131}, %132"
+// Tile widths beyond 64/128/256 (kBlockN of the warp-specialised forward), in groups of 8 registers.
+#define NUMLAB_R8_0 "%0, %1, %2, %3, %4, %5, %6, %7"
+#define NUMLAB_R8_1 "%8, %9, %10, %11, %12, %13, %14, %15"
+#define NUMLAB_R8_2 "%16, %17, %18, %19, %20, %21, %22, %23"
+#define NUMLAB_R8_3 "%24, %25, %26, %27, %28, %29, %30, %31"
+#define NUMLAB_R8_4 "%32, %33, %34, %35, %36, %37, %38, %39"
+#define NUMLAB_R8_5 "%40, %41, %42, %43, %44, %45, %46, %47"
+#define NUMLAB_R8_6 "%48, %49, %50, %51, %52, %53, %54, %55"
+#define NUMLAB_R8_7 "%56, %57, %58, %59, %60, %61, %62, %63"
+#define NUMLAB_R8_8 "%64, %65, %66, %67, %68, %69, %70, %71"
+#define NUMLAB_R8_9 "%72, %73, %74, %75, %76, %77, %78, %79"
+#define NUMLAB_R8_10 "%80, %81, %82, %83, %84, %85, %86, %87"
+#define NUMLAB_R8_11 "%88, %89, %90, %91, %92, %93, %94, %95"
+#define NUMLAB_A8(g) NUMLAB_A4(2 * (g)), NUMLAB_A4(2 * (g) + 1)
+#define NUMLAB_REGS_80 NUMLAB_R8_0 ", " NUMLAB_R8_1 ", " NUMLAB_R8_2 ", " NUMLAB_R8_3 ", " NUMLAB_R8_4
+#define NUMLAB_ACC_80 NUMLAB_A8(0), NUMLAB_A8(1), NUMLAB_A8(2), NUMLAB_A8(3), NUMLAB_A8(4)
+#define NUMLAB_SS_80 "%40, %41", "%42"
+#define NUMLAB_RS1_80 "%45"
+#define NUMLAB_RS_80 "{%40, %41, %42, %43}, %44"
+#define NUMLAB_REGS_96 NUMLAB_R8_0 ", " NUMLAB_R8_1 ", " NUMLAB_R8_2 ", " NUMLAB_R8_3 ", " NUMLAB_R8_4 ", " NUMLAB_R8_5
+#define NUMLAB_ACC_96 NUMLAB_A8(0), NUMLAB_A8(1), NUMLAB_A8(2), NUMLAB_A8(3), NUMLAB_A8(4), NUMLAB_A8(5)
+#define NUMLAB_SS_96 "%48, %49", "%50"
+#define NUMLAB_RS1_96 "%53"
+#define NUMLAB_RS_96 "{%48, %49, %50, %51}, %52"
+#define NUMLAB_REGS_176 NUMLAB_R8_0 ", " NUMLAB_R8_1 ", " NUMLAB_R8_2 ", " NUMLAB_R8_3 ", " NUMLAB_R8_4 ", " NUMLAB_R8_5 ", " NUMLAB_R8_6 ", " NUMLAB_R8_7 ", " NUMLAB_R8_8 ", " NUMLAB_R8_9 ", " NUMLAB_R8_10
+#define NUMLAB_ACC_176 NUMLAB_A8(0), NUMLAB_A8(1), NUMLAB_A8(2), NUMLAB_A8(3), NUMLAB_A8(4), NUMLAB_A8(5), NUMLAB_A8(6), NUMLAB_A8(7), NUMLAB_A8(8), NUMLAB_A8(9), NUMLAB_A8(10)
+#define NUMLAB_SS_176 "%88, %89", "%90"
+#define NUMLAB_RS1_176 "%93"
+#define NUMLAB_RS_176 "{%88, %89, %90, %91}, %92"
+#define NUMLAB_REGS_192 NUMLAB_R8_0 ", " NUMLAB_R8_1 ", " NUMLAB_R8_2 ", " NUMLAB_R8_3 ", " NUMLAB_R8_4 ", " NUMLAB_R8_5 ", " NUMLAB_R8_6 ", " NUMLAB_R8_7 ", " NUMLAB_R8_8 ", " NUMLAB_R8_9 ", " NUMLAB_R8_10 ", " NUMLAB_R8_11
+#define NUMLAB_ACC_192 NUMLAB_A8(0), NUMLAB_A8(1), NUMLAB_A8(2), NUMLAB_A8(3), NUMLAB_A8(4), NUMLAB_A8(5), NUMLAB_A8(6), NUMLAB_A8(7), NUMLAB_A8(8), NUMLAB_A8(9), NUMLAB_A8(10), NUMLAB_A8(11)
+#define NUMLAB_SS_192 "%96, %97", "%98"
+#define NUMLAB_RS1_192 "%101"
+#define NUMLAB_RS_192 "{%96, %97, %98, %99}, %100"
 #define NUMLAB_SS_ASM(TY, N, REGS, DESCS, FLAG)                                                                    \
   "{\n.reg .pred p;\nsetp.ne.b32 p, " FLAG ", 0;\nwgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TY "." TY " {" \
   REGS "}, " DESCS ", p, 1, 1, 0, 0;\n}\n"
@@ -119,6 +153,14 @@ NUMLAB_WGMMA(__nv_bfloat16, "bf16", 128)
 NUMLAB_WGMMA(__half, "f16", 128)
 NUMLAB_WGMMA(__nv_bfloat16, "bf16", 256)
 NUMLAB_WGMMA(__half, "f16", 256)
+NUMLAB_WGMMA(__nv_bfloat16, "bf16", 80)
+NUMLAB_WGMMA(__half, "f16", 80)
+NUMLAB_WGMMA(__nv_bfloat16, "bf16", 96)
+NUMLAB_WGMMA(__half, "f16", 96)
+NUMLAB_WGMMA(__nv_bfloat16, "bf16", 176)
+NUMLAB_WGMMA(__half, "f16", 176)
+NUMLAB_WGMMA(__nv_bfloat16, "bf16", 192)
+NUMLAB_WGMMA(__half, "f16", 192)
 #undef NUMLAB_WGMMA
 #undef NUMLAB_SS_ASM_
 #undef NUMLAB_SS_ASM
@@ -143,6 +185,39 @@ NUMLAB_WGMMA(__half, "f16", 256)
 #undef NUMLAB_RS1_64
 #undef NUMLAB_RS1_128
 #undef NUMLAB_RS1_256
+#undef NUMLAB_R8_0
+#undef NUMLAB_R8_1
+#undef NUMLAB_R8_2
+#undef NUMLAB_R8_3
+#undef NUMLAB_R8_4
+#undef NUMLAB_R8_5
+#undef NUMLAB_R8_6
+#undef NUMLAB_R8_7
+#undef NUMLAB_R8_8
+#undef NUMLAB_R8_9
+#undef NUMLAB_R8_10
+#undef NUMLAB_R8_11
+#undef NUMLAB_A8
+#undef NUMLAB_REGS_80
+#undef NUMLAB_ACC_80
+#undef NUMLAB_SS_80
+#undef NUMLAB_RS1_80
+#undef NUMLAB_RS_80
+#undef NUMLAB_REGS_96
+#undef NUMLAB_ACC_96
+#undef NUMLAB_SS_96
+#undef NUMLAB_RS1_96
+#undef NUMLAB_RS_96
+#undef NUMLAB_REGS_176
+#undef NUMLAB_ACC_176
+#undef NUMLAB_SS_176
+#undef NUMLAB_RS1_176
+#undef NUMLAB_RS_176
+#undef NUMLAB_REGS_192
+#undef NUMLAB_ACC_192
+#undef NUMLAB_SS_192
+#undef NUMLAB_RS1_192
+#undef NUMLAB_RS_192
 
 }  // namespace numlab::cuda::detail
 #endif  // NUMLAB_HAS_WGMMA

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""bench/gpu_table.py on the committed H200 run (results/reference/gpu-h200-linsolve-stamps):
-the dense-solve ratios and the mixed-precision speed-ups against a hand computation from the
-HDF5 attributes (h5py only), and a diverged run shown as refinement_diverged, never solved.
+"""bench/gpu_table.py on committed H200 runs: the dense-solve ratios and the mixed-precision
+speed-ups (results/reference/gpu-h200-linsolve-stamps), and the native attention ratios to cuDNN
+(results/reference/gpu-h200-ws-forward), against a hand computation from the HDF5 attributes
+(h5py only); a diverged run shown as refinement_diverged, never solved.
 
   test_gpu_table.py [--source-dir SRC]
 """
@@ -67,6 +68,39 @@ def main():
               f"mixed {a['solver']} cond {a['cond']:.0e}: speed-up {got[0][9] if got else None} vs hand {want:.3f}, "
               f"status {a['status']}")
     check(any(r[4] == "refinement_diverged" for r in mixed), "a diverged run is listed as refinement_diverged")
+
+    # Native attention (results/reference/gpu-h200-ws-forward): forward and atomic backward over
+    # cuDNN's, the deterministic backward's time over the atomic one's, at B N = 16k and long N.
+    d = os.path.join(src, "results", "reference", "gpu-h200-ws-forward")
+    out = subprocess.run([sys.executable, os.path.join(src, "bench", "gpu_table.py"), d], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=120)
+    check(out.returncode == 0, f"gpu_table.py exits 0 on {os.path.basename(d)} ({out.returncode})")
+    for name, peers, title in (("attn_cuda_bench", "peers_torch_half", "Native tensor-core attention (backend"),
+                               ("attn_cuda_long", "peers_torch_long", "Native tensor-core attention at long")):
+        nat = [a for a in attrs(os.path.join(d, name + ".h5")) if a["status"] == "ok"]
+        cud = {(a["dtype"], int(a["D"]), int(a["N"]), int(bool(a["causal"]))): a
+               for a in attrs(os.path.join(d, peers + ".h5")) if a["method"] == "sdpa_cudnn" and a["status"] == "ok"}
+        rows = {(r[0], int(r[2]), int(r[3]), int(r[1] == "yes")): r for r in rows_of(out.stdout, title) if r[0] != "dtype"}
+        n = 0
+        for a in nat:
+            k = (a["dtype"], int(a["D"]), int(a["N"]), int(bool(a["causal"])))
+            if k not in cud or k not in rows:
+                continue
+            r = rows[k]
+            if a["method"] == "flash":
+                want, got = float(a["forward_tflops"]) / float(cud[k]["forward_tflops"]), float(r[8])
+            elif a["method"] == "flash_bwd" and a.get("dq") == "atomic":
+                want, got = float(a["backward_tflops"]) / float(cud[k]["backward_tflops"]), float(r[15])
+            elif a["method"] == "flash_bwd" and a.get("dq") == "separate":
+                atomic = next(b for b in nat if b["method"] == "flash_bwd" and b.get("dq") == "atomic" and
+                              (b["dtype"], int(b["D"]), int(b["N"]), int(bool(b["causal"]))) == k)
+                want, got = float(atomic["backward_tflops"]) / float(a["backward_tflops"]), float(r[11])
+            else:
+                continue
+            n += 1
+            if abs(got - want) >= 0.006:
+                check(False, f"{name} {a['method']} {a.get('dq', '')} {k}: table {got} vs hand {want:.3f}")
+        check(n >= (60 if name == "attn_cuda_bench" else 20), f"{name}: {n} ratios of the table equal the hand computation")
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1

@@ -32,6 +32,7 @@ p.add_argument("--extra", type=int, default=1, help="also causal bf16 (D 128 N 8
 p.add_argument("--sdpa", default="flash,cudnn", help="SDPA backends to time ('' for none)")
 p.add_argument("--no-sdpa", action="store_true")
 p.add_argument("--no-det", action="store_true", help="skip timing the deterministic backward")
+p.add_argument("--long", default="", help="also B=1 H=16 D=128 at these N, causal and not (e.g. 32768,65536,131072)")
 p.add_argument("--fwd-only", action="store_true", help="time the forward only (no backward, SDPA forward only)")
 p.add_argument("--tag", default="")
 FWD_KERNELS = ["auto", "wgmma_sm90", "mma_sm80"]  # fa_set_forward_kernel's numbering
@@ -265,6 +266,8 @@ def run_bench(reps):
     if args.extra:
         cases += [(2, 16, 8192, 128, True, torch.bfloat16), (2, 16, 8192, 128, False, torch.float16),
                   (4, 32, 4096, 64, True, torch.bfloat16)]
+    for N in (int(x) for x in args.long.split(",") if x):
+        cases += [(1, 16, N, 128, False, torch.bfloat16), (1, 16, N, 128, True, torch.bfloat16)]
     if args.subset:
         cases = [c for c in cases if c[2] == 8192 and not c[4] and c[5] == torch.bfloat16]
     backends = [] if args.no_sdpa else [b for b in args.sdpa.split(",") if b]
