@@ -4,12 +4,14 @@
 // handed over by mbarriers (full: the bytes landed; empty: every consumer warp is done reading), and
 // kConsumerWarpGroups consumer warpgroups of 64 query rows each compute, with the registers the
 // producer gave up (setmaxnreg). No CTA-wide barrier after the start.
-//   Within a consumer (as flash_fwd_sm90_kernel.cuh): issue S_{j+1} = Q K_{j+1}^T and O += P_j V_j
-//   back to back, softmax S_{j+1} while P_j V_j runs, then rescale O.
+//   Within a consumer: issue S_{j+1} = Q K_{j+1}^T and O += P_j V_j back to back, softmax S_{j+1}
+//   while P_j V_j runs, then rescale O (FlashAttention-3's intra-warpgroup overlap). S = Q K^T takes Q
+//   and K from shared memory; O += P V takes P from registers (the S accumulator layout is the A
+//   operand's) and V MN-major.
 //   Between consumers (kPingPong): the issue points take turns through named barriers, so that one
 //   warpgroup's softmax runs under the other's GEMMs.
-// The layouts are those of flash_fwd_sm90_kernel.cuh (D/64 slabs of [rows][64], 128-byte swizzle):
-// TMA with the 128-byte swizzle writes exactly that, so the wgmma descriptors are the same.
+// Tiles live in shared memory as D/64 slabs of [rows][64] in the 128-byte swizzle (wgmma_sm90.cuh's
+// canonical layout), which is exactly what TMA with the 128-byte swizzle writes.
 #pragma once
 
 #include "flash_params.cuh"
@@ -215,7 +217,7 @@ __global__ void __launch_bounds__(FwdSm90WsKernel<T, D>::NThreads, 1)
     float corr[2];
     softmax(0, corr);  // O is still zero: nothing to rescale
     pack_p();
-    // The last tile is peeled off: a conditional S GEMM inside the loop makes ptxas serialize the wgmmas.
+    // The last tile is peeled off: a conditional S GEMM inside the loop made ptxas serialize the wgmmas.
     for (int j = 0; j + 1 < nb; ++j) {
       mbar_wait(&full_k[(j + 1) % S], ((j + 1) / S) & 1);
       mbar_wait(&full_v[j % S], (j / S) & 1);

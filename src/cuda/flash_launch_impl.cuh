@@ -6,7 +6,6 @@
 #include "flash_bwd_kernel.cuh"
 #include "flash_bwd_preprocess.cuh"
 #include "flash_fwd_kernel.cuh"
-#include "flash_fwd_sm90_kernel.cuh"
 #include "flash_fwd_sm90_ws_kernel.cuh"
 #include "flash_launch.cuh"
 #include "tiled_fwd_kernel.cuh"
@@ -18,15 +17,10 @@
 
 namespace numlab::cuda::detail {
 
-// Head dims whose forward can run the wgmma kernel on sm_90a, as a mask (1: D=64, 2: D=128, 4: D=256);
-// the others run the mma.sync kernel.
+// Head dims whose forward can run the wgmma kernel (flash_fwd_sm90_ws_kernel.cuh) on sm_90a, as a mask
+// (1: D=64, 2: D=128, 4: D=256); the others run the mma.sync kernel.
 #ifndef NUMLAB_FA_SM90_FWD
 #define NUMLAB_FA_SM90_FWD 7
-#endif
-// Of those, the head dims whose wgmma forward is the warp-specialised TMA kernel (same mask); the
-// others run flash_fwd_sm90_kernel (every thread loads by cp.async, warpgroups in lock step).
-#ifndef NUMLAB_FA_SM90_WS
-#define NUMLAB_FA_SM90_WS 7
 #endif
 
 // Whether the device runs this kernel from sm_90a machine code (CMake's "90a" target): only then does
@@ -62,13 +56,16 @@ KernelRun launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
   using K = FwdKernel<T, D>;
   const AttnShape& s = a.shape;
   FwdParams p{a.q, a.k, a.v, a.o, a.lse, s.N, s.N_kv, s.causal, scale, scale * kLog2e};
-  const bool sm90 = (NUMLAB_FA_SM90_FWD & (D == 64 ? 1 : D == 128 ? 2 : 4)) && runs_sm90a_code(flash_fwd_sm90_kernel<T, D>);
+  const bool sm90 = (NUMLAB_FA_SM90_FWD & (D == 64 ? 1 : D == 128 ? 2 : 4)) && runs_sm90a_code(flash_fwd_sm90_ws_kernel<T, D>);
   if (a.kernel == cuda::FwdKernel::wgmma_sm90 && !sm90)
     throw std::runtime_error("numlab::cuda::flash_forward: kernel wgmma_sm90 needs a device that runs sm_90a code "
                              "(H100, H200) and a head dim it is built for");
-  if (sm90 && a.kernel != cuda::FwdKernel::mma_sm80 && (NUMLAB_FA_SM90_WS & (D == 64 ? 1 : D == 128 ? 2 : 4)) &&
-      s.N > 0 && s.N_kv > 0 && tma_addressable(a.q) && tma_addressable(a.k) && tma_addressable(a.v) &&
-      runs_sm90a_code(flash_fwd_sm90_ws_kernel<T, D>)) {
+  // TMA reads whole rows of 16-byte aligned tensors that have at least one row.
+  const bool tma = s.N > 0 && s.N_kv > 0 && tma_addressable(a.q) && tma_addressable(a.k) && tma_addressable(a.v);
+  if (a.kernel == cuda::FwdKernel::wgmma_sm90 && !tma)
+    throw std::runtime_error("numlab::cuda::flash_forward: kernel wgmma_sm90 needs N, N_kv > 0 and 16-byte aligned "
+                             "Q, K and V (its tiles arrive by TMA)");
+  if (sm90 && tma && a.kernel != cuda::FwdKernel::mma_sm80) {
     using KW = FwdSm90WsKernel<T, D>;
     constexpr CUtensorMapDataType dt =
         std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
@@ -81,13 +78,6 @@ KernelRun launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
                                        " consumer warpgroups" + (KW::Cfg::kPingPong ? " in ping-pong" : "") + ", " +
                                        std::to_string(KW::S) + " stages";
     return {"wgmma_sm90", KW::BM, KW::BN, variant.c_str()};
-  }
-  if (sm90 && a.kernel != cuda::FwdKernel::mma_sm80) {
-    using K90 = FwdSm90Kernel<T, D>;
-    launch_tiled(flash_fwd_sm90_kernel<T, D>, s.N, K90::BM, s.B * s.H, K90::NThreads, K90::kSmemBytes, stream, p,
-                 "flash_fwd_sm90_kernel");
-    static const std::string variant = "sm_90a wgmma, " + std::to_string(K90::NWG) + " warpgroups";
-    return {"wgmma_sm90", K90::BM, K90::BN, variant.c_str()};
   }
   launch_tiled(flash_fwd_kernel<T, D>, s.N, K::BM, s.B * s.H, K::NThreads, K::kSmemBytes, stream, p,
                "flash_fwd_kernel");

@@ -19,17 +19,6 @@ template <class T> struct FwdTile<T, 64>  { static constexpr int kBlockM = 128, 
 template <class T> struct FwdTile<T, 128> { static constexpr int kBlockM = 128, kBlockN = 64, kNWarps = 4; };
 template <class T> struct FwdTile<T, 256> { static constexpr int kBlockM = 128, kBlockN = 64, kNWarps = 8; };
 
-// Forward on sm_90a (flash_fwd_sm90_kernel.cuh, wgmma): kWarpGroups x 64 query rows per CTA, K/V in
-// kBlockN-row tiles, 2 stages each, kMinBlocks CTAs per SM (launch bounds: 65536 / (128 kWarpGroups
-// kMinBlocks) registers per thread); shared = (64 kWarpGroups + 4 kBlockN) * D * 2 bytes (+1 KB).
-// Registers per thread ~ D/2 (O) + kBlockN/2 (S) + kBlockN/4 (P).
-// D=64: 2 CTAs of 2 x 64 rows with kBlockN=64 (118 registers) beat one CTA with kBlockN=128
-// (168 registers) or 3 warpgroups; D=128 cannot go to 2 CTAs per SM (spills at 128 registers).
-template <class T, int D> struct FwdSm90Tile;
-template <class T> struct FwdSm90Tile<T, 64>  { static constexpr int kWarpGroups = 2, kBlockN = 64, kMinBlocks = 2; };
-template <class T> struct FwdSm90Tile<T, 128> { static constexpr int kWarpGroups = 2, kBlockN = 128, kMinBlocks = 1; };
-template <class T> struct FwdSm90Tile<T, 256> { static constexpr int kWarpGroups = 2, kBlockN = 64, kMinBlocks = 1; };
-
 // Forward on sm_90a, warp-specialised (flash_fwd_sm90_ws_kernel.cuh): one producer warpgroup (TMA)
 // and kConsumerWarpGroups consumers of 64 query rows (kBlockM = 64 kConsumerWarpGroups), K/V in
 // kBlockN-row tiles through kStages stages, one CTA per SM; consumers take turns issuing (kPingPong).

@@ -64,7 +64,7 @@ for n in "${names[@]:0:2}"; do
 done
 # NCU=NAME: warp-state and scheduler statistics of the forward and backward kernels of NAME (D=128, N=8k).
 if [ -n "${NCU:-}" ]; then
-  for kname in flash_fwd_sm90_kernel flash_bwd_kernel; do
+  for kname in flash_fwd_sm90_ws_kernel flash_bwd_kernel; do
     [ "$(left)" -lt 60 ] && break
     timeout 45 ncu --kernel-name "regex:$kname" --launch-count 1 --section WarpStateStats --section SchedulerStats \
       --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis python3 "$bench_py" \
