@@ -22,6 +22,7 @@
 
 #include <cmath>
 
+#if NUMLAB_HAS_TMA
 namespace numlab::cuda::detail {
 
 // Kernel parameters: the pointers and sizes, and the tensor maps of Q, K and V (built per launch).
@@ -35,7 +36,8 @@ struct FwdSm90WsKernel {
   using Cfg = FwdSm90WsTile<T, D>;
   static constexpr int NWG = Cfg::kConsumerWarpGroups, BM = 64 * NWG, BN = Cfg::kBlockN, S = Cfg::kStages;
   static constexpr int NThreads = 128 * (NWG + 1);
-  static_assert(BN % 16 == 0 && BN <= 256 && D % 64 == 0 && D <= 256 && NWG >= 1 && NWG <= 3, "ws forward tile");
+  // 2 or 3 consumers: the register split below is for one CTA of 384 or 512 threads.
+  static_assert(BN % 16 == 0 && BN <= 256 && D % 64 == 0 && D <= 256 && NWG >= 2 && NWG <= 3, "ws forward tile");
   // Registers per thread after setmaxnreg: 65536 per SM, one CTA per SM.
   static constexpr int kProducerRegs = NWG == 3 ? 32 : 24;
   static constexpr int kConsumerRegs = NWG == 3 ? 160 : 240;
@@ -43,6 +45,7 @@ struct FwdSm90WsKernel {
   static constexpr int kQBytes = BM * D * 2, kKVBytes = BN * D * 2;
   // Q, S stages of K and of V, 1 + 4S mbarriers, and slack to align the tiles to the 1024-byte atom.
   static constexpr int kSmemBytes = kQBytes + 2 * S * kKVBytes + (1 + 4 * S) * 8 + 1024;
+  static_assert(kSmemBytes <= 227 * 1024, "ws forward tile: more shared memory than a Hopper CTA can have");
 };
 
 template <class T, int D>
@@ -266,3 +269,4 @@ __global__ void __launch_bounds__(FwdSm90WsKernel<T, D>::NThreads, 1)
 }
 
 }  // namespace numlab::cuda::detail
+#endif  // NUMLAB_HAS_TMA

@@ -10,6 +10,7 @@
 #include "flash_launch.cuh"
 #include "tiled_fwd_kernel.cuh"
 
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -27,14 +28,14 @@ namespace numlab::cuda::detail {
 // the wgmma kernel have a body. Cached per device.
 template <class Kernel>
 bool runs_sm90a_code(Kernel* kernel) {
-  static int cached[64];  // 0 unknown, 1 yes, 2 no
+  static std::atomic<int> cached[64];  // 0 unknown, 1 yes, 2 no (per kernel type: they share one target list)
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-  if (cached[dev] == 0) {
+  if (cached[dev].load() == 0) {
     cudaFuncAttributes attr;
-    cached[dev] = cudaFuncGetAttributes(&attr, kernel) == cudaSuccess && attr.binaryVersion == 90 ? 1 : 2;
+    cached[dev].store(cudaFuncGetAttributes(&attr, kernel) == cudaSuccess && attr.binaryVersion == 90 ? 1 : 2);
   }
-  return cached[dev] == 1;
+  return cached[dev].load() == 1;
 }
 
 // TMA reads from 16-byte aligned global addresses only.
@@ -56,29 +57,43 @@ KernelRun launch_fwd(ForwardArgs const& a, float scale, cudaStream_t stream) {
   using K = FwdKernel<T, D>;
   const AttnShape& s = a.shape;
   FwdParams p{a.q, a.k, a.v, a.o, a.lse, s.N, s.N_kv, s.causal, scale, scale * kLog2e};
+#if NUMLAB_HAS_TMA
   const bool sm90 = (NUMLAB_FA_SM90_FWD & (D == 64 ? 1 : D == 128 ? 2 : 4)) && runs_sm90a_code(flash_fwd_sm90_ws_kernel<T, D>);
+#else
+  const bool sm90 = false;  // no tensor maps before CUDA 12
+#endif
   if (a.kernel == cuda::FwdKernel::wgmma_sm90 && !sm90)
     throw std::runtime_error("numlab::cuda::flash_forward: kernel wgmma_sm90 needs a device that runs sm_90a code "
                              "(H100, H200) and a head dim it is built for");
-  // TMA reads whole rows of 16-byte aligned tensors that have at least one row.
-  const bool tma = s.N > 0 && s.N_kv > 0 && tma_addressable(a.q) && tma_addressable(a.k) && tma_addressable(a.v);
-  if (a.kernel == cuda::FwdKernel::wgmma_sm90 && !tma)
-    throw std::runtime_error("numlab::cuda::flash_forward: kernel wgmma_sm90 needs N, N_kv > 0 and 16-byte aligned "
-                             "Q, K and V (its tiles arrive by TMA)");
-  if (sm90 && tma && a.kernel != cuda::FwdKernel::mma_sm80) {
+  // TMA reads 16-byte aligned tensors; with no query or no key there is nothing to load (mma_sm80
+  // writes O = 0 and L = -inf).
+  const bool aligned = tma_addressable(a.q) && tma_addressable(a.k) && tma_addressable(a.v);
+  if (a.kernel == cuda::FwdKernel::wgmma_sm90 && !aligned)
+    throw std::runtime_error("numlab::cuda::flash_forward: kernel wgmma_sm90 needs 16-byte aligned Q, K and V (its "
+                             "tiles arrive by TMA)");
+#if NUMLAB_HAS_TMA
+  if (sm90 && aligned && s.N > 0 && s.N_kv > 0 && a.kernel != cuda::FwdKernel::mma_sm80) {
     using KW = FwdSm90WsKernel<T, D>;
     constexpr CUtensorMapDataType dt =
         std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     const long heads = long(s.B) * s.H;
-    const FwdTmaParams tp{p, make_tile_map(a.q, dt, heads, s.N, D, KW::BM), make_tile_map(a.k, dt, heads, s.N_kv, D, KW::BN),
-                          make_tile_map(a.v, dt, heads, s.N_kv, D, KW::BN)};
-    launch_tiled(flash_fwd_sm90_ws_kernel<T, D>, s.N, KW::BM, s.B * s.H, KW::NThreads, KW::kSmemBytes, stream, tp,
-                 "flash_fwd_sm90_ws_kernel");
-    static const std::string variant = "sm_90a wgmma, TMA producer warpgroup + " + std::to_string(KW::NWG) +
-                                       " consumer warpgroups" + (KW::Cfg::kPingPong ? " in ping-pong" : "") + ", " +
-                                       std::to_string(KW::S) + " stages";
-    return {"wgmma_sm90", KW::BM, KW::BN, variant.c_str()};
+    FwdTmaParams tp{p, {}, {}, {}};
+    const bool maps = make_tile_map(tp.q, a.q, dt, heads, s.N, D, KW::BM) &&
+                      make_tile_map(tp.k, a.k, dt, heads, s.N_kv, D, KW::BN) &&
+                      make_tile_map(tp.v, a.v, dt, heads, s.N_kv, D, KW::BN);
+    if (!maps && a.kernel == cuda::FwdKernel::wgmma_sm90)
+      throw std::runtime_error("numlab::cuda::flash_forward: kernel wgmma_sm90: the driver could not encode the TMA "
+                               "tensor maps (cuTensorMapEncodeTiled)");
+    if (maps) {
+      launch_tiled(flash_fwd_sm90_ws_kernel<T, D>, s.N, KW::BM, s.B * s.H, KW::NThreads, KW::kSmemBytes, stream, tp,
+                   "flash_fwd_sm90_ws_kernel");
+      static const std::string variant = "sm_90a wgmma, TMA producer warpgroup + " + std::to_string(KW::NWG) +
+                                         " consumer warpgroups" + (KW::Cfg::kPingPong ? " in ping-pong" : "") + ", " +
+                                         std::to_string(KW::S) + " stages";
+      return {"wgmma_sm90", KW::BM, KW::BN, variant.c_str()};
+    }
   }
+#endif
   launch_tiled(flash_fwd_kernel<T, D>, s.N, K::BM, s.B * s.H, K::NThreads, K::kSmemBytes, stream, p,
                "flash_fwd_kernel");
   static const std::string variant = "sm_80 mma.sync, " + std::to_string(K::NW) + " warps";

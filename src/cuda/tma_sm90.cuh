@@ -2,8 +2,17 @@
 // Hopper asynchronous-copy primitives for warp-specialised kernels: shared-memory mbarriers
 // (arrive, expect-tx, parity wait), TMA tile loads (cp.async.bulk.tensor completing on an mbarrier),
 // named barriers between warpgroups, and setmaxnreg. Device code exists only on sm_90a
-// (NUMLAB_HAS_WGMMA, wgmma_sm90.cuh); the host builds the tensor maps (make_tile_map).
+// (NUMLAB_HAS_WGMMA, wgmma_sm90.cuh); the host builds the tensor maps (make_tile_map). Tensor maps
+// exist from CUDA 12.0 (NUMLAB_HAS_TMA); older toolkits (sm_80-only builds) leave all of this out.
 #pragma once
+
+#include <cuda_runtime.h>
+#if CUDART_VERSION >= 12000
+#define NUMLAB_HAS_TMA 1
+#else
+#define NUMLAB_HAS_TMA 0
+#endif
+#if NUMLAB_HAS_TMA
 
 #include "wgmma_sm90.cuh"
 
@@ -12,8 +21,6 @@
 #include <cudaTypedefs.h>
 
 #include <cstdint>
-#include <stdexcept>
-#include <string>
 
 namespace numlab::cuda::detail {
 
@@ -80,30 +87,29 @@ __device__ __forceinline__ void setmaxnreg_inc() {
 // Host: the tensor map of a [heads][rows][D] tensor of 16-bit elements, read in boxes of box_rows rows
 // x 64 columns (128 bytes, the 128-byte swizzle) of one head; rows past `rows` read as zeros, so a
 // box never reaches into the next head. The driver's encoder is reached through the runtime (no link
-// against libcuda).
-inline CUtensorMap make_tile_map(const void* base, CUtensorMapDataType dtype, long heads, int rows, int D, int box_rows) {
+// against libcuda). False where the driver has no encoder or refuses the tensor (the caller then runs
+// a kernel without TMA).
+inline bool make_tile_map(CUtensorMap& map, const void* base, CUtensorMapDataType dtype, long heads, int rows, int D,
+                          int box_rows) {
   static PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
     void* fn = nullptr;
     cudaDriverEntryPointQueryResult q{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) != cudaSuccess ||
-        q != cudaDriverEntryPointSuccess)
-      fn = nullptr;
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+#if CUDART_VERSION >= 12050
+    const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q);
+#else
+    const cudaError_t e = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &fn, cudaEnableDefault, &q);
+#endif
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(e == cudaSuccess && q == cudaDriverEntryPointSuccess ? fn : nullptr);
   }();
-  if (!encode) throw std::runtime_error("numlab::cuda: the driver has no cuTensorMapEncodeTiled (TMA)");
-  CUtensorMap map;
+  if (!encode) return false;
   const cuuint64_t dims[3] = {cuuint64_t(D), cuuint64_t(rows), cuuint64_t(heads)};
   const cuuint64_t strides[2] = {cuuint64_t(D) * 2, cuuint64_t(rows) * D * 2};  // bytes, dims 1 and 2
   const cuuint32_t box[3] = {64, cuuint32_t(box_rows), 1};
   const cuuint32_t elem_strides[3] = {1, 1, 1};
-  const CUresult r = encode(&map, dtype, 3, const_cast<void*>(base), dims, strides, box, elem_strides,
-                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (r != CUDA_SUCCESS)
-    throw std::runtime_error("numlab::cuda: cuTensorMapEncodeTiled failed (error " + std::to_string(int(r)) +
-                             ") for a [" + std::to_string(heads) + "][" + std::to_string(rows) + "][" +
-                             std::to_string(D) + "] tensor");
-  return map;
+  return encode(&map, dtype, 3, const_cast<void*>(base), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) ==
+         CUDA_SUCCESS;
 }
 
 }  // namespace numlab::cuda::detail
+#endif  // NUMLAB_HAS_TMA

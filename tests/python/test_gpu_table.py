@@ -77,30 +77,36 @@ def main():
     check(out.returncode == 0, f"gpu_table.py exits 0 on {os.path.basename(d)} ({out.returncode})")
     for name, peers, title in (("attn_cuda_bench", "peers_torch_half", "Native tensor-core attention (backend"),
                                ("attn_cuda_long", "peers_torch_long", "Native tensor-core attention at long")):
+        key = lambda a: (a["dtype"], int(a["D"]), int(a["N"]), int(bool(a["causal"])))
         nat = [a for a in attrs(os.path.join(d, name + ".h5")) if a["status"] == "ok"]
-        cud = {(a["dtype"], int(a["D"]), int(a["N"]), int(bool(a["causal"]))): a
-               for a in attrs(os.path.join(d, peers + ".h5")) if a["method"] == "sdpa_cudnn" and a["status"] == "ok"}
+        peer = {(a["method"],) + key(a): a for a in attrs(os.path.join(d, peers + ".h5")) if a["status"] == "ok"}
         rows = {(r[0], int(r[2]), int(r[3]), int(r[1] == "yes")): r for r in rows_of(out.stdout, title) if r[0] != "dtype"}
-        n = 0
+        atomic = {key(a): a for a in nat if a["method"] == "flash_bwd" and a.get("dq") == "atomic"}
+        # Every native point with both peers has its row; each ratio column equals the hand computation.
+        want_rows = {key(a) for a in nat if ("sdpa_cudnn",) + key(a) in peer and ("sdpa_flash",) + key(a) in peer}
+        check(want_rows and want_rows <= set(rows), f"{name}: a table row for each of the {len(want_rows)} measured cases")
+        n = bad = 0
         for a in nat:
-            k = (a["dtype"], int(a["D"]), int(a["N"]), int(bool(a["causal"])))
-            if k not in cud or k not in rows:
+            k = key(a)
+            if k not in want_rows or k not in rows:
                 continue
-            r = rows[k]
+            r, fl, cu = rows[k], peer[("sdpa_flash",) + k], peer[("sdpa_cudnn",) + k]
             if a["method"] == "flash":
-                want, got = float(a["forward_tflops"]) / float(cud[k]["forward_tflops"]), float(r[8])
+                pairs = [(r[6], a["forward_tflops"] / fl["forward_tflops"]), (r[8], a["forward_tflops"] / cu["forward_tflops"])]
             elif a["method"] == "flash_bwd" and a.get("dq") == "atomic":
-                want, got = float(a["backward_tflops"]) / float(cud[k]["backward_tflops"]), float(r[15])
+                pairs = [(r[13], a["backward_tflops"] / fl["backward_tflops"]),
+                         (r[15], a["backward_tflops"] / cu["backward_tflops"])]
             elif a["method"] == "flash_bwd" and a.get("dq") == "separate":
-                atomic = next(b for b in nat if b["method"] == "flash_bwd" and b.get("dq") == "atomic" and
-                              (b["dtype"], int(b["D"]), int(b["N"]), int(bool(b["causal"]))) == k)
-                want, got = float(atomic["backward_tflops"]) / float(a["backward_tflops"]), float(r[11])
+                pairs = [(r[11], atomic[k]["backward_tflops"] / a["backward_tflops"])]
             else:
                 continue
-            n += 1
-            if abs(got - want) >= 0.006:
-                check(False, f"{name} {a['method']} {a.get('dq', '')} {k}: table {got} vs hand {want:.3f}")
-        check(n >= (60 if name == "attn_cuda_bench" else 20), f"{name}: {n} ratios of the table equal the hand computation")
+            for got, want in pairs:
+                n += 1
+                if abs(float(got) - float(want)) >= 0.006:
+                    bad += 1
+                    check(False, f"{name} {a['method']} {a.get('dq', '')} {k}: table {got} vs hand {want:.3f}")
+        check(bad == 0 and n == 5 * len(want_rows), f"{name}: {n} ratios of the table equal the hand computation "
+              f"(5 per case: forward and atomic backward over flash and cuDNN, deterministic over atomic time)")
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1
